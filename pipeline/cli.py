@@ -1,0 +1,68 @@
+"""The `mpyforge` command line: run the pipeline, open the UI, list artifacts, inspect stages."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pipeline.artifacts import ArtifactStore, default_root
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from pipeline.local_run import run_pipeline  # imports Dagster and the code location: slow, so lazily
+
+    ok = run_pipeline(preset=args.preset, selection=args.select)
+    return 0 if ok else 1
+
+
+def _cmd_ui(args: argparse.Namespace) -> int:
+    command = ["dagster", "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)]
+    os.environ.setdefault("DAGSTER_HOME", str(Path.cwd()))
+    return subprocess.call(command)
+
+
+def _cmd_artifacts(args: argparse.Namespace) -> int:
+    rows = ArtifactStore(args.root or default_root()).listing()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print(f"no artifacts under {args.root or default_root()} yet: run `make demo` or `mpyforge run`")
+    for row in rows:
+        name = row["asset"] if row["partition"] is None else f"{row['asset']}[{row['partition']}]"
+        print(f"{name:40s} {row['version']}  {row['path']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mpyforge", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="materialize the pipeline in-process against $DAGSTER_HOME")
+    run.add_argument("--preset", default="tiny", help="model preset, e.g. tiny, 5m, llama-25m (default tiny)")
+    run.add_argument("--select", default=None, help="Dagster asset selection, e.g. 'corpus+' (default: all)")
+    run.set_defaults(func=_cmd_run)
+
+    ui = sub.add_parser("ui", help="start the Dagster web UI (dagster dev)")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=_cmd_ui)
+
+    artifacts = sub.add_parser("artifacts", help="current path and version of every asset's artifact")
+    artifacts.add_argument("--json", action="store_true", help="machine-readable output (the scripting contract)")
+    artifacts.add_argument("--root", default=None, help="artifact store root (default $MPYFORGE_ARTIFACT_ROOT or var/artifacts)")
+    artifacts.set_defaults(func=_cmd_artifacts)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""The artifact store as a Dagster resource.
+
+Assets never hand files to an IO manager: each one builds its artifact in a temporary
+directory that ``materialize`` commits (see ``pipeline.artifacts``), then reports the
+path as metadata and the content hash as the data version. An identical re-run gives
+the same data version, so Dagster does not mark downstream assets stale.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import dagster as dg
+
+from pipeline.artifacts import Artifact, ArtifactStore, ArtifactWrite
+
+
+def to_metadata(values: dict) -> dict[str, dg.MetadataValue]:
+    """Plain build-function metadata → Dagster metadata values.
+
+    Numbers stay numbers (the UI plots them over time); multi-line or Markdown text
+    (tables, sample pairs, report cards) renders as Markdown; containers as JSON.
+    """
+    out: dict[str, dg.MetadataValue] = {}
+    for key, value in values.items():
+        if isinstance(value, bool):
+            out[key] = dg.MetadataValue.bool(value)
+        elif isinstance(value, int):
+            out[key] = dg.MetadataValue.int(value)
+        elif isinstance(value, float):
+            out[key] = dg.MetadataValue.float(value)
+        elif isinstance(value, str):
+            is_markdown = "\n" in value or value.startswith(("|", "#", "!["))
+            out[key] = dg.MetadataValue.md(value) if is_markdown else dg.MetadataValue.text(value)
+        elif value is None:
+            out[key] = dg.MetadataValue.null()
+        else:
+            out[key] = dg.MetadataValue.json(json.loads(json.dumps(value, default=str)))
+    return out
+
+
+class ArtifactStoreResource(dg.ConfigurableResource):
+    """Where artifacts live (``var/artifacts`` under the repo by default) and how many versions to keep."""
+
+    root: str = "var/artifacts"
+    keep_versions: int = 3
+
+    def store(self) -> ArtifactStore:
+        return ArtifactStore(Path(self.root), self.keep_versions)
+
+    def current(self, asset: str, partition: str | None = None) -> Artifact:
+        return self.store().current(asset, partition)
+
+    def materialize(
+        self,
+        context: dg.AssetExecutionContext,
+        build: Callable[[ArtifactWrite], dict],
+    ) -> dg.MaterializeResult:
+        """Run ``build`` into a fresh temporary directory and commit it as this asset's artifact."""
+        key = context.asset_key
+        partition = context.partition_key if context.has_partition_key else None
+        write = self.store().begin(key.to_python_identifier(), partition)
+        try:
+            metadata = build(write) or {}
+            artifact = write.commit(
+                run_id=context.run_id,
+                code_version=context.assets_def.code_versions_by_key.get(key),
+                extra={"metadata": json.loads(json.dumps(metadata, default=str))},
+            )
+        except BaseException:
+            write.abort()
+            raise
+        context.log.info(f"{key.to_user_string()}: wrote version {artifact.version} at {artifact.path}")
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(str(artifact.path)),
+                "artifact_version": dg.MetadataValue.text(artifact.version),
+                "upstream_versions": dg.MetadataValue.json(write.upstream),
+                **to_metadata(metadata),
+            },
+            data_version=dg.DataVersion(artifact.version),
+        )
