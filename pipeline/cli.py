@@ -38,6 +38,20 @@ def _cmd_artifacts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_extract(args: argparse.Namespace) -> int:
+    from pipeline.pdf_blocks import blocks_to_markdown
+    from pipeline.pdf_extract import PdfExtractionError, extract_pdf_isolated
+
+    path = Path(args.pdf)
+    try:
+        blocks = extract_pdf_isolated(path, path.stem)
+    except PdfExtractionError as err:
+        print(f"mpyforge extract: {err}", file=sys.stderr)
+        return 2
+    print(blocks_to_markdown(blocks))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mpyforge", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -56,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     artifacts.add_argument("--json", action="store_true", help="machine-readable output (the scripting contract)")
     artifacts.add_argument("--root", default=None, help="artifact store root (default $MPYFORGE_ARTIFACT_ROOT or var/artifacts)")
     artifacts.set_defaults(func=_cmd_artifacts)
+
+    extract = sub.add_parser("extract", help="print a PDF as Markdown the way the pdf_documents stage sees it")
+    extract.add_argument("pdf", help="path to a PDF file")
+    extract.set_defaults(func=_cmd_extract)
     return parser
 
 

@@ -1,0 +1,109 @@
+"""`pdf_documents` (one partition per PDF in the inbox), its sensor, and `corpus`."""
+
+
+import os
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from pipeline.corpus import CorpusSettings, build_corpus
+from pipeline.inbox import scan_inbox
+from pipeline.pdf_extract import ExtractionLimits, PdfExtractionError, build_pdf_document
+from resources.artifact_store import ArtifactStoreResource
+from resources.settings_config import settings_config, to_settings
+
+pdf_partitions = dg.DynamicPartitionsDefinition(name="pdfs")
+
+
+def default_inbox() -> str:
+    return os.environ.get("MPYFORGE_PDF_INBOX", "data/pdfs")
+
+
+PdfDocumentConfig = settings_config(
+    ExtractionLimits, "PdfDocumentConfig", inbox=(str, Field("", description="PDF folder; empty: $MPYFORGE_PDF_INBOX or data/pdfs"))
+)
+CorpusConfig = settings_config(CorpusSettings, "CorpusConfig")
+
+
+@dg.asset(
+    partitions_def=pdf_partitions,
+    group_name="data",
+    kinds={"pdf", "parquet"},
+    code_version="1",
+    automation_condition=dg.AutomationCondition.eager(),
+    description="One PDF of the inbox as heading/prose/code blocks (blocks.parquet) and Markdown (document.md).",
+)
+def pdf_documents(
+    context: dg.AssetExecutionContext, config: PdfDocumentConfig, artifact_store: ArtifactStoreResource
+) -> dg.MaterializeResult:
+    key = context.partition_key
+    inbox = Path(config.inbox or default_inbox())
+    entry = scan_inbox(inbox).get(key)
+    if entry is None:
+        raise dg.Failure(f"partition {key!r}: no such PDF in the inbox {inbox} any more (deleted or renamed)")
+    limits = to_settings(config, ExtractionLimits)
+
+    def build(write):
+        try:
+            metadata = build_pdf_document(entry.path, key, write.directory, limits)
+        except PdfExtractionError as err:
+            # Dagster shows the description on the failed partition; other partitions are untouched.
+            raise dg.Failure(description=str(err), metadata={"file": str(entry.path)}) from err
+        return {"file": str(entry.path), "sha256": entry.sha256, **metadata}
+
+    return artifact_store.materialize(context, build)
+
+
+@dg.sensor(
+    job=dg.define_asset_job("pdf_extraction", selection=[pdf_documents], partitions_def=pdf_partitions),
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Watches the PDF inbox: adds a partition per new PDF, re-runs changed ones, removes deleted ones.",
+)
+def pdf_inbox_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    files = scan_inbox(Path(default_inbox()))
+    known = set(context.instance.get_dynamic_partitions(pdf_partitions.name))
+    added = sorted(set(files) - known)
+    removed = sorted(known - set(files))
+    requests = []
+    if added:
+        requests.append(pdf_partitions.build_add_request(added))
+    if removed:
+        requests.append(pdf_partitions.build_delete_request(removed))
+    # The content hash in the run key: an unchanged file never runs twice, a changed one runs again.
+    runs = [dg.RunRequest(partition_key=key, run_key=f"{key}:{files[key].sha256}") for key in sorted(files)]
+    return dg.SensorResult(run_requests=runs, dynamic_partitions_requests=requests)
+
+
+def sync_pdf_partitions(instance: dg.DagsterInstance, inbox: "Path | None" = None) -> None:
+    """What the sensor does to partitions, for in-process runs (`mpyforge run`) and tests."""
+    files = scan_inbox(inbox or Path(default_inbox()))
+    known = set(instance.get_dynamic_partitions(pdf_partitions.name))
+    if set(files) - known:
+        instance.add_dynamic_partitions(pdf_partitions.name, sorted(set(files) - known))
+    for key in sorted(known - set(files)):
+        instance.delete_dynamic_partition(pdf_partitions.name, key)
+
+
+@dg.asset(
+    deps=[pdf_documents, "source_files"],
+    group_name="data",
+    kinds={"pandas", "parquet"},
+    code_version="1",
+    automation_condition=dg.AutomationCondition.eager(),
+    description="All extracted PDFs and source files, deduplicated (exact + MinHash), filtered, split train/val by document.",
+)
+def corpus(
+    context: dg.AssetExecutionContext, config: CorpusConfig, artifact_store: ArtifactStoreResource
+) -> dg.MaterializeResult:
+    keys = context.instance.get_dynamic_partitions(pdf_partitions.name)
+    extracted = set(artifact_store.store().partitions("pdf_documents"))
+
+    def build(write):
+        pdf_blocks = {k: write.input("pdf_documents", k).file("blocks.parquet") for k in keys if k in extracted}
+        failed = {k: "no extracted text (its pdf_documents partition failed or has not run)" for k in keys if k not in extracted}
+        sources = write.input("source_files").file("source_files.parquet")
+        return build_corpus(pdf_blocks, sources, write.directory, to_settings(config, CorpusSettings), failed)
+
+    return artifact_store.materialize(context, build)
