@@ -7,7 +7,7 @@ signatures and only compares LSH candidates, banded at the threshold itself (mar
 and at the default ``LSH_CANDIDATE_MARGIN`` below it. Reported: the speed ratio to the
 baseline and the duplicates each index misses or adds relative to the exact verdicts.
 
-Run: .venv/bin/python benchmarks/bench_corpus_dedup.py [--blocks 600] [--seed 0]
+Run: .venv/bin/python benchmarks/corpus_dedup.py [--blocks 600] [--seed 0]
 """
 
 from __future__ import annotations

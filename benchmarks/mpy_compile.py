@@ -7,7 +7,7 @@ of ``data/pdf_sources/*.md`` and ``data/sources/`` (or a built-in snippet when t
 absent), each made distinct by a trailing comment so nothing is cached. Reported: the
 speed ratio of each pool size to the baseline and the per-snippet time of the baseline.
 
-Run: .venv/bin/python benchmarks/bench_mpy_compile.py [--snippets 300]
+Run: .venv/bin/python benchmarks/mpy_compile.py [--snippets 300]
 """
 
 from __future__ import annotations
