@@ -116,6 +116,9 @@ class ArtifactWrite:
         return artifact
 
     def commit(self, run_id: str | None, code_version: str | None, extra: dict | None = None) -> Artifact:
+        if (self.directory / MANIFEST).exists():
+            raise ValueError(f"artifact {self.asset}: the build wrote its own {MANIFEST} at the top level, "
+                             "where the store keeps its manifest; write it into a subdirectory")
         files = _content_files(self.directory)
         if not files:
             raise ValueError(f"artifact {self.asset} wrote no files into {self.directory}")
