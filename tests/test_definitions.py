@@ -41,7 +41,7 @@ def instance(tmp_path):
 
 
 def test_unchanged_inputs_keep_the_data_version(tmp_path, instance):
-    resources = {"artifact_store": ArtifactStoreResource(root=str(tmp_path / "artifacts"))}
+    resources = {**defs.resources, "artifact_store": ArtifactStoreResource(root=str(tmp_path / "artifacts"))}
     config = dg.RunConfig({"source_files": SourceFilesConfig(source_dir=str(REPO / "data" / "sources"))})
     first = dg.materialize(defs.assets, resources=resources, instance=instance, run_config=config, selection=["source_files"])
     version_one = _data_version(instance, "source_files")

@@ -76,7 +76,7 @@ def test_bad_pdf_fails_its_partition_only(instance, inbox, tmp_path):
         shutil.copy(sample, inbox / sample.name)
     (inbox / "broken.pdf").write_bytes(SAMPLES[0].read_bytes()[:2000])  # truncated
     sync_pdf_partitions(instance, inbox)
-    resources = {"artifact_store": ArtifactStoreResource(root=str(tmp_path / "artifacts"))}
+    resources = {**defs.resources, "artifact_store": ArtifactStoreResource(root=str(tmp_path / "artifacts"))}
     outcomes = {}
     for key in instance.get_dynamic_partitions(pdf_partitions.name):
         result = dg.materialize(defs.assets, selection=["pdf_documents"], partition_key=key, instance=instance,
