@@ -15,11 +15,15 @@ import dagster as dg
 from pydantic import Field, create_model
 
 
-def settings_config(settings_cls: type, name: str, **extra: tuple[type, Any]) -> type[dg.Config]:
-    """A `dg.Config` subclass named `name` with every field of `settings_cls` (plus `extra`)."""
+def settings_config(
+    settings_cls: type, name: str, exclude: frozenset[str] = frozenset(), **extra: tuple[type, Any]
+) -> type[dg.Config]:
+    """A `dg.Config` subclass named `name` with the fields of `settings_cls` but `exclude` (plus `extra`)."""
     hints = typing.get_type_hints(settings_cls)
     fields: dict[str, tuple[type, Any]] = {}
     for field in dataclasses.fields(settings_cls):
+        if field.name in exclude:
+            continue
         if field.default is not dataclasses.MISSING:
             default = field.default
         elif field.default_factory is not dataclasses.MISSING:

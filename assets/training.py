@@ -1,0 +1,122 @@
+"""`base_checkpoint` and `instruct_checkpoint`: HF Trainer runs launched through Dagster Pipes.
+
+The trainer (`python -m pipeline.train SETTINGS.json`) runs as a subprocess, or under
+torchrun when the GPU resource asks for several processes, so its logs stream to the
+UI, a cancelled run stops it, and a crash cannot take the run worker down with it.
+Checkpoints go to a fixed directory derived from the settings (not the run id), so a
+retry or a re-run with the same inputs resumes from the last checkpoint.
+"""
+
+import base64
+import hashlib
+import json
+import sys
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import dagster as dg
+
+from assets.tokenizer import SHARDS_SUBDIR
+from pipeline.artifacts import ArtifactWrite, default_root
+from pipeline.train_settings import TrainSettings
+from resources.artifact_store import ArtifactStoreResource
+from resources.gpu import GpuResource
+from resources.settings_config import settings_config, to_settings
+
+# Paths and the device come from the artifact store and the GPU resource, not from config.
+_WIRED = frozenset({"mode", "shards_dir", "tokenizer_dir", "init_from", "output_dir", "export_dir",
+                    "device", "precision", "compile"})
+TrainingConfig = settings_config(TrainSettings, "TrainingConfig", exclude=_WIRED)
+RETRAIN_CRON = "0 3 * * 0"  # Sundays 03:00; see docs/operations.md
+_TRAINING = dict(
+    group_name="training",
+    kinds={"pytorch", "huggingface"},
+    pool="gpu",
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=15, backoff=dg.Backoff.EXPONENTIAL),
+    automation_condition=dg.AutomationCondition.on_cron(RETRAIN_CRON),
+)
+
+
+def _run_dir(asset: str, settings: TrainSettings) -> Path:
+    """Checkpoint directory: the same settings and inputs always map to the same place."""
+    identity = {k: v for k, v in asdict(settings).items() if k not in ("output_dir", "export_dir")}
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
+    return default_root().resolve().parent / "training" / asset / digest
+
+
+def _loss_curve_markdown(png: Path) -> str:
+    encoded = base64.b64encode(png.read_bytes()).decode()
+    return f"![loss curves](data:image/png;base64,{encoded})"
+
+
+def train_checkpoint(
+    context: dg.AssetExecutionContext,
+    write: ArtifactWrite,
+    settings: TrainSettings,
+    gpu: GpuResource,
+    pipes: dg.PipesSubprocessClient,
+) -> dict:
+    """Launch the trainer for `settings` and export its model into the artifact directory."""
+    settings = replace(settings, device=gpu.device, precision=gpu.precision, compile=gpu.compile,
+                       shards_dir=str(write.input("token_shards").path / SHARDS_SUBDIR),
+                       tokenizer_dir=str(write.input("bpe_tokenizer").path))
+    run_dir = _run_dir(context.asset_key.to_python_identifier(), settings)
+    settings = replace(settings, output_dir=str(run_dir), export_dir=str(write.directory))
+    settings.validate()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    settings_file = run_dir / "settings.json"
+    settings_file.write_text(settings.to_json())
+    context.log.info(f"training in {run_dir} on {gpu.describe().name}")
+    command = [*gpu.launcher(sys.executable), "-m", "pipeline.train", str(settings_file)]
+    pipes.run(command=command, context=context, env={"PYTHONUNBUFFERED": "1"})
+    metrics = json.loads((write.directory / "metrics.json").read_text())
+    keys = ("steps", "tokens", "parameters", "final_train_loss", "final_val_loss", "val_perplexity",
+            "val_unigram_entropy", "tokens_per_second", "mfu", "wall_time_s", "stopped_reason")
+    return {
+        **{key: metrics[key] for key in keys},
+        "preset": f"{metrics['preset']['family']}-{metrics['preset']['size']}",
+        "resumed_from": metrics["resumed_from"] or "",
+        "loss_curves": _loss_curve_markdown(write.directory / "loss_curve.png"),
+        "model_card": (write.directory / "README.md").read_text(),
+    }
+
+
+@dg.asset(
+    deps=["token_shards", "bpe_tokenizer"],
+    code_version="1",
+    description="Pretrained base model (HF directory) from the pretraining token shards.",
+    **_TRAINING,
+)
+def base_checkpoint(
+    context: dg.AssetExecutionContext,
+    config: TrainingConfig,
+    artifact_store: ArtifactStoreResource,
+    gpu: GpuResource,
+    pipes_subprocess_client: dg.PipesSubprocessClient,
+) -> dg.MaterializeResult:
+    settings = to_settings(config, TrainSettings, mode="pretrain")
+    return artifact_store.materialize(
+        context, lambda write: train_checkpoint(context, write, settings, gpu, pipes_subprocess_client)
+    )
+
+
+@dg.asset(
+    deps=[base_checkpoint, "token_shards", "bpe_tokenizer"],
+    code_version="1",
+    description="Instruction-tuned model (HF directory): the base model fine-tuned on the SFT shards, "
+    "loss on response tokens only.",
+    **_TRAINING,
+)
+def instruct_checkpoint(
+    context: dg.AssetExecutionContext,
+    config: TrainingConfig,
+    artifact_store: ArtifactStoreResource,
+    gpu: GpuResource,
+    pipes_subprocess_client: dg.PipesSubprocessClient,
+) -> dg.MaterializeResult:
+    def build(write: ArtifactWrite) -> dict:
+        base = write.input("base_checkpoint")
+        settings = to_settings(config, TrainSettings, mode="sft", init_from=str(base.path))
+        return train_checkpoint(context, write, settings, gpu, pipes_subprocess_client)
+
+    return artifact_store.materialize(context, build)
