@@ -1,0 +1,82 @@
+"""Modelfiles we write are read back by (a port of) Ollama's own parser exactly as intended."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.modelfile import quote_value, write_modelfile
+from pipeline.ollama_settings import OllamaSettings
+from pipeline.prompt_format import ollama_template, stop_sequences
+from tests.modelfile_parser import ModelfileParseError, parse_modelfile
+
+TRICKY_VALUES = [
+    "plain",
+    "",
+    "  padded on both sides  ",
+    'has "quotes" inside',
+    '"wrapped in quotes"',
+    'ends with two quotes ""',
+    "multi\nline\n\nwith blank lines",
+    "ends with a newline\n",
+    "\nstarts with a newline",
+    "tab\tseparated",
+    "# not a comment",
+    "Windows\r\nline ends",
+    "Übung 温度 🌡️",
+]
+
+
+@pytest.mark.parametrize("value", TRICKY_VALUES)
+def test_quoted_values_survive_ollamas_parser(value):
+    modelfile = f"FROM ./m.gguf\nSYSTEM {quote_value(value, 'SYSTEM')}\nPARAMETER num_ctx 8\n"
+    assert parse_modelfile(modelfile) == [("model", "./m.gguf"), ("system", value), ("num_ctx", "8")]
+
+
+@pytest.mark.parametrize("value,problem", [
+    ('a """ b', '"""'),
+    ("bell\x07", "not printable"),
+    ("zero\u200bwidth", "not printable"),
+])
+def test_values_the_parser_would_alter_are_refused(value, problem):
+    with pytest.raises(ValueError, match=problem) as caught:
+        quote_value(value, "SYSTEM")
+    assert "SYSTEM" in str(caught.value)
+
+
+def test_written_modelfile_holds_template_parameters_system_and_license(tmp_path):
+    gguf = tmp_path / "tiny-q8_0.gguf"
+    gguf.write_bytes(b"GGUF")
+    settings = OllamaSettings(system='Answer in "MicroPython".', license="MIT License\n\nCopyright (c) mpyforge")
+    text = write_modelfile(tmp_path / "Modelfile", gguf, 512, settings)
+    assert (tmp_path / "Modelfile").read_text() == text
+
+    commands = parse_modelfile(text)
+    values = {name: [v for n, v in commands if n == name] for name, _ in commands}
+    assert values["model"] == ["./tiny-q8_0.gguf"]  # relative: survives moving the directory
+    assert values["template"] == [ollama_template()]
+    assert values["stop"] == stop_sequences()
+    assert values["num_ctx"] == ["512"]
+    assert [float(values[k][0]) for k in ("temperature", "top_p", "repeat_penalty")] == [0.2, 0.9, 1.1]
+    assert values["system"] == [settings.system]
+    assert values["license"] == [settings.license]
+    assert 'TEMPLATE """' in text  # multi-line template in triple quotes
+
+
+def test_gguf_outside_the_modelfile_directory_is_referenced_absolutely(tmp_path):
+    gguf = tmp_path / "models" / "m.gguf"
+    gguf.parent.mkdir()
+    gguf.write_bytes(b"GGUF")
+    (tmp_path / "ollama").mkdir()
+    text = write_modelfile(tmp_path / "ollama" / "Modelfile", gguf, 128, OllamaSettings(license=""))
+    commands = parse_modelfile(text)
+    assert commands[0] == ("model", str(gguf.resolve()))
+    assert not any(name == "license" for name, _ in commands)
+
+
+def test_parser_port_rejects_what_ollama_rejects():
+    with pytest.raises(ModelfileParseError, match="no FROM line"):
+        parse_modelfile('SYSTEM "x"\n')
+    with pytest.raises(ModelfileParseError, match="open quote"):
+        parse_modelfile('FROM m\nTEMPLATE """never closed\n')
+    with pytest.raises(ModelfileParseError, match="command must be one of"):
+        parse_modelfile("FROM m\nBOGUS x\n")
