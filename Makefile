@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup demo test ui bench clean-artifacts
+.PHONY: setup demo test ui bench ollama-standin clean-artifacts
 
 setup: $(STAMP)
 
@@ -36,6 +36,11 @@ ui: setup
 
 bench: setup
 	for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+# A protocol-faithful Ollama stand-in (serves GGUF through llama.cpp) on Ollama's default
+# port, for trying registration without installing Ollama: run it, then `make demo` elsewhere.
+ollama-standin: setup
+	$(PY) tests/ollama_standin.py --port 11434 --store var/ollama-standin
 
 clean-artifacts:
 	rm -rf var/artifacts

@@ -36,9 +36,14 @@ def bpe_tokenizer(
     return artifact_store.materialize(context, build)
 
 
+def val_documents(corpus_file: Path, split: str = "val") -> list[str]:
+    """The corpus documents of a split, as the tokenizer and the model see them."""
+    return [text for _, text in corpus_documents(corpus_file, split)]
+
+
 def _val_texts(artifact_store: ArtifactStoreResource) -> list[str]:
     """Every val text the model will see: corpus documents and formatted pair parts."""
-    texts = [text for _, text in corpus_documents(artifact_store.current("corpus").file("corpus.parquet"), "val")]
+    texts = val_documents(artifact_store.current("corpus").file("corpus.parquet"))
     pairs = pd.read_parquet(artifact_store.current("instruction_pairs").file("pairs.parquet"))
     val = pairs[pairs.split == "val"]
     return texts + val.instruction.tolist() + val.response.tolist()
@@ -91,7 +96,7 @@ def shard_integrity(artifact_store: ArtifactStoreResource) -> dg.AssetCheckResul
 @dg.asset_check(asset=token_shards, blocking=True, description="Random pretraining windows decode to text found in the corpus.")
 def shard_windows_in_corpus(artifact_store: ArtifactStoreResource) -> dg.AssetCheckResult:
     corpus_file = artifact_store.current("corpus").file("corpus.parquet")
-    documents = [text for _, text in corpus_documents(corpus_file, "train")]
+    documents = val_documents(corpus_file, "train")
     windows = sample_windows(artifact_store.current("token_shards").path / SHARDS_SUBDIR,
                              artifact_store.current("bpe_tokenizer").path,
                              n=32, length=64, seed=0)

@@ -10,6 +10,7 @@ retry or a re-run with the same inputs resumes from the last checkpoint.
 import base64
 import hashlib
 import json
+import os
 import sys
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -27,7 +28,8 @@ from resources.settings_config import settings_config, to_settings
 _WIRED = frozenset({"mode", "shards_dir", "tokenizer_dir", "init_from", "output_dir", "export_dir",
                     "device", "precision", "compile"})
 TrainingConfig = settings_config(TrainSettings, "TrainingConfig", exclude=_WIRED)
-RETRAIN_CRON = "0 3 * * 0"  # Sundays 03:00; see docs/operations.md
+# Weekly by default (Sundays 03:00); MPYFORGE_RETRAIN_CRON changes it. See docs/operations.md.
+RETRAIN_CRON = os.environ.get("MPYFORGE_RETRAIN_CRON", "0 3 * * 0")
 _TRAINING = dict(
     group_name="training",
     kinds={"pytorch", "huggingface"},

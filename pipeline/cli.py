@@ -52,6 +52,22 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_generate(args: argparse.Namespace) -> int:
+    model = Path(args.model)
+    if model.suffix == ".gguf":
+        from pipeline.gguf_generate import generate_gguf
+
+        text = generate_gguf(model, args.prompt, max_tokens=args.max_tokens, instruct=not args.raw)
+    else:
+        from pipeline.generate import generate_hf
+
+        metrics = model / "metrics.json"
+        tuned = metrics.exists() and json.loads(metrics.read_text()).get("mode") == "sft"
+        text = generate_hf(model, args.prompt, max_new_tokens=args.max_tokens, instruct=tuned and not args.raw)
+    print(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mpyforge", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -74,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     extract = sub.add_parser("extract", help="print a PDF as Markdown the way the pdf_documents stage sees it")
     extract.add_argument("pdf", help="path to a PDF file")
     extract.set_defaults(func=_cmd_extract)
+
+    generate = sub.add_parser("generate", help="complete a prompt with a checkpoint directory or a .gguf file")
+    generate.add_argument("--model", required=True, help="HF checkpoint directory or GGUF file")
+    generate.add_argument("--max-tokens", type=int, default=128)
+    generate.add_argument("--raw", action="store_true",
+                          help="plain text completion (default for base checkpoints; instruct models and GGUF use the prompt format)")
+    generate.add_argument("prompt")
+    generate.set_defaults(func=_cmd_generate)
     return parser
 
 

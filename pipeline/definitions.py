@@ -4,21 +4,52 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import instructions, pdf, sources
+from assets import export, instructions, jobs, pdf, sources, tokenizer, training
 from assets.pdf import sync_pdf_partitions
+from assets.training import TrainingConfig
 from pipeline.artifacts import default_root
 from resources.artifact_store import ArtifactStoreResource
+from resources.gpu import GpuResource
+from resources.ollama import OllamaResource
 
 __all__ = ["defs", "run_config_for_preset", "sync_pdf_partitions"]
 
+_MODULES = [sources, pdf, instructions, tokenizer, training, export]
+
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([sources, pdf, instructions]),
-    asset_checks=dg.load_asset_checks_from_modules([instructions]),
+    assets=dg.load_assets_from_modules(_MODULES),
+    asset_checks=dg.load_asset_checks_from_modules(_MODULES),
+    jobs=[jobs.full_pipeline, jobs.retrain, jobs.export],
+    schedules=[jobs.weekly_retrain],
     sensors=[pdf.pdf_inbox_sensor],
-    resources={"artifact_store": ArtifactStoreResource(root=str(default_root()))},
+    resources={
+        "artifact_store": ArtifactStoreResource(root=str(default_root())),
+        "gpu": GpuResource(),
+        "pipes_subprocess_client": dg.PipesSubprocessClient(),
+        "ollama": OllamaResource(),
+    },
 )
+
+# `--preset tiny` on a CPU: short sequences and a token budget that trains in about two
+# minutes per checkpoint on two cores, with early stopping against the tiny sample corpus.
+_CPU_DEMO = dict(seq_len=128, batch_size=8, eval_every=20, save_every=20, log_every=10,
+                 eval_tokens=16_384, early_stopping_patience=3)
+_DEMO_BUDGET = {"base_checkpoint": 160_000, "instruct_checkpoint": 40_000}
+
+
+def parse_preset(preset: str) -> tuple[str, str]:
+    """`tiny` → (llama, tiny); `gpt2-25m` → (gpt2, 25m)."""
+    family, _, size = preset.rpartition("-")
+    return (family or "llama", size)
 
 
 def run_config_for_preset(preset: str, key: dg.AssetKey) -> dg.RunConfig:
-    """Run config that applies a model preset to the assets that take one (none yet)."""
-    return dg.RunConfig({})
+    """Run config that applies a model preset (`[family-]size`) to the training assets."""
+    name = key.to_user_string()
+    if name not in _DEMO_BUDGET:
+        return dg.RunConfig({})
+    family, size = parse_preset(preset)
+    values: dict = {"family": family, "size": size}
+    if size == "tiny":
+        values |= _CPU_DEMO | {"token_budget": _DEMO_BUDGET[name]}
+    return dg.RunConfig({name: TrainingConfig(**values)})

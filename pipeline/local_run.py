@@ -28,7 +28,11 @@ def _partition_keys(key: dg.AssetKey, instance: dg.DagsterInstance) -> list[str 
     partitions_def = defs.resolve_asset_graph().get(key).partitions_def
     if partitions_def is None:
         return [None]
-    return list(partitions_def.get_partition_keys(dynamic_partitions_store=instance))
+    keys = list(partitions_def.get_partition_keys(dynamic_partitions_store=instance))
+    if key == dg.AssetKey("ollama_model"):
+        # Register only the variants the Ollama resource names (default q4_k_m), not all four.
+        keys = [k for k in keys if k in defs.resources["ollama"].variants]
+    return keys
 
 
 def run_pipeline(

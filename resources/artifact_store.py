@@ -9,7 +9,7 @@ the same data version, so Dagster does not mark downstream assets stale.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import dagster as dg
@@ -57,8 +57,13 @@ class ArtifactStoreResource(dg.ConfigurableResource):
         self,
         context: dg.AssetExecutionContext,
         build: Callable[[ArtifactWrite], dict],
+        checks: Callable[[dict], Sequence[dg.AssetCheckResult]] | None = None,
     ) -> dg.MaterializeResult:
-        """Run ``build`` into a fresh temporary directory and commit it as this asset's artifact."""
+        """Run ``build`` into a fresh temporary directory and commit it as this asset's artifact.
+
+        ``checks`` turns the build's metadata into results for the asset's own check specs
+        (checks that must run inside the materialization, e.g. per partition).
+        """
         key = context.asset_key
         partition = context.partition_key if context.has_partition_key else None
         write = self.store().begin(key.to_python_identifier(), partition)
@@ -81,4 +86,5 @@ class ArtifactStoreResource(dg.ConfigurableResource):
                 **to_metadata(metadata),
             },
             data_version=dg.DataVersion(artifact.version),
+            check_results=list(checks(metadata)) if checks else None,
         )

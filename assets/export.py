@@ -1,0 +1,95 @@
+"""`gguf_models` (one partition per variant, verified in llama.cpp) and `ollama_model`."""
+
+import json
+
+import dagster as dg
+from pydantic import Field
+
+from assets.tokenizer import val_documents
+from pipeline.gguf_export import GgufSettings, build_gguf_variant
+from pipeline.modelfile import write_modelfile
+from pipeline.ollama_client import register_model
+from pipeline.ollama_errors import OllamaUnreachableError
+from pipeline.ollama_settings import OllamaSettings, read_gguf_facts
+from resources.artifact_store import ArtifactStoreResource
+from resources.ollama import OllamaResource
+from resources.settings_config import settings_config, to_settings
+
+GGUF_VARIANTS = ["f16", "q8_0", "q4_k_m", "q2_k"]
+gguf_partitions = dg.StaticPartitionsDefinition(GGUF_VARIANTS)
+
+# The asset records the parity numbers; the blocking check below decides, so a bad file
+# stops `ollama_model` instead of silently shipping.
+GgufModelsConfig = settings_config(GgufSettings, "GgufModelsConfig", exclude=frozenset({"master_path", "reference_ppl", "fail_on_check"}))
+OllamaModelConfig = settings_config(OllamaSettings, "OllamaModelConfig")
+_EXPORT = dict(group_name="export", code_version="1")
+
+
+def _parity_checks(metadata: dict) -> list[dg.AssetCheckResult]:
+    row = metadata["row"]
+    return [dg.AssetCheckResult(
+        check_name="gguf_tokenizer_parity",
+        passed=not row["failures"],
+        metadata={"tokenizer_parity": row["tokenizer_parity"], "kl_vs_hf": row.get("kl_vs_hf"),
+                  "failures": row["failures"]},
+    )]
+
+
+@dg.asset(
+    deps=["instruct_checkpoint", "corpus"],
+    partitions_def=gguf_partitions,
+    kinds={"gguf", "llamacpp"},
+    description="The instruct model as GGUF (our writer for F32/F16, llama.cpp quantization for the rest), "
+    "verified in llama.cpp: tokenizer parity, logit parity, perplexity, tokens/s.",
+    check_specs=[dg.AssetCheckSpec("gguf_tokenizer_parity", asset="gguf_models", blocking=True,
+                                   description="llama.cpp token ids equal HF ids on val texts (100%); "
+                                   "F32/F16 logits match HF (KL bound).")],
+    **_EXPORT,
+)
+def gguf_models(
+    context: dg.AssetExecutionContext, config: GgufModelsConfig, artifact_store: ArtifactStoreResource
+) -> dg.MaterializeResult:
+    settings = to_settings(config, GgufSettings, fail_on_check=False)
+
+    def build(write):
+        model_dir = write.input("instruct_checkpoint").path
+        texts = val_documents(write.input("corpus").file("corpus.parquet"))
+        return build_gguf_variant(model_dir, context.partition_key, write.directory, settings, texts)
+
+    return artifact_store.materialize(context, build, checks=_parity_checks)
+
+
+@dg.asset(
+    deps=[gguf_models, "instruct_checkpoint"],
+    partitions_def=gguf_partitions,
+    kinds={"ollama"},
+    description="One GGUF variant registered in Ollama over its REST API (`mpyforge run` and `make demo` "
+    "register the variants OllamaResource.variants names), plus a Modelfile for `ollama create NAME -f Modelfile`.",
+    retry_policy=dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL),
+    **_EXPORT,
+)
+def ollama_model(
+    context: dg.AssetExecutionContext,
+    config: OllamaModelConfig,
+    artifact_store: ArtifactStoreResource,
+    ollama: OllamaResource,
+) -> dg.MaterializeResult:
+    settings = to_settings(config, OllamaSettings)
+
+    variant = context.partition_key
+
+    def build(write):
+        preset = write.input("instruct_checkpoint").manifest["metadata"]["preset"]
+        gguf_path = write.input("gguf_models", variant).file(f"model-{variant}.gguf")
+        write_modelfile(write.directory / "Modelfile", gguf_path, read_gguf_facts(gguf_path).context_length, settings)
+        name = ollama.model_tag(preset, variant)
+        try:
+            outcome = {"registered": True, **register_model(ollama.base_url(), name, gguf_path, settings)}
+        except OllamaUnreachableError as err:
+            # No Ollama here: keep the Modelfile and say plainly that nothing was registered.
+            context.log.warning(f"{name}: not registered: {err}")
+            outcome = {"registered": False, "model": name, "host": ollama.base_url(), "reason": str(err)}
+        (write.directory / "registration.json").write_text(json.dumps(outcome, indent=2) + "\n")
+        return outcome
+
+    return artifact_store.materialize(context, build)
