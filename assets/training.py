@@ -30,6 +30,9 @@ _WIRED = frozenset({"mode", "shards_dir", "tokenizer_dir", "init_from", "output_
 TrainingConfig = settings_config(TrainSettings, "TrainingConfig", exclude=_WIRED)
 # Weekly by default (Sundays 03:00); MPYFORGE_RETRAIN_CRON changes it. See docs/operations.md.
 RETRAIN_CRON = os.environ.get("MPYFORGE_RETRAIN_CRON", "0 3 * * 0")
+# A checkpoint is its weights, shape and tokenizer; metrics.json and the card carry wall-clock
+# numbers, so a re-run that resumes at the final step keeps the same data version.
+CHECKPOINT_IDENTITY = ("model.safetensors", "config.json", "tokenizer.json")
 _TRAINING = dict(
     group_name="training",
     kinds={"pytorch", "huggingface"},
@@ -98,7 +101,8 @@ def base_checkpoint(
 ) -> dg.MaterializeResult:
     settings = to_settings(config, TrainSettings, mode="pretrain")
     return artifact_store.materialize(
-        context, lambda write: train_checkpoint(context, write, settings, gpu, pipes_subprocess_client)
+        context, lambda write: train_checkpoint(context, write, settings, gpu, pipes_subprocess_client),
+        identity=CHECKPOINT_IDENTITY,
     )
 
 
@@ -121,4 +125,4 @@ def instruct_checkpoint(
         settings = to_settings(config, TrainSettings, mode="sft", init_from=str(base.path))
         return train_checkpoint(context, write, settings, gpu, pipes_subprocess_client)
 
-    return artifact_store.materialize(context, build)
+    return artifact_store.materialize(context, build, identity=CHECKPOINT_IDENTITY)

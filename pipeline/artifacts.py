@@ -56,11 +56,16 @@ def _content_files(directory: Path) -> list[dict]:
     return files
 
 
-def content_version(files: list[dict]) -> str:
-    """The version of an artifact: a hash over its file names and contents."""
+def content_version(files: list[dict], identity: tuple[str, ...] | None = None) -> str:
+    """The version of an artifact: a hash over its file names and contents.
+
+    ``identity`` limits the hash to those files: a checkpoint is the same artifact when
+    its weights, config and tokenizer are, whatever its wall-clock numbers say.
+    """
     digest = hashlib.sha256()
     for entry in files:
-        digest.update(f"{entry['path']}\0{entry['sha256']}\n".encode())
+        if identity is None or entry["path"] in identity:
+            digest.update(f"{entry['path']}\0{entry['sha256']}\n".encode())
     return digest.hexdigest()[:16]
 
 
@@ -115,14 +120,23 @@ class ArtifactWrite:
         self.upstream[label] = artifact.version
         return artifact
 
-    def commit(self, run_id: str | None, code_version: str | None, extra: dict | None = None) -> Artifact:
+    def commit(
+        self,
+        run_id: str | None,
+        code_version: str | None,
+        extra: dict | None = None,
+        identity: tuple[str, ...] | None = None,
+    ) -> Artifact:
         if (self.directory / MANIFEST).exists():
             raise ValueError(f"artifact {self.asset}: the build wrote its own {MANIFEST} at the top level, "
                              "where the store keeps its manifest; write it into a subdirectory")
         files = _content_files(self.directory)
         if not files:
             raise ValueError(f"artifact {self.asset} wrote no files into {self.directory}")
-        version = content_version(files)
+        missing = sorted(set(identity or ()) - {f["path"] for f in files})
+        if missing:
+            raise ValueError(f"artifact {self.asset}: identity files {missing} were not written")
+        version = content_version(files, identity)
         manifest = {
             "asset": self.asset,
             "partition": self.partition,

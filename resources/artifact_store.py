@@ -58,11 +58,13 @@ class ArtifactStoreResource(dg.ConfigurableResource):
         context: dg.AssetExecutionContext,
         build: Callable[[ArtifactWrite], dict],
         checks: Callable[[dict], Sequence[dg.AssetCheckResult]] | None = None,
+        identity: tuple[str, ...] | None = None,
     ) -> dg.MaterializeResult:
         """Run ``build`` into a fresh temporary directory and commit it as this asset's artifact.
 
         ``checks`` turns the build's metadata into results for the asset's own check specs
         (checks that must run inside the materialization, e.g. per partition).
+        ``identity`` names the files that define the version (default: all of them).
         """
         key = context.asset_key
         partition = context.partition_key if context.has_partition_key else None
@@ -73,6 +75,7 @@ class ArtifactStoreResource(dg.ConfigurableResource):
                 run_id=context.run_id,
                 code_version=context.assets_def.code_versions_by_key.get(key),
                 extra={"metadata": json.loads(json.dumps(metadata, default=str))},
+                identity=identity,
             )
         except BaseException:
             write.abort()

@@ -99,3 +99,21 @@ def test_killed_writer_leaves_nothing_visible_and_next_write_succeeds(tmp_path):
     assert store.current("demo") == newer
     assert not list((tmp_path / "demo").glob(".tmp-*"))
     assert json.loads((newer.path / "manifest.json").read_text())["version"] == newer.version
+
+
+def test_identity_files_define_the_version(tmp_path):
+    store = ArtifactStore(tmp_path)
+
+    def write(weights: str, log: str):
+        w = store.begin("ckpt")
+        (w.directory / "model.bin").write_text(weights)
+        (w.directory / "metrics.json").write_text(log)
+        return w.commit(None, None, identity=("model.bin",))
+
+    first = write("weights", "took 10 s")
+    assert write("weights", "took 12 s").version == first.version
+    assert write("other weights", "took 10 s").version != first.version
+    incomplete = store.begin("ckpt")
+    (incomplete.directory / "metrics.json").write_text("no weights")
+    with pytest.raises(ValueError, match="identity files"):
+        incomplete.commit(None, None, identity=("model.bin",))

@@ -1,0 +1,62 @@
+"""Reliability end to end: kill `mpyforge run --preset tiny` (what `make demo` runs) during
+training; the re-run resumes from the checkpoint and completes with a continuous loss curve."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+MPYFORGE = str(Path(sys.executable).parent / "mpyforge")
+
+
+def _env(home: Path) -> dict:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return {**os.environ, "DAGSTER_HOME": str(home), "MPYFORGE_ARTIFACT_ROOT": str(home / "var" / "artifacts")}
+
+
+def _wait_for_checkpoint(proc: subprocess.Popen, training: Path, timeout_s: float) -> Path:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = sorted(training.glob("base_checkpoint/*/checkpoints/checkpoint-*/trainer_state.json"))
+        if found:
+            return found[0].parent
+        if proc.poll() is not None:
+            pytest.fail(f"mpyforge run ended (rc {proc.returncode}) before the first checkpoint:\n{proc.stdout.read()}")
+        time.sleep(0.2)
+    pytest.fail("no training checkpoint appeared in time")
+
+
+@pytest.mark.slow
+def test_killed_demo_run_resumes_from_checkpoint(tmp_path):
+    env = _env(tmp_path / "home")
+    training = tmp_path / "home" / "var" / "training"
+    command = [MPYFORGE, "run", "--preset", "tiny", "--select", "*base_checkpoint"]
+    first = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True, start_new_session=True)
+    try:
+        checkpoint = _wait_for_checkpoint(first, training, timeout_s=600)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)  # the run and its trainer subprocess, mid-training
+        first.wait()
+    killed_at = json.loads((checkpoint / "trainer_state.json").read_text())["global_step"]
+
+    second = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "base_checkpoint: ok" in second.stdout
+
+    listing = json.loads(subprocess.run([MPYFORGE, "artifacts", "--json"], cwd=REPO, env=env,
+                                        capture_output=True, text=True, timeout=120).stdout)
+    (base,) = [row for row in listing if row["asset"] == "base_checkpoint"]
+    metrics = json.loads(Path(base["path"], "metrics.json").read_text())
+    assert metrics["resumed_from"] and metrics["resumed_from"].endswith(f"checkpoint-{killed_at}")
+    assert metrics["steps"] > killed_at
+    # The loss curve is continuous: one logged loss per log interval, from the first step to the last.
+    logged = [entry["step"] for entry in metrics["log_history"] if "loss" in entry]
+    assert logged == list(range(10, metrics["steps"] + 1, 10))
