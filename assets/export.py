@@ -85,11 +85,13 @@ def ollama_model(
         name = ollama.model_tag(preset, variant)
         try:
             outcome = {"registered": True, **register_model(ollama.base_url(), name, gguf_path, settings)}
+            status = f"registered {name} in Ollama at {outcome['host']}; it answered the smoke prompt"
         except OllamaUnreachableError as err:
             # No Ollama here: keep the Modelfile and say plainly that nothing was registered.
             context.log.warning(f"{name}: not registered: {err}")
             outcome = {"registered": False, "model": name, "host": ollama.base_url(), "reason": str(err)}
+            status = f"NOT registered in Ollama: {err} The Modelfile is written: ollama create {name} -f Modelfile"
         (write.directory / "registration.json").write_text(json.dumps(outcome, indent=2) + "\n")
-        return outcome
+        return {"status": status, **outcome}
 
     return artifact_store.materialize(context, build)

@@ -74,8 +74,10 @@ def run_pipeline(
             seconds = time.monotonic() - started
             if result.success:
                 succeeded += 1
-                path = _materialized_path(result, key)
-                echo(f"[{index}/{len(keys)}] {label}: ok in {seconds:.1f}s -> {path}")
+                metadata = _materialization_metadata(result, key)
+                echo(f"[{index}/{len(keys)}] {label}: ok in {seconds:.1f}s -> {metadata.get('path', '(no path)')}")
+                if "status" in metadata:
+                    echo(f"    {metadata['status']}")
             else:
                 all_ok = False
                 echo(f"[{index}/{len(keys)}] {label}: FAILED in {seconds:.1f}s: {_failure_message(result)}")
@@ -89,11 +91,11 @@ def _quiet(config: dg.RunConfig) -> dg.RunConfig:
     return dg.RunConfig(ops=config.ops, loggers={"console": {"config": {"log_level": "WARNING"}}})
 
 
-def _materialized_path(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> str:
+def _materialization_metadata(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> dict:
+    """Plain values of the step's materialization metadata (path, status, ...)."""
     for materialization in result.asset_materializations_for_node(key.to_python_identifier()):
-        if "path" in materialization.metadata:
-            return str(materialization.metadata["path"].value)
-    return "(no path)"
+        return {name: value.value for name, value in materialization.metadata.items()}
+    return {}
 
 
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
