@@ -107,3 +107,10 @@ def corpus(
         return build_corpus(pdf_blocks, sources, write.directory, to_settings(config, CorpusSettings), failed)
 
     return artifact_store.materialize(context, build)
+
+
+@dg.asset_check(asset=corpus, description="Every PDF in the inbox made it into the corpus (warns on failed extractions).")
+def extraction_failures(artifact_store: ArtifactStoreResource) -> dg.AssetCheckResult:
+    failed = artifact_store.current("corpus").manifest["metadata"]["failed_pdfs"]
+    return dg.AssetCheckResult(passed=not failed, severity=dg.AssetCheckSeverity.WARN,
+                               metadata={"failed_pdfs": len(failed), "details": failed})

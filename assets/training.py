@@ -10,6 +10,7 @@ retry or a re-run with the same inputs resumes from the last checkpoint.
 import base64
 import hashlib
 import json
+import math
 import os
 import sys
 from dataclasses import asdict, replace
@@ -126,3 +127,24 @@ def instruct_checkpoint(
         return train_checkpoint(context, write, settings, gpu, pipes_subprocess_client)
 
     return artifact_store.materialize(context, build, identity=CHECKPOINT_IDENTITY)
+
+
+def _perplexity_check(artifact_store: ArtifactStoreResource, asset: str) -> dg.AssetCheckResult:
+    """Warn when the model predicts val text worse than a unigram (token frequency) model would."""
+    metrics = artifact_store.current(asset).manifest["metadata"]
+    baseline = math.exp(metrics["val_unigram_entropy"])
+    return dg.AssetCheckResult(
+        passed=metrics["val_perplexity"] <= baseline,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"val_perplexity": metrics["val_perplexity"], "unigram_perplexity": baseline},
+    )
+
+
+@dg.asset_check(asset=base_checkpoint, description="Val perplexity is below the unigram baseline of the val data.")
+def base_val_perplexity(artifact_store: ArtifactStoreResource) -> dg.AssetCheckResult:
+    return _perplexity_check(artifact_store, "base_checkpoint")
+
+
+@dg.asset_check(asset=instruct_checkpoint, description="Val perplexity is below the unigram baseline of the val data.")
+def instruct_val_perplexity(artifact_store: ArtifactStoreResource) -> dg.AssetCheckResult:
+    return _perplexity_check(artifact_store, "instruct_checkpoint")
