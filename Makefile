@@ -26,6 +26,7 @@ demo: setup
 	@echo "Artifacts (also: $(VENV)/bin/mpyforge artifacts --json):"
 	@$(VENV)/bin/mpyforge artifacts
 	@echo
+	@echo "Report card: $(CURDIR)/var/artifacts/model_report/$$(cat var/artifacts/model_report/CURRENT)/report.md"
 	@echo "Open the UI with: make ui   (then http://127.0.0.1:3000)"
 
 test: setup

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import export, instructions, jobs, pdf, sources, tokenizer, training
+from assets import export, instructions, jobs, pdf, report, sources, tokenizer, training
 from assets.pdf import sync_pdf_partitions
 from assets.training import TrainingConfig
 from pipeline.artifacts import default_root
@@ -14,7 +14,7 @@ from resources.ollama import OllamaResource
 
 __all__ = ["defs", "run_config_for_preset", "sync_pdf_partitions"]
 
-_MODULES = [sources, pdf, instructions, tokenizer, training, export]
+_MODULES = [sources, pdf, instructions, tokenizer, training, export, report]
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules(_MODULES),

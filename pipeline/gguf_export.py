@@ -44,24 +44,24 @@ def build_gguf_variant(
     verify = dict(window=settings.window, max_windows=settings.max_windows, gen_tokens=settings.gen_tokens)
     metadata: dict = {"variant": variant, "file": out_path.name}
 
-    if variant in WRITTEN_VARIANTS:
-        metadata["writer"] = write_gguf(model_dir, out_path, dtype=variant, name=settings.name)
-        reference_ppl = settings.reference_ppl
-    else:
-        with tempfile.TemporaryDirectory(prefix="gguf-master-") as scratch:
-            master = Path(settings.master_path) if settings.master_path else Path(scratch) / "model-f32.gguf"
-            if not settings.master_path:
-                write_gguf(model_dir, master, dtype="f32", name=settings.name)
+    with tempfile.TemporaryDirectory(prefix="gguf-master-") as scratch:
+        master = Path(settings.master_path) if settings.master_path else Path(scratch) / "model-f32.gguf"
+        if variant in WRITTEN_VARIANTS:
+            metadata["writer"] = write_gguf(model_dir, out_path, dtype=variant, name=settings.name)
+        if variant == "f32":
+            master = out_path  # the master is its own reference
+        elif not settings.master_path:
+            write_gguf(model_dir, master, dtype="f32", name=settings.name)
+        if variant in QUANTIZED_VARIANTS:
             quantized = quantize(master, out_path, variant)
             metadata["fallback_messages"] = quantized["fallback_messages"]
             metadata["quantize_log_tail"] = quantized["log_tail"]
-            reference_ppl = settings.reference_ppl
-            if reference_ppl is None:
-                reference_ppl = verify_variant(master, model_dir, val_texts, None, **verify)["ppl"]
+        reference_ppl = settings.reference_ppl
+        if reference_ppl is None:
+            # ΔPPL of every variant, F16 included, is measured against the F32 master.
+            reference_ppl = verify_variant(master, model_dir, val_texts, None, **verify)["ppl"]
 
     row = verify_variant(out_path, model_dir, val_texts, reference_ppl, **verify)
-    if variant == "f32":
-        row["delta_ppl_pct"] = 0.0  # the master is its own reference
     if row["failures"] and settings.fail_on_check:
         raise VerificationError(f"{out_path}: " + "; ".join(row["failures"]))
     metadata.update(row=row, reference_ppl=reference_ppl, table_md=variant_table_markdown([row]))
