@@ -72,7 +72,8 @@ def train_checkpoint(
     run_dir.mkdir(parents=True, exist_ok=True)
     settings_file = run_dir / "settings.json"
     settings_file.write_text(settings.to_json())
-    context.log.info(f"training in {run_dir} on {gpu.describe().name}")
+    device = gpu.describe()
+    context.log.info(f"training in {run_dir} on {device.name} ({device.memory_bytes / 2**30:.1f} GiB, {device.precision})")
     command = [*gpu.launcher(sys.executable), "-m", "pipeline.train", str(settings_file)]
     pipes.run(command=command, context=context, env={"PYTHONUNBUFFERED": "1"})
     metrics = json.loads((write.directory / "metrics.json").read_text())
