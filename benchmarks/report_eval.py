@@ -29,13 +29,8 @@ from pipeline.gguf_generate import generate_gguf, load_llama, prompt_text, token
 from pipeline.gguf_quantize import quantize  # noqa: E402
 from pipeline.gguf_writer import write_gguf  # noqa: E402
 from pipeline.prompt_format import EOS, PAD, SPECIAL_TOKEN_IDS, format_prompt, stop_sequences  # noqa: E402
+from benchmarks.generate import PROMPTS as INSTRUCTIONS  # noqa: E402  (the same prompts as the speed benchmark)
 
-INSTRUCTIONS = [
-    "Blink the LED on pin 2 every second.",
-    "Read a temperature from a DS18B20 sensor on pin 4.",
-    "Scan the I2C bus and print every address.",
-    "Connect to Wi-Fi and print the IP address.",
-]
 REFERENCE = "from machine import Pin\nimport time\nled = Pin(2, Pin.OUT)\nwhile True:\n    led.toggle()\n    time.sleep(1)\n"
 
 
