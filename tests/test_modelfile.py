@@ -1,4 +1,4 @@
-"""Modelfiles we write are read back by (a port of) Ollama's own parser exactly as intended."""
+"""Modelfiles we write are read back, by a reader of the documented Modelfile rules, exactly as intended."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ TRICKY_VALUES = [
 
 
 @pytest.mark.parametrize("value", TRICKY_VALUES)
-def test_quoted_values_survive_ollamas_parser(value):
+def test_quoted_values_survive_the_modelfile_rules(value):
     modelfile = f"FROM ./m.gguf\nSYSTEM {quote_value(value, 'SYSTEM')}\nPARAMETER num_ctx 8\n"
     assert parse_modelfile(modelfile) == [("model", "./m.gguf"), ("system", value), ("num_ctx", "8")]
 
@@ -73,7 +73,7 @@ def test_gguf_outside_the_modelfile_directory_is_referenced_absolutely(tmp_path)
     assert not any(name == "license" for name, _ in commands)
 
 
-def test_parser_port_rejects_what_ollama_rejects():
+def test_reader_rejects_what_ollama_rejects():
     with pytest.raises(ModelfileParseError, match="no FROM line"):
         parse_modelfile('SYSTEM "x"\n')
     with pytest.raises(ModelfileParseError, match="open quote"):
