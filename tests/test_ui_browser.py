@@ -54,7 +54,7 @@ GROUPS = {
     "data": (["source_files", "pdf_documents", "corpus", "instruction_pairs"], ["python", "parquet", "pandas"]),
     "tokenizer": (["bpe_tokenizer", "token_shards"], ["huggingface", "json", "numpy"]),
     "training": (["base_checkpoint", "instruct_checkpoint"], ["pytorch", "huggingface"]),
-    "export": (["gguf_models", "ollama_model"], ["gguf", "llamacpp", "ollama"]),
+    "export": (["gguf_models", "ollama_model", "model_report"], ["gguf", "llamacpp", "ollama", "markdown"]),
 }
 ALL_GROUPS = list(GROUPS)
 # The zoomed-out graph shortens long names ("instru…_checkpoint"), so that one is left out here.
@@ -62,7 +62,7 @@ GRAPH_ASSETS = [name for assets, _ in GROUPS.values() for name in assets if name
 # Off-network Chromium: no background updates, sync, QUIC or first-run UI; root needs --no-sandbox.
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                   "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--window-size=1600,1000"]
+                  "--disable-component-update", "--disable-sync", "--window-size=1600,1800"]
 
 
 def _free_port() -> int:
