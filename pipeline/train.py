@@ -15,6 +15,7 @@ Inside Dagster, logs stream as JSON lines and rank 0 reports the materialization
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 import time
@@ -29,6 +30,7 @@ from transformers import (
     GenerationConfig,
     PreTrainedModel,
     Trainer,
+    TrainerState,
     TrainingArguments,
     default_data_collator,
 )
@@ -40,7 +42,7 @@ from models.sizing import check_fits, flops_per_token, parameter_count
 from pipeline.artifacts import sha256_file
 from pipeline.device import DeviceInfo, resolve_device
 from pipeline.prompt_format import BOS, EOS, PAD, SPECIAL_TOKEN_IDS
-from pipeline.train_callbacks import NonFiniteLossGuard, PipesLogCallback, ThroughputCallback
+from pipeline.train_callbacks import FinalCheckpoint, NonFiniteLossGuard, PipesLogCallback, ThroughputCallback
 from pipeline.train_data import TokenBlockDataset, open_split, perplexity, unigram_entropy
 from pipeline.train_outputs import (
     LOSS_CURVE_FILE, METRICS_FILE, PRESET_FILE, copy_tokenizer_files, model_card, plot_loss_curve,
@@ -118,6 +120,24 @@ def _export(trainer: Trainer, settings: TrainSettings, preset: ModelPreset) -> N
     write_json(model_dir / PRESET_FILE, preset.to_dict())
 
 
+def _finished(checkpoint: str | None, max_steps: int) -> bool:
+    """Is ``checkpoint`` the end of a completed run (its last step, or where early stopping ended it)?"""
+    if checkpoint is None:
+        return False
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+    control = state.get("stateful_callbacks", {}).get("TrainerControl", {}).get("args", {})
+    return state["global_step"] >= max_steps or bool(control.get("should_training_stop"))
+
+
+def _restore_finished(trainer: Trainer, checkpoint: Path) -> None:
+    """Load the state and the exported weights (the best ones when training keeps the best) of a finished run."""
+    trainer.state = TrainerState.load_from_json(str(checkpoint / "trainer_state.json"))
+    best = trainer.state.best_model_checkpoint
+    source = Path(best) if trainer.args.load_best_model_at_end and best else checkpoint
+    weights = AutoModelForCausalLM.from_pretrained(source).state_dict()
+    trainer.model.load_state_dict(weights)
+
+
 def run_training(settings: TrainSettings, pipes=None) -> dict:
     """Train as ``settings`` says and return the run's metrics (also in ``metrics.json``).
 
@@ -147,6 +167,7 @@ def run_training(settings: TrainSettings, pipes=None) -> dict:
         callbacks.append(PipesLogCallback(pipes))
     if settings.early_stopping_patience > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
+    callbacks.append(FinalCheckpoint())  # last: it sees the early-stopping decision of this evaluation
     trainer = Trainer(
         model=model, args=training_arguments(settings, device, max_steps), train_dataset=train_data,
         eval_dataset=val_data, data_collator=default_data_collator, callbacks=callbacks,
@@ -155,7 +176,12 @@ def run_training(settings: TrainSettings, pipes=None) -> dict:
     if pipes is not None:
         pipes.log.info(f"preset {preset.to_dict()}, {parameter_count(preset):,} parameters, device {device.to_dict()}, "
                        f"{max_steps} steps of {tokens_per_step} tokens, resume from {last_checkpoint}")
-    train_output = trainer.train(resume_from_checkpoint=last_checkpoint)
+    if _finished(last_checkpoint, max_steps):
+        # A re-run of a completed training: take its weights instead of resuming, which would
+        # make the Trainer step the optimizer once more and change the exported model.
+        _restore_finished(trainer, Path(last_checkpoint))
+    else:
+        trainer.train(resume_from_checkpoint=last_checkpoint)
     final_eval = trainer.evaluate()
 
     history = trainer.state.log_history
@@ -171,7 +197,7 @@ def run_training(settings: TrainSettings, pipes=None) -> dict:
         "tokens": trainer.state.global_step * tokens_per_step,
         "resumed_from": last_checkpoint,
         "stopped_reason": "stopped early: val loss stopped improving" if stopped_early else f"ran all {max_steps} steps",
-        "final_train_loss": train_losses[-1] if train_losses else train_output.training_loss,
+        "final_train_loss": train_losses[-1] if train_losses else None,
         "final_val_loss": final_eval["eval_loss"],
         "val_perplexity": perplexity(final_eval["eval_loss"]),
         "val_unigram_entropy": unigram_entropy(val_shards, settings.eval_tokens),

@@ -103,6 +103,25 @@ class NonFiniteLossGuard(TrainerCallback):
                 )
 
 
+class FinalCheckpoint(TrainerCallback):
+    """Log, evaluate and save at the last step (or where early stopping ends training) as well.
+
+    Without it a run whose step count is not a multiple of ``save_every`` ends with a
+    checkpoint before its last steps, and a re-run (the asset re-materialized with the
+    same inputs) would resume there and train the tail again, giving slightly different
+    weights. Logging and evaluating first keeps the NaN guard and best-model tracking
+    in front of that save, as for every other checkpoint.
+    """
+
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
+        if state.global_step >= state.max_steps:
+            control.should_log = control.should_evaluate = control.should_save = True
+
+    def on_evaluate(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
+        if control.should_training_stop:  # early stopping ends the run here: keep this step too
+            control.should_save = True
+
+
 class PipesLogCallback(TrainerCallback):
     """Stream every log entry to Dagster as one JSON line (a no-op outside Dagster)."""
 

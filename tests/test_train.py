@@ -187,3 +187,15 @@ def test_killed_run_resumes_to_the_same_final_step(inputs, tmp_path):
     assert metrics["resumed_from"] is not None and metrics["steps"] == 80
     logged_steps = [e["step"] for e in metrics["log_history"] if "loss" in e]
     assert logged_steps == list(range(1, 81))  # every step once: no gap, no repeat
+
+
+@pytest.mark.slow
+def test_rerunning_a_finished_run_keeps_the_same_weights(inputs, tmp_path):
+    """The last step is checkpointed too, so a re-run resumes at the end and exports identical weights."""
+    shards_dir, tokenizer_dir = inputs
+    settings = tiny_settings(tmp_path, shards_dir, tokenizer_dir, max_steps=25, eval_every=10, save_every=10)
+    run_training(settings)
+    weights = (settings.model_dir / "model.safetensors").read_bytes()
+    again = run_training(settings)
+    assert again["resumed_from"].endswith("checkpoint-25")
+    assert (settings.model_dir / "model.safetensors").read_bytes() == weights
