@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)
 export PYTHONUNBUFFERED := 1
+# One progress line per step is enough: no per-load progress bars or advisory warnings.
+export HF_HUB_DISABLE_PROGRESS_BARS := 1
+export TRANSFORMERS_VERBOSITY := error
 
 .PHONY: setup demo test ui bench ollama-standin clean-artifacts
 
