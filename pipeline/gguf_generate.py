@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from pipeline.ollama_settings import read_gguf_facts
 from pipeline.prompt_format import BOS, format_prompt, stop_sequences
 
 
@@ -24,9 +25,8 @@ def load_llama(model_path: Path, logits_all: bool = False, n_ctx: int | None = N
     model_path = Path(model_path)
     if not model_path.is_file():
         raise ValueError(f"{model_path}: GGUF model file does not exist")
-    probe = Llama(str(model_path), vocab_only=True, verbose=False)
-    trained = context_length(probe)
-    probe.close()
+    # Read from the file's metadata: a vocab-only llama.cpp load would warn about a 0 context.
+    trained = read_gguf_facts(model_path).context_length
     size = min(n_ctx or trained, trained)
     return Llama(str(model_path), n_ctx=size, logits_all=logits_all, n_threads=n_threads, verbose=False)
 
