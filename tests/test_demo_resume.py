@@ -9,7 +9,9 @@ import sys
 import time
 from pathlib import Path
 
+import dagster as dg
 import pytest
+from dagster._core.instance.ref import InstanceRef
 
 REPO = Path(__file__).resolve().parents[1]
 MPYFORGE = str(Path(sys.executable).parent / "mpyforge")
@@ -31,6 +33,15 @@ def _wait_for_checkpoint(proc: subprocess.Popen, training: Path, timeout_s: floa
             pytest.fail(f"mpyforge run ended (rc {proc.returncode}) before the first checkpoint:\n{proc.stdout.read()}")
         time.sleep(0.2)
     pytest.fail("no training checkpoint appeared in time")
+
+
+def _training_messages(instance: dg.DagsterInstance) -> list[str]:
+    """Log messages of the newest run that trained base_checkpoint (runs come newest first)."""
+    for run in instance.get_runs(filters=dg.RunsFilter(tags={"mpyforge/launched_by": "cli"})):
+        records = instance.all_logs(run.run_id)
+        if any(r.step_key == "base_checkpoint" for r in records):
+            return [r.user_message for r in records if r.user_message]
+    return []
 
 
 @pytest.mark.slow
@@ -57,6 +68,11 @@ def test_killed_demo_run_resumes_from_checkpoint(tmp_path):
     metrics = json.loads(Path(base["path"], "metrics.json").read_text())
     assert metrics["resumed_from"] and metrics["resumed_from"].endswith(f"checkpoint-{killed_at}")
     assert metrics["steps"] > killed_at
+    # The trainer's own log lines reached the Dagster event log through Pipes.
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path / "home"))) as instance:
+        messages = _training_messages(instance)
+    assert any(f"resume from {checkpoint}" in m for m in messages), messages[-20:]
+
     # The loss curve is continuous: a logged loss every 10 steps (and at the last step), no gap, no repeat.
     logged = [entry["step"] for entry in metrics["log_history"] if "loss" in entry]
     expected = list(range(10, metrics["steps"] + 1, 10))
