@@ -24,7 +24,6 @@ from pipeline.gguf_writer import write_gguf
 from pipeline.prompt_format import SPECIAL_TOKENS, chat_template_jinja, format_pair
 from tests.tiny_models import SAMPLE_TEXTS, build_tiny_gpt2, build_tiny_llama
 
-pytest.importorskip("llama_cpp")
 
 # Validation texts with the tokenizer's hard cases: contractions, digit runs,
 # indentation/tabs/CRLF, non-ASCII, and special tokens written in the text.

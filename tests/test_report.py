@@ -117,7 +117,6 @@ def _artifact(directory: Path, metadata: dict) -> Path:
 @pytest.fixture(scope="module")
 def run_artifacts(tmp_path_factory) -> tuple[ReportInputs, Path]:
     """A whole run's artifacts, built for real at toy scale."""
-    pytest.importorskip("llama_cpp")  # the GGUF stage and generate_gguf need it
     from pipeline.gguf_export import GgufSettings, build_gguf_variant
     from pipeline.train import run_training
 
