@@ -20,7 +20,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_ui(args: argparse.Namespace) -> int:
-    command = ["dagster", "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)]
+    # The dagster command of this environment (the venv's bin/ need not be on PATH).
+    dagster = str(Path(sys.executable).parent / "dagster")
+    command = [dagster, "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)]
     os.environ.setdefault("DAGSTER_HOME", str(Path.cwd()))
     return subprocess.call(command)
 
