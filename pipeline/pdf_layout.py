@@ -24,6 +24,7 @@ MIN_GLYPHS_FOR_WIDTH_TEST = 10
 LINE_Y_TOLERANCE = 3.0  # points; pdfplumber's own default y_tolerance
 RUNNING_BAND = 0.08  # top/bottom fraction of the page where headers and footers live
 PAGE_NUMBER = re.compile(r"(page\s*)?\d+(\s*(/|of)\s*\d+)?", re.IGNORECASE)
+TRAILING_NUMBER = re.compile(r"(?:^|\s)(\d{1,5})$")
 BLANKS = (" ", "\xa0", "\t")
 
 
@@ -56,19 +57,6 @@ class PageGlyphs:
     height: float
     glyphs: list[Glyph]
     image_count: int
-
-
-def glyph_from_char(char: dict) -> Glyph:
-    return Glyph(
-        char["text"],
-        char["fontname"].split("+")[-1],
-        round(char["size"], 2),
-        char["x0"],
-        char["x1"],
-        char["top"],
-        char["bottom"],
-        char.get("adv") or (char["x1"] - char["x0"]),
-    )
 
 
 def monospace_fonts(pages: list[PageGlyphs]) -> set[str]:
@@ -132,9 +120,13 @@ def remove_running_lines(lines: list[TextLine], page_heights: dict[int, float]) 
     """Drop running headers/footers and page numbers.
 
     A line in the top or bottom band of its page is dropped when it is a bare page number
-    ("12", "Page 3", "3 / 10"), or when its text with digits masked repeats on at least
-    half of the pages (and on two or more). Code lines only fall under the page-number
-    rule, so a listing that continues at the top of each page is never taken for a header.
+    ("12", "Page 3", "3 / 10"); when its text with digits masked repeats on at least half
+    of the pages (and on two or more); or when it ends in a printed page number, i.e. a
+    number whose offset from the PDF page index is shared by band lines on at least half
+    of the pages (a "<section title> 37" footer, whose title changes by chapter).
+    Monospace lines are kept unless they end in such a printed page number: a listing
+    that continues across the band is never taken for a header, and a lone listing line
+    number ("3") at the page bottom is not taken for a page number.
     """
     def in_band(line: TextLine) -> bool:
         height = page_heights[line.page]
@@ -143,17 +135,30 @@ def remove_running_lines(lines: list[TextLine], page_heights: dict[int, float]) 
     def masked(line: TextLine) -> str:
         return re.sub(r"\d+", "#", line.text.lower())
 
+    def page_offset(line: TextLine) -> int | None:
+        number = TRAILING_NUMBER.search(line.text)
+        return int(number.group(1)) - line.page if number else None
+
     pages_per_text: dict[str, set[int]] = defaultdict(set)
+    pages_per_offset: dict[int, set[int]] = defaultdict(set)
     for line in lines:
-        if in_band(line) and not line.mono:
+        if not in_band(line):
+            continue
+        offset = page_offset(line)
+        if offset is not None:
+            pages_per_offset[offset].add(line.page)
+        if not line.mono:
             pages_per_text[masked(line)].add(line.page)
     needed = max(2, len(page_heights) / 2)
     repeating = {text for text, pages in pages_per_text.items() if len(pages) >= needed}
+    page_offsets = {offset for offset, pages in pages_per_offset.items() if len(pages) >= needed}
 
     def running(line: TextLine) -> bool:
         if not in_band(line):
             return False
-        return PAGE_NUMBER.fullmatch(line.text) is not None or (not line.mono and masked(line) in repeating)
+        if page_offset(line) in page_offsets:
+            return True
+        return not line.mono and (PAGE_NUMBER.fullmatch(line.text) is not None or masked(line) in repeating)
 
     return [line for line in lines if not running(line)]
 
