@@ -3,8 +3,10 @@
 Runs are recorded in the same instance the web UI shows, so a `make demo` run appears
 in `make ui` with its lineage, metadata and data versions. Each asset is materialized
 in its own run (one per partition for partitioned assets), in dependency order, with a
-progress line each. A failed partition (say, one broken PDF) does not stop the others;
-an asset with no successful materialization stops everything downstream of it.
+progress line each. A failed partition (say, one broken PDF) does not stop the others,
+but skips the same partition downstream (a GGUF variant that failed its parity check is
+not registered in Ollama); an asset with no successful materialization stops everything
+downstream of it.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def run_pipeline(
     keys = _ordered_keys(selection)
     graph = defs.resolve_asset_graph()
     blocked: set[dg.AssetKey] = set()
+    failed: dict[dg.AssetKey, set[str]] = {}  # failed partitions, to skip the same partition downstream
     all_ok = True
     for index, key in enumerate(keys, start=1):
         name = key.to_user_string()
@@ -60,6 +63,12 @@ def run_pipeline(
         succeeded = 0
         for partition in partitions:
             label = name if partition is None else f"{name}[{partition}]"
+            upstream = [p for p in graph.get(key).parent_keys if partition in failed.get(p, ())]
+            if upstream:
+                echo(f"[{index}/{len(keys)}] {label}: skipped (upstream {upstream[0].to_user_string()}[{partition}] failed)")
+                failed.setdefault(key, set()).add(partition)
+                all_ok = False
+                continue
             started = time.monotonic()
             result = dg.materialize(
                 [*(defs.assets or []), *(defs.asset_checks or [])],
@@ -80,6 +89,7 @@ def run_pipeline(
                     echo(f"    {metadata['status']}")
             else:
                 all_ok = False
+                failed.setdefault(key, set()).add(partition)
                 echo(f"[{index}/{len(keys)}] {label}: FAILED in {seconds:.1f}s: {_failure_message(result)}")
         if partitions and not succeeded:
             blocked.add(key)
