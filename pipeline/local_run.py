@@ -12,6 +12,7 @@ downstream of it.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 
 import dagster as dg
@@ -45,6 +46,8 @@ def run_pipeline(
 ) -> bool:
     """Materialize the selection; return True when every step succeeded."""
     instance = instance or dg.DagsterInstance.get()
+    # Pipes' message reader uses a preview API internally; that is Dagster's concern, not the user's.
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     sync_pdf_partitions(instance)
     keys = _ordered_keys(selection)
     graph = defs.resolve_asset_graph()
