@@ -1,4 +1,4 @@
-"""Partial re-runs: a new PDF extracts only itself, unchanged data keeps downstream fresh,
+"""Partial re-runs, from PDFs through both checkpoints: a new PDF extracts only itself, unchanged data keeps downstream fresh,
 and a changed code_version shows as unsynced (Dagster's stale status, from the real instance)."""
 
 import shutil
@@ -10,12 +10,13 @@ from dagster._core.definitions.data_version import CachingStaleStatusResolver, S
 from dagster._core.loader import LoadingContextForTest
 
 from assets.pdf import pdf_documents, pdf_inbox_sensor, pdf_partitions
-from pipeline.definitions import defs
+from pipeline.definitions import defs, run_config_for_preset
 from resources.artifact_store import ArtifactStoreResource
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((REPO / "data" / "pdfs").glob("*.pdf"))
-DATA_CHAIN = ["source_files", "corpus", "instruction_pairs"]
+CHAIN = ["source_files", "corpus", "instruction_pairs", "bpe_tokenizer", "token_shards",
+              "base_checkpoint", "instruct_checkpoint"]
 
 
 def _status(instance, assets, key: str, partition: str | None = None) -> StaleStatus:
@@ -50,8 +51,10 @@ class Daemon:
         return launched
 
     def materialize(self, selection, partition=None):
+        (key,) = selection
         result = dg.materialize(defs.assets, selection=selection, partition_key=partition,
-                                instance=self.instance, resources=self.resources)
+                                instance=self.instance, resources=self.resources,
+                                run_config=run_config_for_preset("tiny", dg.AssetKey(key)))
         assert result.success
 
 
@@ -60,6 +63,7 @@ def daemon(tmp_path, monkeypatch):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     monkeypatch.setenv("MPYFORGE_PDF_INBOX", str(inbox))
+    monkeypatch.setenv("MPYFORGE_ARTIFACT_ROOT", str(tmp_path / "artifacts"))  # training checkpoints beside it
     resources = {**defs.resources, "artifact_store": ArtifactStoreResource(root=str(tmp_path / "artifacts"))}
     with dg.instance_for_test() as instance:
         yield Daemon(instance, resources), inbox
@@ -72,9 +76,9 @@ def test_new_pdf_reruns_only_itself_and_unchanged_data_stays_fresh(daemon):
         shutil.copy(sample, inbox / sample.name)
     first_two = sorted(daemon.tick())
     assert len(first_two) == 2
-    for key in DATA_CHAIN:
+    for key in CHAIN:
         daemon.materialize([key])
-    assert _status(instance, defs.assets, "instruction_pairs") == StaleStatus.FRESH
+    assert _status(instance, defs.assets, "instruct_checkpoint") == StaleStatus.FRESH
 
     # A third PDF: one new partition, and only that PDF is extracted.
     shutil.copy(SAMPLES[2], inbox / SAMPLES[2].name)
@@ -84,17 +88,18 @@ def test_new_pdf_reruns_only_itself_and_unchanged_data_stays_fresh(daemon):
     assert instance.get_dynamic_partitions(pdf_partitions.name) == sorted([*first_two, third])
     assert [_materializations(instance, k) for k in first_two] == [1, 1]
     assert _materializations(instance, third) == 1
-    # Downstream of the new partition is stale until it is rebuilt.
-    assert _status(instance, defs.assets, "corpus") == StaleStatus.STALE
-    daemon.materialize(["corpus"])
-    daemon.materialize(["instruction_pairs"])
-    assert _status(instance, defs.assets, "instruction_pairs") == StaleStatus.FRESH
+    # Downstream goes stale one step at a time (Dagster's staleness is not transitive): each asset is
+    # stale once its parent has a new data version, until it is rebuilt itself.
+    for key in CHAIN[1:]:
+        assert _status(instance, defs.assets, key) == StaleStatus.STALE, key
+        daemon.materialize([key])
+    assert _status(instance, defs.assets, "instruct_checkpoint") == StaleStatus.FRESH
 
     # Re-extracting an unchanged PDF gives the same data version: nothing downstream goes stale.
     daemon.materialize(["pdf_documents"], first_two[0])
     assert _materializations(instance, first_two[0]) == 2
-    assert _status(instance, defs.assets, "corpus") == StaleStatus.FRESH
-    assert _status(instance, defs.assets, "instruction_pairs") == StaleStatus.FRESH
+    for key in CHAIN[1:]:
+        assert _status(instance, defs.assets, key) == StaleStatus.FRESH, key
 
     # A new code_version on pdf_documents: its partitions show as unsynced (stale, cause: code).
     bumped = pdf_documents.map_asset_specs(lambda spec: spec.replace_attributes(code_version="2"))
