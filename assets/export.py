@@ -3,7 +3,6 @@
 import json
 
 import dagster as dg
-from pydantic import Field
 
 from assets.tokenizer import val_documents
 from pipeline.gguf_export import GgufSettings, build_gguf_variant

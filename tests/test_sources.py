@@ -1,6 +1,5 @@
 """`source_files` parsing: code blocks survive exactly; bad files give clear errors."""
 
-from pathlib import Path
 
 import pandas as pd
 import pytest
