@@ -1,6 +1,5 @@
 """`source_files` parsing: code blocks survive exactly; bad files give clear errors."""
 
-
 import pandas as pd
 import pytest
 
