@@ -72,7 +72,7 @@ class ArtifactStoreResource(dg.ConfigurableResource):
         try:
             metadata = build(write) or {}
             artifact = write.commit(
-                run_id=context.run_id,
+                run_id=context.run.run_id,
                 code_version=context.assets_def.code_versions_by_key.get(key),
                 extra={"metadata": json.loads(json.dumps(metadata, default=str))},
                 identity=identity,
