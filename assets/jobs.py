@@ -7,7 +7,6 @@ extraction (run by `pdf_inbox_sensor`) and the per-variant export are separate j
 
 import dagster as dg
 
-from assets.export import gguf_partitions
 from assets.training import RETRAIN_CRON
 
 _UNPARTITIONED = dg.AssetSelection.all() - dg.AssetSelection.assets("pdf_documents", "gguf_models", "ollama_model")
@@ -26,7 +25,6 @@ retrain = dg.define_asset_job(
 export = dg.define_asset_job(
     "export",
     selection=dg.AssetSelection.assets("gguf_models", "ollama_model"),
-    partitions_def=gguf_partitions,
     description="One GGUF variant (the partition) written, quantized, verified and registered in Ollama.",
 )
 

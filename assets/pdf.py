@@ -56,7 +56,7 @@ def pdf_documents(
 
 
 @dg.sensor(
-    job=dg.define_asset_job("pdf_extraction", selection=[pdf_documents], partitions_def=pdf_partitions),
+    job=dg.define_asset_job("pdf_extraction", selection=[pdf_documents]),
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Watches the PDF inbox: adds a partition per new PDF, re-runs changed ones, removes deleted ones.",
