@@ -23,6 +23,7 @@ import ollama
 import requests
 import urllib3
 
+from pipeline.artifacts import sha256_file
 from pipeline.modelfile import render_modelfile
 from pipeline.ollama_errors import (
     BlobDigestMismatchError,
@@ -48,12 +49,8 @@ DEVELOPMENT_VERSION = (0, 0, 0)
 
 
 def file_digest(path: Path) -> str:
-    """``sha256:<hex>`` of a file, read in 1 MiB chunks (GGUF files can be gigabytes)."""
-    sha = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
-            sha.update(chunk)
-    return f"sha256:{sha.hexdigest()}"
+    """``sha256:<hex>`` of a file, read in chunks (GGUF files can be gigabytes)."""
+    return f"sha256:{sha256_file(path)}"
 
 
 def parse_version(text: str) -> tuple[int, int, int] | None:

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.artifacts import sha256_file
+
 TOKEN_MAGIC = 20240520
 MASK_MAGIC = 20240521
 FORMAT_VERSION = 2
@@ -50,14 +52,6 @@ def token_dtype(vocab_size: int) -> np.dtype:
 
 def shard_name(stream: str, split: str, index: int, mask: bool = False) -> str:
     return f"{stream}_{split}_{index:06d}{'.mask' if mask else ''}.bin"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _header(magic: int, count: int, itemsize: int) -> bytes:
@@ -253,7 +247,7 @@ class TokenShards:
         count = read_header(path, magic, dtype.itemsize)
         if count != tokens:
             raise ShardError(f"{path}: count mismatch, header says {count} items but the manifest says {tokens}")
-        if verify and file_sha256(path) != sha256:
+        if verify and sha256_file(path) != sha256:
             raise ShardError(f"{path}: sha256 mismatch with the manifest (file changed after it was written)")
         return np.memmap(path, dtype=dtype.newbyteorder("<"), mode="r", offset=HEADER_BYTES, shape=(count,))
 
