@@ -30,10 +30,10 @@ import pyarrow.parquet as pq
 from pipeline.corpus_inputs import load_blocks
 from pipeline.corpus_quality import REJECTION_REASONS, QualityLimits, rejection_reason
 from pipeline.dedup import DuplicateIndex, code_tokens, first_occurrences, prose_tokens
+from pipeline.sources import BLOCK_KINDS
 
 CORPUS_FILE = "corpus.parquet"
 SPLITS = ("train", "val")
-BLOCK_KINDS_IN_ORDER = ("heading", "prose", "code")
 
 CORPUS_SCHEMA = pa.schema(
     [
@@ -191,7 +191,7 @@ def build_corpus(
         "documents": int(documents),
         "documents_by_split": {split: int(split_counts.get(split, 0)) for split in SPLITS},
         "blocks": len(corpus),
-        "blocks_by_kind": {kind: int(kind_counts.get(kind, 0)) for kind in BLOCK_KINDS_IN_ORDER},
+        "blocks_by_kind": {kind: int(kind_counts.get(kind, 0)) for kind in BLOCK_KINDS},
         "characters": int(corpus["text"].str.len().sum()),
         "input_documents": int(input_documents),
         "input_blocks": len(input_blocks),

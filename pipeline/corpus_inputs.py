@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-BLOCK_COLUMNS: tuple[str, ...] = ("doc_id", "kind", "level", "text", "page", "seq")
-BLOCK_KINDS: frozenset[str] = frozenset({"heading", "prose", "code"})
-SOURCE_FILE_COLUMNS: tuple[str, ...] = (*BLOCK_COLUMNS, "path", "sha256")
+from pipeline.sources import BLOCK_KINDS, BLOCK_SCHEMA, SOURCE_SCHEMA
+
+BLOCK_COLUMNS: tuple[str, ...] = tuple(BLOCK_SCHEMA.names)
+SOURCE_FILE_COLUMNS: tuple[str, ...] = tuple(SOURCE_SCHEMA.names)
 _INTEGER_COLUMNS = ("level", "page", "seq")
 _STRING_COLUMNS = ("doc_id", "kind", "text")
 
@@ -34,9 +35,9 @@ def read_block_table(path: Path, required: tuple[str, ...] = BLOCK_COLUMNS) -> p
     for column in _STRING_COLUMNS:
         if table[column].isna().any() or not table[column].map(lambda value: isinstance(value, str)).all():
             raise ValueError(f"{path}: column '{column}' must hold strings only (found nulls or other types)")
-    unknown_kinds = sorted(set(table["kind"]) - BLOCK_KINDS)
+    unknown_kinds = sorted(set(table["kind"]) - set(BLOCK_KINDS))
     if unknown_kinds:
-        raise ValueError(f"{path}: column 'kind' has unknown values {unknown_kinds}; allowed {sorted(BLOCK_KINDS)}")
+        raise ValueError(f"{path}: column 'kind' has unknown values {unknown_kinds}; allowed {list(BLOCK_KINDS)}")
     for column in _INTEGER_COLUMNS:
         if not pd.api.types.is_integer_dtype(table[column]):
             raise ValueError(f"{path}: column '{column}' must be integer, got dtype {table[column].dtype}")

@@ -18,13 +18,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.corpus import CORPUS_SCHEMA, SPLITS
 from pipeline.mpy_compile import compile_many
 from pipeline.pair_augment import make_variants, pair_key
 from pipeline.pair_mining import MinedPair, MiningLimits, mine_pairs
+from pipeline.sources import BLOCK_KINDS
 
-CORPUS_COLUMNS = ("doc_id", "source", "kind", "level", "text", "page", "seq", "split")
-SPLITS = frozenset({"train", "val"})
-KINDS = frozenset({"heading", "prose", "code"})
 PAIR_SCHEMA = pa.schema(
     [
         ("pair_id", pa.string()),
@@ -56,11 +55,11 @@ def load_corpus(corpus_path: Path) -> pd.DataFrame:
     if not corpus_path.is_file():
         raise FileNotFoundError(f"{corpus_path}: corpus parquet not found")
     corpus = pd.read_parquet(corpus_path)
-    missing = [c for c in CORPUS_COLUMNS if c not in corpus.columns]
+    missing = [c for c in CORPUS_SCHEMA.names if c not in corpus.columns]
     if missing:
-        raise ValueError(f"{corpus_path}: missing column(s) {missing}; expected {list(CORPUS_COLUMNS)}")
-    for column, allowed in (("kind", KINDS), ("split", SPLITS)):
-        bad = sorted(set(corpus[column].astype(str)) - allowed)
+        raise ValueError(f"{corpus_path}: missing column(s) {missing}; expected {CORPUS_SCHEMA.names}")
+    for column, allowed in (("kind", BLOCK_KINDS), ("split", SPLITS)):
+        bad = sorted(set(corpus[column].astype(str)) - set(allowed))
         if bad:
             raise ValueError(f"{corpus_path}: column {column!r} has value(s) {bad}; allowed {sorted(allowed)}")
     if corpus["text"].isna().any():

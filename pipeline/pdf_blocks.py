@@ -12,7 +12,6 @@ import pyarrow.parquet as pq
 
 from pipeline.sources import BLOCK_SCHEMA
 
-BLOCK_KINDS = ("heading", "prose", "code")
 # A hyphen at a line end joins the word back when a lowercase letter continues it.
 LINE_END_HYPHEN = re.compile(r"(?<=[A-Za-z])-$")
 

@@ -32,6 +32,7 @@ from pdfplumber.utils.exceptions import PdfminerException
 from pipeline.pdf_blocks import Block, blocks_to_markdown, write_blocks_parquet
 from pipeline.pdf_layout import Glyph, PageGlyphs, group_lines, monospace_fonts, remove_running_lines
 from pipeline.pdf_structure import lines_to_blocks, normalize_title
+from pipeline.sources import BLOCK_KINDS
 
 # pdfminer logs per object at DEBUG; a host app at DEBUG level slows parsing ~100x (pdfplumber #303).
 logging.getLogger("pdfminer").setLevel(logging.WARNING)
@@ -249,7 +250,7 @@ def build_pdf_document(pdf_path: Path, doc_id: str, out_dir: Path, limits: Extra
         "file": Path(pdf_path).name,
         "pages": page_count,
         "blocks": len(blocks),
-        "blocks_by_kind": {kind: kinds.get(kind, 0) for kind in ("heading", "prose", "code")},
+        "blocks_by_kind": {kind: kinds.get(kind, 0) for kind in BLOCK_KINDS},
         "code_blocks": kinds.get("code", 0),
         "characters": sum(len(block.text) for block in blocks),
         "seconds": round(time.perf_counter() - started, 3),

@@ -17,6 +17,9 @@ import pyarrow.parquet as pq
 
 SUFFIXES = (".py", ".md", ".rst", ".txt")
 
+# The kinds of block every stage shares, in the order tables and metadata list them.
+BLOCK_KINDS: tuple[str, ...] = ("heading", "prose", "code")
+
 BLOCK_SCHEMA = pa.schema([
     ("doc_id", pa.string()),
     ("kind", pa.string()),

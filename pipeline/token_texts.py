@@ -16,11 +16,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipeline.corpus import SPLITS
 from pipeline.prompt_format import split_pair
 
 CORPUS_COLUMNS = ("doc_id", "kind", "level", "text", "seq", "split")
 PAIR_COLUMNS = ("pair_id", "instruction", "response", "split")
-SPLITS = ("train", "val")
 
 
 def _require_columns(path: Path, wanted: tuple[str, ...]) -> None:
