@@ -62,10 +62,7 @@ def pdf_documents(
     description="Watches the PDF inbox: adds a partition per new PDF, re-runs changed ones, removes deleted ones.",
 )
 def pdf_inbox_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    files = scan_inbox(Path(default_inbox()))
-    known = set(context.instance.get_dynamic_partitions(pdf_partitions.name))
-    added = sorted(set(files) - known)
-    removed = sorted(known - set(files))
+    files, added, removed = _inbox_changes(context.instance, Path(default_inbox()))
     requests = []
     if added:
         requests.append(pdf_partitions.build_add_request(added))
@@ -76,13 +73,19 @@ def pdf_inbox_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     return dg.SensorResult(run_requests=runs, dynamic_partitions_requests=requests)
 
 
+def _inbox_changes(instance: dg.DagsterInstance, inbox: Path) -> tuple[dict, list[str], list[str]]:
+    """The inbox's files by partition key, and the partition keys to add and to remove."""
+    files = scan_inbox(inbox)
+    known = set(instance.get_dynamic_partitions(pdf_partitions.name))
+    return files, sorted(set(files) - known), sorted(known - set(files))
+
+
 def sync_pdf_partitions(instance: dg.DagsterInstance, inbox: "Path | None" = None) -> None:
     """What the sensor does to partitions, for in-process runs (`mpyforge run`) and tests."""
-    files = scan_inbox(inbox or Path(default_inbox()))
-    known = set(instance.get_dynamic_partitions(pdf_partitions.name))
-    if set(files) - known:
-        instance.add_dynamic_partitions(pdf_partitions.name, sorted(set(files) - known))
-    for key in sorted(known - set(files)):
+    _, added, removed = _inbox_changes(instance, inbox or Path(default_inbox()))
+    if added:
+        instance.add_dynamic_partitions(pdf_partitions.name, added)
+    for key in removed:
         instance.delete_dynamic_partition(pdf_partitions.name, key)
 
 
