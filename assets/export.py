@@ -4,12 +4,12 @@ import json
 
 import dagster as dg
 
-from assets.tokenizer import val_documents
 from pipeline.gguf_export import GgufSettings, build_gguf_variant
 from pipeline.modelfile import write_modelfile
 from pipeline.ollama_client import register_model
 from pipeline.ollama_errors import OllamaUnreachableError
 from pipeline.ollama_settings import OllamaSettings, read_gguf_facts
+from pipeline.token_texts import corpus_texts
 from resources.artifact_store import ArtifactStoreResource
 from resources.ollama import OllamaResource
 from resources.settings_config import settings_config, to_settings
@@ -52,7 +52,7 @@ def gguf_models(
 
     def build(write):
         model_dir = write.input("instruct_checkpoint").path
-        texts = val_documents(write.input("corpus").file("corpus.parquet"))
+        texts = corpus_texts(write.input("corpus").file("corpus.parquet"), "val")
         return build_gguf_variant(model_dir, context.partition_key, write.directory, settings, texts)
 
     return artifact_store.materialize(context, build, checks=_parity_checks)

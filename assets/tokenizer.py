@@ -1,13 +1,11 @@
 """`bpe_tokenizer` and `token_shards`, each behind blocking checks."""
 
-from pathlib import Path
-
 import dagster as dg
 import pandas as pd
 
 from pipeline.token_checks import roundtrip_failures, sample_windows, shard_problems, special_token_problems
 from pipeline.token_shards import ShardSettings, build_token_shards
-from pipeline.token_texts import corpus_documents
+from pipeline.token_texts import corpus_texts
 from pipeline.tokenizer import TokenizerSettings, build_tokenizer
 from resources.artifact_store import ArtifactStoreResource
 from resources.settings_config import settings_config, to_settings
@@ -36,14 +34,9 @@ def bpe_tokenizer(
     return artifact_store.materialize(context, build)
 
 
-def val_documents(corpus_file: Path, split: str = "val") -> list[str]:
-    """The corpus documents of a split, as the tokenizer and the model see them."""
-    return [text for _, text in corpus_documents(corpus_file, split)]
-
-
 def _val_texts(artifact_store: ArtifactStoreResource) -> list[str]:
     """Every val text the model will see: corpus documents and formatted pair parts."""
-    texts = val_documents(artifact_store.current("corpus").file("corpus.parquet"))
+    texts = corpus_texts(artifact_store.current("corpus").file("corpus.parquet"), "val")
     pairs = pd.read_parquet(artifact_store.current("instruction_pairs").file("pairs.parquet"))
     val = pairs[pairs.split == "val"]
     return texts + val.instruction.tolist() + val.response.tolist()
@@ -96,7 +89,7 @@ def shard_integrity(artifact_store: ArtifactStoreResource) -> dg.AssetCheckResul
 @dg.asset_check(asset=token_shards, blocking=True, description="Random pretraining windows decode to text found in the corpus.")
 def shard_windows_in_corpus(artifact_store: ArtifactStoreResource) -> dg.AssetCheckResult:
     corpus_file = artifact_store.current("corpus").file("corpus.parquet")
-    documents = val_documents(corpus_file, "train")
+    documents = corpus_texts(corpus_file, "train")
     windows = sample_windows(artifact_store.current("token_shards").path / SHARDS_SUBDIR,
                              artifact_store.current("bpe_tokenizer").path,
                              n=32, length=64, seed=0)

@@ -30,7 +30,7 @@ from pipeline.report_markdown import (
     data_section, gguf_section, generation_section, model_section, plot_loss_curves, png_data_uri,
     tokenizer_section, training_section,
 )
-from pipeline.token_texts import corpus_documents, pair_batches
+from pipeline.token_texts import corpus_texts, pair_batches
 from pipeline.tokenizer import load_tokenizer
 from pipeline.train_outputs import METRICS_FILE, read_preset
 
@@ -124,7 +124,7 @@ def bits_per_byte(val_loss_nats: float, per_byte: float | None) -> float | None:
 def _val_tokens_per_byte(tokenizer_dir: Path, corpus_path: Path, pairs_path: Path) -> dict[str, float | None]:
     """Tokens per byte of the val pretraining documents and of the val SFT responses (as the shards hold them)."""
     tokenizer = load_tokenizer(tokenizer_dir)
-    documents = [text for _, text in corpus_documents(corpus_path, "val")]
+    documents = corpus_texts(corpus_path, "val")
     responses = [response for batch in pair_batches(pairs_path, "val", 2048) for _, response in batch]
     return {
         "base": tokens_per_byte(tokenizer, [BOS + doc + EOS for doc in documents], documents),

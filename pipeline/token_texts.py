@@ -76,6 +76,11 @@ def corpus_documents(corpus_path: Path, split: str) -> Iterator[tuple[str, str]]
     yield current, document_text(pending)
 
 
+def corpus_texts(corpus_path: Path, split: str) -> list[str]:
+    """The texts of ``corpus_documents`` (the documents as the tokenizer and the model see them)."""
+    return [text for _, text in corpus_documents(corpus_path, split)]
+
+
 def corpus_block_batches(corpus_path: Path, split: str, batch_rows: int, kinds: tuple[str, ...] | None = None) -> Iterator[list[str]]:
     """Block texts of ``split`` (optionally only some ``kind``s), streamed in parquet batches."""
     _check_split(corpus_path, split)
