@@ -9,7 +9,8 @@ Re-running with the same ``output_dir`` resumes from the last checkpoint in
 and the loss curve continue exactly). The finished model is written to
 ``settings.model_dir``: an HF directory (weights, config, generation config,
 tokenizer files, ``preset.json``, ``metrics.json``, ``loss_curve.png``, README.md).
-Inside Dagster, logs stream as JSON lines and rank 0 reports the materialization.
+Inside Dagster, rank 0 streams logs and metrics as JSON lines through Pipes; the asset then
+commits the exported directory to the artifact store and reports it.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ from transformers.trainer_utils import get_last_checkpoint
 from models.builders import build_model
 from models.presets import ModelPreset, check_sequence, resolve_preset
 from models.sizing import check_fits, flops_per_token, parameter_count
-from pipeline.artifacts import sha256_file
 from pipeline.device import DeviceInfo, resolve_device
 from pipeline.prompt_format import BOS, EOS, PAD, SPECIAL_TOKEN_IDS
 from pipeline.train_callbacks import FinalCheckpoint, NonFiniteLossGuard, PipesLogCallback, ThroughputCallback
@@ -216,18 +216,6 @@ def run_training(settings: TrainSettings, pipes=None) -> dict:
     return metrics
 
 
-def _report(pipes, metrics: dict) -> None:
-    model_dir = Path(metrics["model_dir"])
-    scalar_keys = ("steps", "tokens", "parameters", "final_train_loss", "final_val_loss", "val_perplexity",
-                   "val_unigram_entropy", "tokens_per_second", "mfu", "wall_time_s")
-    metadata = {key: metrics[key] for key in scalar_keys}
-    metadata["model_dir"] = {"type": "path", "raw_value": str(model_dir)}
-    metadata["model_card"] = {"type": "md", "raw_value": (model_dir / "README.md").read_text()}
-    pipes.report_asset_materialization(
-        metadata=metadata, data_version=sha256_file(model_dir / "model.safetensors")[:16],
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
@@ -238,9 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     # Only rank 0 talks to Dagster; other ranks would duplicate every message.
     pipes_context = open_dagster_pipes() if rank == 0 else contextlib.nullcontext(None)
     with pipes_context as pipes:
-        metrics = run_training(settings, pipes)
-        if pipes is not None:
-            _report(pipes, metrics)
+        # The asset commits the exported directory and reports it (metrics.json holds the numbers).
+        run_training(settings, pipes)
     return 0
 
 
