@@ -38,6 +38,24 @@ def child_env() -> dict[str, str]:
     return env
 
 
+def run_child(module: str, args: list[str], timeout_s: int, error: type[Exception], failure: str) -> str:
+    """Run ``python -m module args`` in a child process and return its log (stdout + stderr).
+
+    llama.cpp runs only in children, so a native crash or a hang costs one call, not the
+    Dagster step. A timeout or a non-zero exit raises ``error`` with ``failure`` (what went
+    wrong, in words) and the end of the log.
+    """
+    try:
+        done = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
+                              errors="replace", env=child_env(), timeout=timeout_s)
+    except subprocess.TimeoutExpired as exc:
+        raise error(f"{failure}: no answer within {timeout_s}s") from exc
+    log = done.stdout + done.stderr
+    if done.returncode != 0:
+        raise error(f"{failure} (exit {done.returncode}):\n{log[-3000:]}")
+    return log
+
+
 def quantize(master: Path, out_path: Path, variant: str) -> dict:
     """Quantize an F32/F16 GGUF ``master`` to ``variant``; returns the log and actual tensor types."""
     master, out_path = Path(master), Path(out_path)
@@ -45,18 +63,11 @@ def quantize(master: Path, out_path: Path, variant: str) -> dict:
         raise ValueError(f"variant {variant!r} is not one of {sorted(QUANT_FTYPES)}")
     if not master.is_file():
         raise ValueError(f"{master}: master GGUF file does not exist")
-    command = [sys.executable, "-m", "pipeline.gguf_quantize", str(master), str(out_path), variant]
-    try:
-        done = subprocess.run(
-            command, capture_output=True, text=True, errors="replace", env=child_env(), timeout=QUANTIZE_TIMEOUT_S
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise QuantizeError(f"quantizing {master} to {variant} took over {QUANTIZE_TIMEOUT_S}s") from exc
-    log = done.stdout + done.stderr
-    if done.returncode != 0 or not out_path.is_file():
-        raise QuantizeError(
-            f"llama.cpp failed to quantize {master} to {variant} (exit {done.returncode}):\n{log[-3000:]}"
-        )
+    failure = f"llama.cpp failed to quantize {master} to {variant}"
+    log = run_child("pipeline.gguf_quantize", [str(master), str(out_path), variant], QUANTIZE_TIMEOUT_S,
+                    QuantizeError, failure)
+    if not out_path.is_file():
+        raise QuantizeError(f"{failure}: it wrote no {out_path}:\n{log[-3000:]}")
     fallback_lines = [line.strip() for line in log.splitlines() if "fallback" in line]
     return {
         "variant": variant,

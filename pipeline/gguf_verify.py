@@ -16,7 +16,6 @@ a missing Conv1D transpose ~8, export notes §10.2); F16 to 1e-3 (measured
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.gguf_inspect import tensor_summary
-from pipeline.gguf_quantize import child_env
+from pipeline.gguf_quantize import run_child
 from pipeline.prompt_format import BOS, format_prompt
 
 KL_BOUNDS = {"F32": 1e-4, "F16": 1e-3}
@@ -91,17 +90,10 @@ def hf_reference(hf_model_dir: Path, texts: list[str], window: int, max_windows:
 
 def _run_llama_cpp(gguf_path: Path, request: dict, work: Path) -> tuple[dict, list[np.ndarray]]:
     (work / "request.json").write_text(json.dumps(request), encoding="utf-8")
-    command = [sys.executable, "-m", "pipeline.gguf_verify", str(gguf_path), str(work)]
-    try:
-        done = subprocess.run(
-            command, capture_output=True, text=True, errors="replace", env=child_env(), timeout=VERIFY_TIMEOUT_S
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise VerificationError(f"{gguf_path}: llama.cpp check ran over {VERIFY_TIMEOUT_S}s") from exc
-    if done.returncode != 0 or not (work / "result.json").is_file():
-        raise VerificationError(
-            f"{gguf_path}: llama.cpp could not load/run it (exit {done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}"
-        )
+    failure = f"{gguf_path}: llama.cpp could not load/run it"
+    log = run_child("pipeline.gguf_verify", [str(gguf_path), str(work)], VERIFY_TIMEOUT_S, VerificationError, failure)
+    if not (work / "result.json").is_file():
+        raise VerificationError(f"{failure}: no result written:\n{log[-3000:]}")
     result = json.loads((work / "result.json").read_text(encoding="utf-8"))
     with np.load(work / "logits.npz") as stored:
         logits = [stored[f"w{i}"] for i in range(len(request["windows"]))]
