@@ -4,50 +4,63 @@ import json
 
 import dagster as dg
 
-from pipeline.gguf_export import GgufSettings, build_gguf_variant
-from pipeline.modelfile import write_modelfile
-from pipeline.ollama_client import register_model
-from pipeline.ollama_errors import OllamaUnreachableError
-from pipeline.ollama_settings import OllamaSettings, read_gguf_facts
-from pipeline.token_texts import corpus_texts
+from pipeline.gguf.export import GgufSettings, build_gguf_variant, published_variants
+from pipeline.gguf.summary import read_gguf_facts
+from pipeline.serve.client import register_model
+from pipeline.serve.errors import OllamaUnreachableError
+from pipeline.serve.modelfile import write_modelfile
+from pipeline.serve.settings import OllamaSettings
+from pipeline.tokens.texts import corpus_texts
 from resources.artifact_store import ArtifactStoreResource
 from resources.ollama import OllamaResource
 from resources.settings_config import settings_config, to_settings
 
-GGUF_VARIANTS = ["f16", "q8_0", "q4_k_m", "q2_k"]
-gguf_partitions = dg.StaticPartitionsDefinition(GGUF_VARIANTS)
+gguf_partitions = dg.StaticPartitionsDefinition(list(published_variants()))
 
 # The asset records the parity numbers; the blocking check below decides, so a bad file
 # stops `ollama_model` instead of silently shipping.
-GgufModelsConfig = settings_config(GgufSettings, "GgufModelsConfig", exclude=frozenset({"master_path", "reference_ppl", "fail_on_check"}))
+GgufModelsConfig = settings_config(
+    GgufSettings, "GgufModelsConfig", exclude=frozenset({"master_path", "reference_ppl", "fail_on_check"})
+)
 OllamaModelConfig = settings_config(OllamaSettings, "OllamaModelConfig")
 _EXPORT = dict(group_name="export", code_version="1")
 
 
 def _parity_checks(metadata: dict) -> list[dg.AssetCheckResult]:
     row = metadata["row"]
-    return [dg.AssetCheckResult(
-        check_name="gguf_tokenizer_parity",
-        passed=not row["failures"],
-        metadata={"tokenizer_parity": row["tokenizer_parity"], "kl_vs_hf": row.get("kl_vs_hf"),
-                  "failures": row["failures"]},
-    )]
+    return [
+        dg.AssetCheckResult(
+            check_name="gguf_tokenizer_parity",
+            passed=not row["failures"],
+            metadata={
+                "tokenizer_parity": row["tokenizer_parity"],
+                "kl_vs_hf": row.get("kl_vs_hf"),
+                "failures": row["failures"],
+            },
+        )
+    ]
 
 
 @dg.asset(
     deps=["instruct_checkpoint", "corpus"],
     partitions_def=gguf_partitions,
     kinds={"gguf", "llamacpp"},
-    description="The instruct model as GGUF (our writer for F32/F16, llama.cpp quantization for the rest), "
-    "verified in llama.cpp: tokenizer parity, logit parity, perplexity, tokens/s.",
-    check_specs=[dg.AssetCheckSpec("gguf_tokenizer_parity", asset="gguf_models", blocking=True,
-                                   description="llama.cpp token ids equal HF ids on val texts (100%); "
-                                   "F32/F16 logits match HF (KL bound).")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "gguf_tokenizer_parity",
+            asset="gguf_models",
+            blocking=True,
+            description="llama.cpp token ids equal HF ids on val texts (100%); F32/F16 logits match HF (KL bound).",
+        )
+    ],
     **_EXPORT,
 )
 def gguf_models(
     context: dg.AssetExecutionContext, config: GgufModelsConfig, artifact_store: ArtifactStoreResource
 ) -> dg.MaterializeResult:
+    """The instruct model as GGUF (our writer for F32/F16, llama.cpp quantization for the rest), verified in
+    llama.cpp: tokenizer parity, logit parity, perplexity, tokens/s.
+    """
     settings = to_settings(config, GgufSettings, fail_on_check=False)
 
     def build(write):
@@ -62,8 +75,6 @@ def gguf_models(
     deps=[gguf_models, "instruct_checkpoint"],
     partitions_def=gguf_partitions,
     kinds={"ollama"},
-    description="One GGUF variant registered in Ollama over its REST API (`mpyforge run` and `make demo` "
-    "register the variants OllamaResource.variants names), plus a Modelfile for `ollama create NAME -f Modelfile`.",
     retry_policy=dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL),
     **_EXPORT,
 )
@@ -73,6 +84,9 @@ def ollama_model(
     artifact_store: ArtifactStoreResource,
     ollama: OllamaResource,
 ) -> dg.MaterializeResult:
+    """One GGUF variant registered in Ollama over its REST API (`mpyforge run` and `make demo` register the
+    variants OllamaResource.variants names), plus a Modelfile for `ollama create NAME -f Modelfile`.
+    """
     settings = to_settings(config, OllamaSettings)
 
     variant = context.partition_key

@@ -7,7 +7,7 @@ extraction (run by `pdf_inbox_sensor`) and the per-variant export are separate j
 
 import dagster as dg
 
-from assets.training import RETRAIN_CRON
+from pipeline.train.settings import RETRAIN_CRON
 
 _UNPARTITIONED = dg.AssetSelection.all() - dg.AssetSelection.assets("pdf_documents", "gguf_models", "ollama_model")
 

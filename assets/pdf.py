@@ -1,15 +1,14 @@
 """`pdf_documents` (one partition per PDF in the inbox), its sensor, and `corpus`."""
 
-
 import os
 from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
-from pipeline.corpus import CorpusSettings, build_corpus
-from pipeline.inbox import scan_inbox
-from pipeline.pdf_extract import ExtractionLimits, PdfExtractionError, build_pdf_document
+from pipeline.corpus.build import CorpusSettings, build_corpus
+from pipeline.pdf.extract import ExtractionLimits, PdfExtractionError, build_pdf_document
+from pipeline.pdf.inbox import scan_inbox
 from resources.artifact_store import ArtifactStoreResource
 from resources.settings_config import settings_config, to_settings
 
@@ -21,22 +20,20 @@ def default_inbox() -> str:
 
 
 PdfDocumentConfig = settings_config(
-    ExtractionLimits, "PdfDocumentConfig", inbox=(str, Field("", description="PDF folder; empty: $MPYFORGE_PDF_INBOX or data/pdfs"))
+    ExtractionLimits,
+    "PdfDocumentConfig",
+    inbox=(str, Field("", description="PDF folder; empty: $MPYFORGE_PDF_INBOX or data/pdfs")),
 )
 CorpusConfig = settings_config(CorpusSettings, "CorpusConfig")
+# Every data asset: rebuilt as soon as its inputs change (eager automation).
+_DATA = dict(group_name="data", code_version="1", automation_condition=dg.AutomationCondition.eager())
 
 
-@dg.asset(
-    partitions_def=pdf_partitions,
-    group_name="data",
-    kinds={"pdf", "parquet"},
-    code_version="1",
-    automation_condition=dg.AutomationCondition.eager(),
-    description="One PDF of the inbox as heading/prose/code blocks (blocks.parquet) and Markdown (document.md).",
-)
+@dg.asset(partitions_def=pdf_partitions, kinds={"pdf", "parquet"}, **_DATA)
 def pdf_documents(
     context: dg.AssetExecutionContext, config: PdfDocumentConfig, artifact_store: ArtifactStoreResource
 ) -> dg.MaterializeResult:
+    """One PDF of the inbox as heading/prose/code blocks (blocks.parquet) and Markdown (document.md)."""
     key = context.partition_key
     inbox = Path(config.inbox or default_inbox())
     entry = scan_inbox(inbox).get(key)
@@ -89,31 +86,34 @@ def sync_pdf_partitions(instance: dg.DagsterInstance, inbox: "Path | None" = Non
         instance.delete_dynamic_partition(pdf_partitions.name, key)
 
 
-@dg.asset(
-    deps=[pdf_documents, "source_files"],
-    group_name="data",
-    kinds={"pandas", "parquet"},
-    code_version="1",
-    automation_condition=dg.AutomationCondition.eager(),
-    description="All extracted PDFs and source files, deduplicated (exact + MinHash), filtered, split train/val by document.",
-)
+@dg.asset(deps=[pdf_documents, "source_files"], kinds={"pandas", "parquet"}, **_DATA)
 def corpus(
     context: dg.AssetExecutionContext, config: CorpusConfig, artifact_store: ArtifactStoreResource
 ) -> dg.MaterializeResult:
+    """All extracted PDFs and source files, deduplicated (exact + MinHash), filtered, split train/val by
+    document.
+    """
     keys = context.instance.get_dynamic_partitions(pdf_partitions.name)
     extracted = set(artifact_store.store().partitions("pdf_documents"))
 
     def build(write):
         pdf_blocks = {k: write.input("pdf_documents", k).file("blocks.parquet") for k in keys if k in extracted}
-        failed = {k: "no extracted text (its pdf_documents partition failed or has not run)" for k in keys if k not in extracted}
+        failed = {
+            k: "no extracted text (its pdf_documents partition failed or has not run)"
+            for k in keys
+            if k not in extracted
+        }
         sources = write.input("source_files").file("source_files.parquet")
         return build_corpus(pdf_blocks, sources, write.directory, to_settings(config, CorpusSettings), failed)
 
     return artifact_store.materialize(context, build)
 
 
-@dg.asset_check(asset=corpus, description="Every PDF in the inbox made it into the corpus (warns on failed extractions).")
+@dg.asset_check(
+    asset=corpus, description="Every PDF in the inbox made it into the corpus (warns on failed extractions)."
+)
 def extraction_failures(artifact_store: ArtifactStoreResource) -> dg.AssetCheckResult:
     failed = artifact_store.current("corpus").manifest["metadata"]["failed_pdfs"]
-    return dg.AssetCheckResult(passed=not failed, severity=dg.AssetCheckSeverity.WARN,
-                               metadata={"failed_pdfs": len(failed), "details": failed})
+    return dg.AssetCheckResult(
+        passed=not failed, severity=dg.AssetCheckSeverity.WARN, metadata={"failed_pdfs": len(failed), "details": failed}
+    )

@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from assets.export import GGUF_VARIANTS
-from pipeline.report import GgufInput, ReportInputs, ReportSettings, build_model_report
+from pipeline.gguf.export import published_variants
+from pipeline.report.build import GgufInput, ReportInputs, ReportSettings, build_model_report
 from resources.artifact_store import ArtifactStoreResource
 from resources.settings_config import settings_config, to_settings
 
@@ -11,18 +11,26 @@ ModelReportConfig = settings_config(ReportSettings, "ModelReportConfig")
 
 
 @dg.asset(
-    deps=["corpus", "instruction_pairs", "bpe_tokenizer", "token_shards", "base_checkpoint",
-          "instruct_checkpoint", "gguf_models"],
+    deps=[
+        "corpus",
+        "instruction_pairs",
+        "bpe_tokenizer",
+        "token_shards",
+        "base_checkpoint",
+        "instruct_checkpoint",
+        "gguf_models",
+    ],
     group_name="export",
     kinds={"markdown"},
     code_version="1",
-    description="Report card (report.md): data per stage, tokenizer compression, preset, loss curves, "
-    "val loss/perplexity/bits per byte, the GGUF table, and a generation evaluation (mpy-cross syntax rate, "
-    "MicroPython import rate, chrF) of the instruct model in HF and Q4_K_M.",
 )
 def model_report(
     context: dg.AssetExecutionContext, config: ModelReportConfig, artifact_store: ArtifactStoreResource
 ) -> dg.MaterializeResult:
+    """Report card (report.md): data per stage, tokenizer compression, preset, loss curves, val
+    loss/perplexity/bits per byte, the GGUF table, and a generation evaluation (mpy-cross syntax rate,
+    MicroPython import rate, chrF) of the instruct model in HF and Q4_K_M.
+    """
     built = set(artifact_store.store().partitions("gguf_models"))
 
     def build(write):
@@ -33,8 +41,11 @@ def model_report(
             token_shards_dir=write.input("token_shards").path,
             base_checkpoint_dir=write.input("base_checkpoint").path,
             instruct_checkpoint_dir=write.input("instruct_checkpoint").path,
-            gguf={v: GgufInput.from_artifact_dir(write.input("gguf_models", v).path, v)
-                  for v in GGUF_VARIANTS if v in built},
+            gguf={
+                v: GgufInput.from_artifact_dir(write.input("gguf_models", v).path, v)
+                for v in published_variants()
+                if v in built
+            },
         )
         return build_model_report(inputs, write.directory, to_settings(config, ReportSettings))
 

@@ -3,29 +3,24 @@
 import dagster as dg
 import pandas as pd
 
-from pipeline.token_checks import roundtrip_failures, sample_windows, shard_problems, special_token_problems
-from pipeline.token_shards import ShardSettings, build_token_shards
-from pipeline.token_texts import corpus_texts
-from pipeline.tokenizer import TokenizerSettings, build_tokenizer
+from pipeline.tokens.checks import roundtrip_failures, sample_windows, shard_problems, special_token_problems
+from pipeline.tokens.shards import SHARDS_SUBDIR, ShardSettings, build_token_shards
+from pipeline.tokens.texts import corpus_texts
+from pipeline.tokens.tokenizer import TokenizerSettings, build_tokenizer
 from resources.artifact_store import ArtifactStoreResource
 from resources.settings_config import settings_config, to_settings
 
 BpeTokenizerConfig = settings_config(TokenizerSettings, "BpeTokenizerConfig")
 TokenShardsConfig = settings_config(ShardSettings, "TokenShardsConfig")
-SHARDS_SUBDIR = "shards"  # the shards keep their own manifest.json, apart from the store's
 _STAGE = dict(group_name="tokenizer", automation_condition=dg.AutomationCondition.eager())
 
 
-@dg.asset(
-    deps=["corpus", "instruction_pairs"],
-    kinds={"huggingface", "json"},
-    code_version="1",
-    description="Byte-level BPE tokenizer (HF tokenizers) trained on the train split of the corpus and pairs.",
-    **_STAGE,
-)
+@dg.asset(deps=["corpus", "instruction_pairs"], kinds={"huggingface", "json"}, code_version="1", **_STAGE)
 def bpe_tokenizer(
     context: dg.AssetExecutionContext, config: BpeTokenizerConfig, artifact_store: ArtifactStoreResource
 ) -> dg.MaterializeResult:
+    """Byte-level BPE tokenizer (HF tokenizers) trained on the train split of the corpus and pairs."""
+
     def build(write):
         corpus_file = write.input("corpus").file("corpus.parquet")
         pairs_file = write.input("instruction_pairs").file("pairs.parquet")
@@ -48,7 +43,11 @@ def tokenizer_roundtrip(artifact_store: ArtifactStoreResource) -> dg.AssetCheckR
     failures = roundtrip_failures(artifact_store.current("bpe_tokenizer").path, texts)
     return dg.AssetCheckResult(
         passed=not failures,
-        metadata={"texts": len(texts), "failures": len(failures), "first_failures": [texts[i][:200] for i in failures[:3]]},
+        metadata={
+            "texts": len(texts),
+            "failures": len(failures),
+            "first_failures": [texts[i][:200] for i in failures[:3]],
+        },
     )
 
 
@@ -58,16 +57,12 @@ def tokenizer_special_tokens(artifact_store: ArtifactStoreResource) -> dg.AssetC
     return dg.AssetCheckResult(passed=not problems, metadata={"problems": problems})
 
 
-@dg.asset(
-    deps=[bpe_tokenizer, "corpus", "instruction_pairs"],
-    kinds={"numpy"},
-    code_version="1",
-    description="Token shards (.bin, 256-int32 header + uint16 ids) for pretraining and SFT, train and val.",
-    **_STAGE,
-)
+@dg.asset(deps=[bpe_tokenizer, "corpus", "instruction_pairs"], kinds={"numpy"}, code_version="1", **_STAGE)
 def token_shards(
     context: dg.AssetExecutionContext, config: TokenShardsConfig, artifact_store: ArtifactStoreResource
 ) -> dg.MaterializeResult:
+    """Token shards (.bin, 256-int32 header + uint16 ids) for pretraining and SFT, train and val."""
+
     def build(write):
         return build_token_shards(
             write.input("bpe_tokenizer").path,
@@ -86,12 +81,18 @@ def shard_integrity(artifact_store: ArtifactStoreResource) -> dg.AssetCheckResul
     return dg.AssetCheckResult(passed=not problems, metadata={"problems": problems})
 
 
-@dg.asset_check(asset=token_shards, blocking=True, description="Random pretraining windows decode to text found in the corpus.")
+@dg.asset_check(
+    asset=token_shards, blocking=True, description="Random pretraining windows decode to text found in the corpus."
+)
 def shard_windows_in_corpus(artifact_store: ArtifactStoreResource) -> dg.AssetCheckResult:
     corpus_file = artifact_store.current("corpus").file("corpus.parquet")
     documents = corpus_texts(corpus_file, "train")
-    windows = sample_windows(artifact_store.current("token_shards").path / SHARDS_SUBDIR,
-                             artifact_store.current("bpe_tokenizer").path,
-                             n=32, length=64, seed=0)
+    windows = sample_windows(
+        artifact_store.current("token_shards").path / SHARDS_SUBDIR,
+        artifact_store.current("bpe_tokenizer").path,
+        n=32,
+        length=64,
+        seed=0,
+    )
     missing = [w for w in windows if w and not any(w in doc for doc in documents)]
     return dg.AssetCheckResult(passed=not missing, metadata={"windows": len(windows), "not_found": missing[:3]})

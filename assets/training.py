@@ -1,6 +1,6 @@
 """`base_checkpoint` and `instruct_checkpoint`: HF Trainer runs launched through Dagster Pipes.
 
-The trainer (`python -m pipeline.train SETTINGS.json`) runs as a subprocess, or under
+The trainer (`python -m pipeline.train.run SETTINGS.json`) runs as a subprocess, or under
 torchrun when the GPU resource asks for several processes, so its logs stream to the
 UI, a cancelled run stops it, and a crash cannot take the run worker down with it.
 Checkpoints go to a fixed directory derived from the settings (not the run id), so a
@@ -10,27 +10,25 @@ retry or a re-run with the same inputs resumes from the last checkpoint.
 import base64
 import hashlib
 import json
-import math
-import os
 import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import dagster as dg
 
-from assets.tokenizer import SHARDS_SUBDIR
-from pipeline.artifacts import ArtifactWrite, default_root
-from pipeline.train_settings import TrainSettings
+from pipeline.common.artifacts import ArtifactWrite, default_root
+from pipeline.common.text_metrics import perplexity
+from pipeline.tokens.shards import SHARDS_SUBDIR
+from pipeline.train.settings import RETRAIN_CRON, TrainSettings
 from resources.artifact_store import ArtifactStoreResource
 from resources.gpu import GpuResource
 from resources.settings_config import settings_config, to_settings
 
 # Paths and the device come from the artifact store and the GPU resource, not from config.
-_WIRED = frozenset({"mode", "shards_dir", "tokenizer_dir", "init_from", "output_dir", "export_dir",
-                    "device", "precision", "compile"})
+_WIRED = frozenset(
+    {"mode", "shards_dir", "tokenizer_dir", "init_from", "output_dir", "export_dir", "device", "precision", "compile"}
+)
 TrainingConfig = settings_config(TrainSettings, "TrainingConfig", exclude=_WIRED)
-# Weekly by default (Sundays 03:00); MPYFORGE_RETRAIN_CRON changes it. See docs/operations.md.
-RETRAIN_CRON = os.environ.get("MPYFORGE_RETRAIN_CRON", "0 3 * * 0")
 # A checkpoint is its weights, shape and tokenizer; metrics.json and the card carry wall-clock
 # numbers, so a re-run that resumes at the final step keeps the same data version.
 CHECKPOINT_IDENTITY = ("model.safetensors", "config.json", "tokenizer.json")
@@ -63,9 +61,14 @@ def train_checkpoint(
     pipes: dg.PipesSubprocessClient,
 ) -> dict:
     """Launch the trainer for `settings` and export its model into the artifact directory."""
-    settings = replace(settings, device=gpu.device, precision=gpu.precision, compile=gpu.compile,
-                       shards_dir=str(write.input("token_shards").path / SHARDS_SUBDIR),
-                       tokenizer_dir=str(write.input("bpe_tokenizer").path))
+    settings = replace(
+        settings,
+        device=gpu.device,
+        precision=gpu.precision,
+        compile=gpu.compile,
+        shards_dir=str(write.input("token_shards").path / SHARDS_SUBDIR),
+        tokenizer_dir=str(write.input("bpe_tokenizer").path),
+    )
     run_dir = _run_dir(context.asset_key.to_python_identifier(), settings)
     settings = replace(settings, output_dir=str(run_dir), export_dir=str(write.directory))
     settings.validate()
@@ -73,12 +76,25 @@ def train_checkpoint(
     settings_file = run_dir / "settings.json"
     settings_file.write_text(settings.to_json())
     device = gpu.describe()
-    context.log.info(f"training in {run_dir} on {device.name} ({device.memory_bytes / 2**30:.1f} GiB, {device.precision})")
-    command = [*gpu.launcher(sys.executable), "-m", "pipeline.train", str(settings_file)]
+    context.log.info(
+        f"training in {run_dir} on {device.name} ({device.memory_bytes / 2**30:.1f} GiB, {device.precision})"
+    )
+    command = [*gpu.launcher(sys.executable), "-m", "pipeline.train.run", str(settings_file)]
     pipes.run(command=command, context=context, env={"PYTHONUNBUFFERED": "1"})
     metrics = json.loads((write.directory / "metrics.json").read_text())
-    keys = ("steps", "tokens", "parameters", "final_train_loss", "final_val_loss", "val_perplexity",
-            "val_unigram_entropy", "tokens_per_second", "mfu", "wall_time_s", "stopped_reason")
+    keys = (
+        "steps",
+        "tokens",
+        "parameters",
+        "final_train_loss",
+        "final_val_loss",
+        "val_perplexity",
+        "val_unigram_entropy",
+        "tokens_per_second",
+        "mfu",
+        "wall_time_s",
+        "stopped_reason",
+    )
     return {
         **{key: metrics[key] for key in keys},
         "preset": f"{metrics['preset']['family']}-{metrics['preset']['size']}",
@@ -88,52 +104,47 @@ def train_checkpoint(
     }
 
 
-@dg.asset(
-    deps=["token_shards", "bpe_tokenizer"],
-    code_version="1",
-    description="Pretrained base model (HF directory) from the pretraining token shards.",
-    **_TRAINING,
+def _checkpoint_asset(name: str, mode: str, deps: list, description: str) -> dg.AssetsDefinition:
+    """One training asset: both checkpoints run the same trainer, with another mode and input."""
+
+    @dg.asset(name=name, deps=deps, code_version="1", description=description, **_TRAINING)
+    def checkpoint(
+        context: dg.AssetExecutionContext,
+        config: TrainingConfig,
+        artifact_store: ArtifactStoreResource,
+        gpu: GpuResource,
+        pipes_subprocess_client: dg.PipesSubprocessClient,
+    ) -> dg.MaterializeResult:
+        def build(write: ArtifactWrite) -> dict:
+            # SFT starts from the base checkpoint this write reads (its version is recorded).
+            base = {"init_from": str(write.input("base_checkpoint").path)} if mode == "sft" else {}
+            settings = to_settings(config, TrainSettings, mode=mode, **base)
+            return train_checkpoint(context, write, settings, gpu, pipes_subprocess_client)
+
+        return artifact_store.materialize(context, build, identity=CHECKPOINT_IDENTITY)
+
+    return checkpoint
+
+
+base_checkpoint = _checkpoint_asset(
+    "base_checkpoint",
+    "pretrain",
+    ["token_shards", "bpe_tokenizer"],
+    "Pretrained base model (HF directory) from the pretraining token shards.",
 )
-def base_checkpoint(
-    context: dg.AssetExecutionContext,
-    config: TrainingConfig,
-    artifact_store: ArtifactStoreResource,
-    gpu: GpuResource,
-    pipes_subprocess_client: dg.PipesSubprocessClient,
-) -> dg.MaterializeResult:
-    settings = to_settings(config, TrainSettings, mode="pretrain")
-    return artifact_store.materialize(
-        context, lambda write: train_checkpoint(context, write, settings, gpu, pipes_subprocess_client),
-        identity=CHECKPOINT_IDENTITY,
-    )
-
-
-@dg.asset(
-    deps=[base_checkpoint, "token_shards", "bpe_tokenizer"],
-    code_version="1",
-    description="Instruction-tuned model (HF directory): the base model fine-tuned on the SFT shards, "
+instruct_checkpoint = _checkpoint_asset(
+    "instruct_checkpoint",
+    "sft",
+    [base_checkpoint, "token_shards", "bpe_tokenizer"],
+    "Instruction-tuned model (HF directory): the base model fine-tuned on the SFT shards, "
     "loss on response tokens only.",
-    **_TRAINING,
 )
-def instruct_checkpoint(
-    context: dg.AssetExecutionContext,
-    config: TrainingConfig,
-    artifact_store: ArtifactStoreResource,
-    gpu: GpuResource,
-    pipes_subprocess_client: dg.PipesSubprocessClient,
-) -> dg.MaterializeResult:
-    def build(write: ArtifactWrite) -> dict:
-        base = write.input("base_checkpoint")
-        settings = to_settings(config, TrainSettings, mode="sft", init_from=str(base.path))
-        return train_checkpoint(context, write, settings, gpu, pipes_subprocess_client)
-
-    return artifact_store.materialize(context, build, identity=CHECKPOINT_IDENTITY)
 
 
 def _perplexity_check(artifact_store: ArtifactStoreResource, asset: str) -> dg.AssetCheckResult:
     """Warn when the model predicts val text worse than a unigram (token frequency) model would."""
     metrics = artifact_store.current(asset).manifest["metadata"]
-    baseline = math.exp(metrics["val_unigram_entropy"])
+    baseline = perplexity(metrics["val_unigram_entropy"])
     return dg.AssetCheckResult(
         passed=metrics["val_perplexity"] <= baseline,
         severity=dg.AssetCheckSeverity.WARN,

@@ -16,7 +16,7 @@ import argparse
 import random
 import time
 
-from pipeline.dedup import LSH_CANDIDATE_MARGIN, DuplicateIndex, code_tokens, exact_key, shingles
+from pipeline.corpus.dedup import LSH_CANDIDATE_MARGIN, DuplicateIndex, code_tokens, exact_key, shingles
 
 LINE_TEMPLATES = (
     "{a} = Pin({p}, Pin.OUT)",
@@ -43,8 +43,15 @@ def random_program(rng: random.Random, names: list[str]) -> list[str]:
     body = []
     for _ in range(rng.randint(12, 24)):
         template = rng.choice(LINE_TEMPLATES)
-        body.append(template.format(a=rng.choice(names), b=rng.choice(names), p=rng.randint(0, 29),
-                                    q=rng.randint(0, 29), n=rng.randint(1, 99)))
+        body.append(
+            template.format(
+                a=rng.choice(names),
+                b=rng.choice(names),
+                p=rng.randint(0, 29),
+                q=rng.randint(0, 29),
+                n=rng.randint(1, 99),
+            )
+        )
     return header + body
 
 
@@ -94,8 +101,10 @@ def minhash_lsh(blocks: list[str], threshold: float, shingle_size: int, margin: 
 def report(name: str, truth: list[bool], found: list[bool], seconds: float, baseline_s: float) -> None:
     missed = sum(t and not f for t, f in zip(truth, found))
     extra = sum(f and not t for t, f in zip(truth, found))
-    print(f"{name}: {seconds:.2f} s ({len(found) / seconds:.0f} blocks/s), {baseline_s / seconds:.1f}x faster "
-          f"than all-pairs; duplicates {sum(found)}, missed {missed}, extra {extra}")
+    print(
+        f"{name}: {seconds:.2f} s ({len(found) / seconds:.0f} blocks/s), {baseline_s / seconds:.1f}x faster "
+        f"than all-pairs; duplicates {sum(found)}, missed {missed}, extra {extra}"
+    )
 
 
 def main() -> None:

@@ -25,9 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.shards import token_dtype, write_stream
-from pipeline.token_shards import ShardSettings, pretrain_docs
-from pipeline.tokenizer import TokenizerSettings, train_tokenizer
+from pipeline.tokens.shard_format import token_dtype, write_stream
+from pipeline.tokens.shards import ShardSettings, pretrain_docs
+from pipeline.tokens.tokenizer import TokenizerSettings, train_tokenizer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -57,7 +57,7 @@ def timed(run) -> tuple[float, float, object]:
 
 def encode_only(tokenizer, texts: list[str], batch: int) -> None:
     for i in range(0, len(texts), batch):
-        tokenizer.encode_batch_fast(texts[i:i + batch], add_special_tokens=False)
+        tokenizer.encode_batch_fast(texts[i : i + batch], add_special_tokens=False)
 
 
 def encode_and_write(tokenizer, texts: list[str], batch: int, shard_tokens: int) -> int:
@@ -88,13 +88,22 @@ def main() -> None:
         wall, cpu, tokens = timed(lambda: encode_and_write(tokenizer, texts, args.batch, args.shard_tokens))
         shard_wall.append(wall)
         shard_cpu.append(cpu)
-    print(f"texts: {len(texts)} files, {megabytes:.1f} MB, {tokens} tokens, vocab {tokenizer.get_vocab_size()}, "
-          f"batch {args.batch}, best of {args.repeats}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(f"encode_batch_fast only : wall {min(base_wall):.2f} s ({megabytes / min(base_wall):.2f} MB/s), CPU {min(base_cpu):.2f} s")
-    print(f"encode + write shards  : wall {min(shard_wall):.2f} s ({megabytes / min(shard_wall):.2f} MB/s), CPU {min(shard_cpu):.2f} s")
+    print(
+        f"texts: {len(texts)} files, {megabytes:.1f} MB, {tokens} tokens, vocab {tokenizer.get_vocab_size()}, "
+        f"batch {args.batch}, best of {args.repeats}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
+    print(
+        f"encode_batch_fast only : wall {min(base_wall):.2f} s ({megabytes / min(base_wall):.2f} MB/s), "
+        f"CPU {min(base_cpu):.2f} s"
+    )
+    print(
+        f"encode + write shards  : wall {min(shard_wall):.2f} s ({megabytes / min(shard_wall):.2f} MB/s), "
+        f"CPU {min(shard_cpu):.2f} s"
+    )
     print(f"throughput ratio, wall (baseline/shards): {min(base_wall) / min(shard_wall):.3f}  (goal >= 0.9)")
     # CPU time counts the work of every thread and hardly moves with other processes' load.
     print(f"work ratio, CPU time   (baseline/shards): {min(base_cpu) / min(shard_cpu):.3f}")
+
 
 if __name__ == "__main__":
     main()

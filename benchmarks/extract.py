@@ -24,8 +24,8 @@ import pdfplumber
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline.mpy_compile import compile_many  # noqa: E402
-from pipeline.pdf_extract import ExtractionLimits, extract_blocks  # noqa: E402
+from pipeline.pairs.mpy_compile import compile_many  # noqa: E402
+from pipeline.pdf.extract import ExtractionLimits, extract_blocks  # noqa: E402
 from scripts.make_sample_pdfs import listing_ground_truth, parse_sample_markdown  # noqa: E402
 
 REAL_PDFS = REPO.parent / "shared" / "realpdf"
@@ -104,14 +104,18 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown_table(rows))
     sample = [r for r in rows if r["listings"] is not None]
     total = sum(r["listings"] for r in sample)
-    print(f"\nsample inbox: {total} listings, exact plain {sum(r['plain_exact'] for r in sample)}, "
-          f"exact ours {sum(r['ours_exact'] for r in sample)}")
+    print(
+        f"\nsample inbox: {total} listings, exact plain {sum(r['plain_exact'] for r in sample)}, "
+        f"exact ours {sum(r['ours_exact'] for r in sample)}"
+    )
     pages, plain_s, ours_s = (sum(r[k] for r in rows) for k in ("pages", "plain_s", "ours_s"))
     for r in rows:
         if "programs" in r:
             print(f"{r['file']}: {r['compiling']}/{r['programs']} code blocks with 'import ' compile with mpy-cross")
-    print(f"all files: {pages} pages, plain {pages / plain_s:.1f} p/s, ours {pages / ours_s:.1f} p/s, "
-          f"ratio {plain_s / ours_s:.2f}")
+    print(
+        f"all files: {pages} pages, plain {pages / plain_s:.1f} p/s, ours {pages / ours_s:.1f} p/s, "
+        f"ratio {plain_s / ours_s:.2f}"
+    )
     return 0
 
 

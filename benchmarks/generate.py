@@ -28,10 +28,11 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from pipeline.gguf_generate import greedy_tokens, load_llama, tokenize  # noqa: E402
-from pipeline.gguf_quantize import child_env, quantize  # noqa: E402
-from pipeline.gguf_writer import write_gguf  # noqa: E402
-from pipeline.prompt_format import format_prompt  # noqa: E402
+from pipeline.common.child import child_env  # noqa: E402
+from pipeline.common.prompt_format import format_prompt  # noqa: E402
+from pipeline.gguf.generate import greedy_tokens, load_llama, tokenize  # noqa: E402
+from pipeline.gguf.quantize import quantize  # noqa: E402
+from pipeline.gguf.writer import write_gguf  # noqa: E402
 
 PROMPTS = [
     "Blink the LED on pin 2 every second.",
@@ -76,15 +77,19 @@ def llama_cpp_speeds(gguf_path: Path, prompts: list[str], n_tokens: int, threads
 
 
 def random_preset_model(family: str, size: str, out_dir: Path) -> Path:
+    """A random-weight model of a project preset with the tokenizer stage's own BPE, trained on
+    the bundled sources (random weights decode exactly as fast as trained ones)."""
     import torch
 
-    from models.builders import build_model
     from models.presets import resolve_preset
-    from tests.tiny_models import build_tiny_tokenizer
+    from pipeline.tokens.tokenizer import TokenizerSettings, save_tokenizer, train_tokenizer
+    from pipeline.train.model import build_model
 
-    build_tiny_tokenizer(out_dir)
+    texts = [path.read_text() for path in sorted((REPO_ROOT / "data" / "sources").rglob("*.py"))]
+    tokenizer = train_tokenizer(iter([texts]), TokenizerSettings(vocab_size=4096, min_frequency=1))
+    save_tokenizer(tokenizer, out_dir)
     torch.manual_seed(0)
-    build_model(resolve_preset(family, size, vocab_size=8192)).save_pretrained(out_dir)
+    build_model(resolve_preset(family, size, vocab_size=tokenizer.get_vocab_size())).save_pretrained(out_dir)
     return out_dir
 
 
@@ -119,14 +124,20 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         request = json.loads(args.child)
-        print(json.dumps(llama_cpp_speeds_here(Path(request["gguf"]), request["prompts"], request["tokens"], request["threads"])))
+        print(
+            json.dumps(
+                llama_cpp_speeds_here(Path(request["gguf"]), request["prompts"], request["tokens"], request["threads"])
+            )
+        )
         return
 
     import torch
 
     torch.set_num_threads(args.threads)
-    rows = ["| model | HF generate tok/s | llama.cpp F32 tok/s | llama.cpp Q4_K_M tok/s | F32/HF | Q4_K_M/HF |",
-            "|---|---|---|---|---|---|"]
+    rows = [
+        "| model | HF generate tok/s | llama.cpp F32 tok/s | llama.cpp Q4_K_M tok/s | F32/HF | Q4_K_M/HF |",
+        "|---|---|---|---|---|---|",
+    ]
     with tempfile.TemporaryDirectory(prefix="bench-generate-") as scratch:
         scratch = Path(scratch)
         if args.model_dir:

@@ -16,8 +16,8 @@ import argparse
 import time
 from pathlib import Path
 
-from pipeline.mpy_compile import compile_many
-from pipeline.sources import parse_source
+from pipeline.pairs.mpy_compile import compile_many
+from pipeline.sources.files import parse_source
 
 FALLBACK = "from machine import Pin\nled = Pin(2, Pin.OUT)\nfor i in range(10):\n    led.value(i % 2)\n"
 

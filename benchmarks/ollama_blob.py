@@ -1,6 +1,6 @@
 """GGUF blob upload to an Ollama server: our HEAD-then-stream client against the ollama package.
 
-Against the stand-in server (tests/ollama_standin.py, real HTTP on 127.0.0.1), on a
+Against the stand-in server (scripts/ollama_standin.py, real HTTP on 127.0.0.1), on a
 random file of ``--mib`` MiB, each measured ``--repeats`` times on a fresh store:
 
 - baseline: ``ollama.Client.create_blob`` (hashes the file, then always POSTs it, chunked)
@@ -28,8 +28,8 @@ import ollama
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.ollama_client import OllamaClient, file_digest  # noqa: E402
-from tests.ollama_standin import running_standin  # noqa: E402
+from pipeline.serve.client import OllamaClient, file_digest  # noqa: E402
+from scripts.ollama_standin import running_standin  # noqa: E402
 
 
 def main() -> None:

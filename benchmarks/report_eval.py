@@ -23,28 +23,18 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from pipeline.generate import generate_hf  # noqa: E402
-from pipeline.generation_eval import score_answers  # noqa: E402
-from pipeline.gguf_generate import generate_gguf, load_llama, prompt_text, tokenize  # noqa: E402
-from pipeline.gguf_quantize import quantize  # noqa: E402
-from pipeline.gguf_writer import write_gguf  # noqa: E402
-from pipeline.prompt_format import EOS, PAD, SPECIAL_TOKEN_IDS, format_prompt, stop_sequences  # noqa: E402
 from benchmarks.generate import PROMPTS as INSTRUCTIONS  # noqa: E402  (the same prompts as the speed benchmark)
+from benchmarks.generate import random_preset_model  # noqa: E402
+from pipeline.common.prompt_format import EOS, PAD, SPECIAL_TOKEN_IDS, format_prompt, stop_sequences  # noqa: E402
+from pipeline.gguf.generate import generate_gguf, load_llama, prompt_text, tokenize  # noqa: E402
+from pipeline.gguf.quantize import quantize  # noqa: E402
+from pipeline.gguf.writer import write_gguf  # noqa: E402
+from pipeline.report.generation_eval import score_answers  # noqa: E402
+from pipeline.train.generate import generate_hf  # noqa: E402
 
-REFERENCE = "from machine import Pin\nimport time\nled = Pin(2, Pin.OUT)\nwhile True:\n    led.toggle()\n    time.sleep(1)\n"
-
-
-def random_model(family: str, size: str, out_dir: Path) -> Path:
-    import torch
-
-    from models.builders import build_model
-    from models.presets import resolve_preset
-    from tests.tiny_models import build_tiny_tokenizer
-
-    tokenizer = build_tiny_tokenizer(out_dir)
-    torch.manual_seed(0)
-    build_model(resolve_preset(family, size, vocab_size=len(tokenizer))).save_pretrained(out_dir)
-    return out_dir
+REFERENCE = (
+    "from machine import Pin\nimport time\nled = Pin(2, Pin.OUT)\nwhile True:\n    led.toggle()\n    time.sleep(1)\n"
+)
 
 
 def hf_load_once(model_dir: Path, instructions: list[str], tokens: int) -> list[str]:
@@ -57,9 +47,15 @@ def hf_load_once(model_dir: Path, instructions: list[str], tokens: int) -> list[
     for instruction in instructions:
         ids = torch.tensor([tokenizer.encode(format_prompt(instruction))])
         with torch.no_grad():
-            out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=tokens, do_sample=False,
-                                 eos_token_id=SPECIAL_TOKEN_IDS[EOS], pad_token_id=SPECIAL_TOKEN_IDS[PAD])
-        answers.append(tokenizer.decode(out[0, ids.shape[1]:].tolist()))
+            out = model.generate(
+                ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=tokens,
+                do_sample=False,
+                eos_token_id=SPECIAL_TOKEN_IDS[EOS],
+                pad_token_id=SPECIAL_TOKEN_IDS[PAD],
+            )
+        answers.append(tokenizer.decode(out[0, ids.shape[1] :].tolist()))
     return answers
 
 
@@ -69,7 +65,9 @@ def gguf_load_once(gguf_path: Path, instructions: list[str], tokens: int) -> lis
     for instruction in instructions:
         llm.reset()  # without it llama-cpp-python's prefix reuse between prompts slows decoding (gguf_generate)
         ids = tokenize(llm, prompt_text(instruction, instruct=True))
-        answers.append(llm.create_completion(ids, max_tokens=tokens, temperature=0.0, stop=stop_sequences())["choices"][0]["text"])
+        answers.append(
+            llm.create_completion(ids, max_tokens=tokens, temperature=0.0, stop=stop_sequences())["choices"][0]["text"]
+        )
     llm.close()
     return answers
 
@@ -92,7 +90,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-report-") as scratch:
         scratch = Path(scratch)
-        model_dir = random_model(args.family, args.size, scratch / "model")
+        model_dir = random_preset_model(args.family, args.size, scratch / "model")
         master = Path(write_gguf(model_dir, scratch / "f32.gguf")["path"])
         q4 = Path(quantize(master, scratch / "q4_k_m.gguf", "q4_k_m")["path"])
         hf_load_once(model_dir, instructions[:1], 4)  # warm-up: imports and first-call costs out of the timings
@@ -112,16 +110,23 @@ def main() -> None:
                 best[name] = min(seconds, best.get(name, seconds))
         for engine in ("hf", "gguf"):
             if answers[f"{engine}_once"] != answers[f"{engine}_each"]:
-                raise RuntimeError(f"{engine}: load-once and per-answer outputs differ; the timings would compare different work")
+                raise RuntimeError(
+                    f"{engine}: load-once and per-answer outputs differ; the timings would compare different work"
+                )
         t_score, _ = timed(score_answers, answers["hf_each"], [REFERENCE] * len(instructions), "armv7m")
 
     t_hf_once, t_hf_each, t_gguf_once, t_gguf_each = (best[k] for k in runs)
-    print(f"{args.family}-{args.size} (random weights), {args.pairs} instructions, <= {args.tokens} new tokens, greedy, best of {args.rounds} rounds")
+    print(
+        f"{args.family}-{args.size} (random weights), {args.pairs} instructions, <= {args.tokens} new tokens, "
+        f"greedy, best of {args.rounds} rounds"
+    )
     print("| engine | load once (baseline) | load per answer (report) | ratio |")
     print("|---|---:|---:|---:|")
     print(f"| HF | {t_hf_once:.2f} s | {t_hf_each:.2f} s | {t_hf_each / t_hf_once:.2f}x |")
     print(f"| llama.cpp Q4_K_M | {t_gguf_once:.2f} s | {t_gguf_each:.2f} s | {t_gguf_each / t_gguf_once:.2f}x |")
-    print(f"scoring {len(instructions)} answers: {t_score:.2f} s = {t_score / t_hf_once:.3f}x the HF baseline generation")
+    print(
+        f"scoring {len(instructions)} answers: {t_score:.2f} s = {t_score / t_hf_once:.3f}x the HF baseline generation"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""HF Trainer (as pipeline.train configures it) vs a bare PyTorch loop: tokens/s.
+"""HF Trainer (as pipeline.train.run configures it) vs a bare PyTorch loop: tokens/s.
 
 Both train the same preset from the same initial weights on the same token shards
 (random ids, written here) with the same batch, AdamW settings, grad clipping and
@@ -23,14 +23,14 @@ import torch
 from torch.utils.data import DataLoader
 from transformers import Trainer, TrainerCallback, default_data_collator
 
-from models.builders import build_model
 from models.presets import resolve_preset
 from models.sizing import flops_per_token
-from pipeline.device import DeviceInfo, resolve_device
-from pipeline.shards import TokenShards, write_manifest, write_stream
-from pipeline.train import training_arguments
-from pipeline.train_data import TokenBlockDataset
-from pipeline.train_settings import TrainSettings
+from pipeline.tokens.shard_format import TokenShards, write_manifest, write_stream
+from pipeline.train.data import TokenBlockDataset
+from pipeline.train.device import DeviceInfo, resolve_device
+from pipeline.train.model import build_model
+from pipeline.train.run import training_arguments
+from pipeline.train.settings import TrainSettings
 
 VOCAB = 8192
 
@@ -61,8 +61,9 @@ def _write_random_shards(directory: Path, tokens: int) -> TokenShards:
 def run_trainer(settings: TrainSettings, device: DeviceInfo, data: TokenBlockDataset, steps: int, warmup: int) -> float:
     torch.manual_seed(0)
     model = build_model(resolve_preset(settings.family, settings.size, VOCAB))
-    args = dataclasses.replace(training_arguments(settings, device, steps), eval_strategy="no", save_strategy="no",
-                               logging_steps=steps)
+    args = dataclasses.replace(
+        training_arguments(settings, device, steps), eval_strategy="no", save_strategy="no", logging_steps=steps
+    )
     clock = _StepClock(warmup)
     Trainer(model=model, args=args, train_dataset=data, data_collator=default_data_collator, callbacks=[clock]).train()
     return clock.finished - clock.started
@@ -74,11 +75,15 @@ def run_bare(settings: TrainSettings, device: DeviceInfo, data: TokenBlockDatase
     model.train()
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": settings.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=settings.learning_rate, betas=(0.9, 0.95), fused=True)
-    loader = DataLoader(data, batch_size=settings.batch_size, shuffle=True, drop_last=True,
-                        pin_memory=device.type == "cuda")
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=settings.learning_rate,
+        betas=(0.9, 0.95),
+        fused=True,
+    )
+    loader = DataLoader(
+        data, batch_size=settings.batch_size, shuffle=True, drop_last=True, pin_memory=device.type == "cuda"
+    )
     autocast_dtype = {"bf16-mixed": torch.bfloat16, "fp16-mixed": torch.float16}.get(device.precision)
     batches = iter(loader)
     started = 0.0
@@ -115,9 +120,17 @@ def main() -> None:
 
     device = resolve_device(opts.device, opts.precision)
     with tempfile.TemporaryDirectory() as tmp:
-        settings = TrainSettings(family=opts.family, size=opts.size, shards_dir=tmp, tokenizer_dir=tmp,
-                                 output_dir=str(Path(tmp) / "run"), batch_size=opts.batch, seq_len=opts.seq_len,
-                                 device=opts.device, precision=opts.precision)
+        settings = TrainSettings(
+            family=opts.family,
+            size=opts.size,
+            shards_dir=tmp,
+            tokenizer_dir=tmp,
+            output_dir=str(Path(tmp) / "run"),
+            batch_size=opts.batch,
+            seq_len=opts.seq_len,
+            device=opts.device,
+            precision=opts.precision,
+        )
         shards = _write_random_shards(Path(tmp), opts.batch * opts.seq_len * (opts.steps + 2))
         data = TokenBlockDataset(shards, opts.seq_len, use_mask=False)
         timed_tokens = (opts.steps - opts.warmup) * opts.batch * opts.seq_len
@@ -129,8 +142,10 @@ def main() -> None:
     preset = resolve_preset(opts.family, opts.size, VOCAB)
     per_token = flops_per_token(preset, opts.seq_len)
     print(f"device {device.name} ({device.precision}), peak {device.peak_flops / 1e12:.2f} TFLOP/s")
-    print(f"preset {opts.family}/{opts.size}, batch {opts.batch} x seq_len {opts.seq_len}, "
-          f"{opts.steps - opts.warmup} timed steps, best of {opts.rounds}")
+    print(
+        f"preset {opts.family}/{opts.size}, batch {opts.batch} x seq_len {opts.seq_len}, "
+        f"{opts.steps - opts.warmup} timed steps, best of {opts.rounds}"
+    )
     rates = {}
     for name, seconds in best.items():
         rates[name] = timed_tokens / seconds

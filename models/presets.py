@@ -93,8 +93,15 @@ def resolve_preset(family: str, size: str, vocab_size: int, overrides: dict | No
     n_kv_heads = int(overrides.pop("n_kv_heads", n_heads if family == "gpt2" else max(1, n_heads // 4)))
     d_ff = int(overrides.pop("d_ff", _derived_d_ff(family, d_model)))
     preset = ModelPreset(
-        family=family, size=size, vocab_size=int(vocab_size), d_model=d_model, n_layers=n_layers,
-        n_heads=n_heads, n_kv_heads=n_kv_heads, d_ff=d_ff, **overrides,
+        family=family,
+        size=size,
+        vocab_size=int(vocab_size),
+        d_model=d_model,
+        n_layers=n_layers,
+        n_heads=n_heads,
+        n_kv_heads=n_kv_heads,
+        d_ff=d_ff,
+        **overrides,
     )
     validate_preset(preset)
     return preset

@@ -1,6 +1,6 @@
 """Parameter counts, FLOPs per token and a training-memory estimate for a preset.
 
-The counts are exact for the HF models that ``models.builders`` makes (a test checks
+The counts are exact for the HF models that ``pipeline.train.model`` makes (a test checks
 them against ``model.num_parameters()``), so a config can be sized and refused before
 any tensor is allocated.
 """
@@ -75,15 +75,19 @@ def training_memory(p: ModelPreset, batch_size: int, seq_len: int, mixed_precisi
     per_layer = 34 * tokens * p.d_model * (1 if mixed_precision else 2)
     logits = 2 * 4 * tokens * p.vocab_size
     return MemoryEstimate(
-        weights=4 * params,
-        gradients=4 * params,
-        optimizer=8 * params,
-        activations=p.n_layers * per_layer + logits,
+        weights=4 * params, gradients=4 * params, optimizer=8 * params, activations=p.n_layers * per_layer + logits
     )
 
 
-def check_fits(p: ModelPreset, batch_size: int, seq_len: int, mixed_precision: bool,
-               memory_bytes: int, device_name: str, headroom: float = 0.9) -> MemoryEstimate:
+def check_fits(
+    p: ModelPreset,
+    batch_size: int,
+    seq_len: int,
+    mixed_precision: bool,
+    memory_bytes: int,
+    device_name: str,
+    headroom: float = 0.9,
+) -> MemoryEstimate:
     """Refuse a config whose estimate exceeds ``headroom`` of the device memory."""
     estimate = training_memory(p, batch_size, seq_len, mixed_precision)
     budget = int(memory_bytes * headroom)
@@ -91,7 +95,8 @@ def check_fits(p: ModelPreset, batch_size: int, seq_len: int, mixed_precision: b
         gib = 1024**3
         raise PresetError(
             f"preset {p.family}/{p.size} with batch_size {batch_size} × seq_len {seq_len} needs about "
-            f"{estimate.total / gib:.1f} GiB (weights {estimate.weights / gib:.2f}, grads {estimate.gradients / gib:.2f}, "
+            f"{estimate.total / gib:.1f} GiB (weights {estimate.weights / gib:.2f}, "
+            f"grads {estimate.gradients / gib:.2f}, "
             f"AdamW {estimate.optimizer / gib:.2f}, activations {estimate.activations / gib:.2f}) but {device_name} "
             f"offers {memory_bytes / gib:.1f} GiB ({headroom:.0%} usable); lower batch_size and raise grad_accum"
         )

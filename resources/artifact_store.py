@@ -1,7 +1,7 @@
 """The artifact store as a Dagster resource.
 
 Assets never hand files to an IO manager: each one builds its artifact in a temporary
-directory that ``materialize`` commits (see ``pipeline.artifacts``), then reports the
+directory that ``materialize`` commits (see ``pipeline.common.artifacts``), then reports the
 path as metadata and the content hash as the data version. An identical re-run gives
 the same data version, so Dagster does not mark downstream assets stale.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipeline.artifacts import Artifact, ArtifactStore, ArtifactWrite
+from pipeline.common.artifacts import Artifact, ArtifactStore, ArtifactWrite
 
 
 def to_metadata(values: dict) -> dict[str, dg.MetadataValue]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import Field
 
-from pipeline.ollama_settings import default_host, normalize_host
+from pipeline.serve.settings import default_host, normalize_host
 
 
 class OllamaResource(dg.ConfigurableResource):
-    host: str = Field(default_factory=default_host, description="Ollama server; default $OLLAMA_HOST or http://127.0.0.1:11434")
+    host: str = Field(
+        default_factory=default_host, description="Ollama server; default $OLLAMA_HOST or http://127.0.0.1:11434"
+    )
     timeout_s: float = Field(300.0, description="seconds for one request (create re-reads the whole GGUF)")
     model_name: str = Field("mpyforge-micropython", description="model name; the tag is <preset>-<variant>")
     variants: list[str] = Field(default_factory=lambda: ["q4_k_m"], description="GGUF variants to register")

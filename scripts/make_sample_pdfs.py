@@ -23,7 +23,7 @@ import argparse
 import re
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fpdf import FPDF
@@ -41,7 +41,7 @@ HEADING_SIZES = {1: 18.0, 2: 13.0, 3: 11.0}
 CODE_ADVANCE = 0.6 * CODE_SIZE  # Courier glyphs are 600/1000 em wide
 LINES_BEFORE_FORCED_BREAK = 4
 A5_POINTS = (419.53, 595.28)  # ISO 216 A5, 148 x 210 mm
-FIXED_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
+FIXED_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -88,7 +88,7 @@ def parse_sample_markdown(text: str) -> SampleDocument:
             flush_paragraph()
             lang = line[3:].strip()
             end = lines.index("```", i + 1)
-            blocks.append(SampleBlock("code", "\n".join(lines[i + 1:end]), lang=lang, crosses_page=pending_break))
+            blocks.append(SampleBlock("code", "\n".join(lines[i + 1 : end]), lang=lang, crosses_page=pending_break))
             pending_break = False
             i = end
         elif heading := re.match(r"(#{1,6}) (.+)", line):
@@ -160,7 +160,7 @@ def _write_prose(pdf: SamplePdf, text: str) -> None:
     for index, (font, piece) in enumerate(words):
         if font == "":  # measure the whole word that follows this space
             following = next((i for i in range(index + 1, len(words)) if words[i][0] == ""), len(words))
-            word_width = sum(width(f, p) for f, p in words[index + 1:following])
+            word_width = sum(width(f, p) for f, p in words[index + 1 : following])
             if lines[-1] and used + width("", " ") + word_width > pdf.epw:
                 lines.append([])
                 used = 0.0

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.prompt_format import BOS, EOS, split_pair
-from pipeline.shards import write_manifest, write_stream
-from pipeline.train_settings import TrainSettings
+from pipeline.common.prompt_format import BOS, EOS, split_pair
+from pipeline.tokens.shard_format import write_manifest, write_stream
+from pipeline.train.settings import TrainSettings
 from tests.tiny_models import build_tiny_tokenizer
 
 _TEMPLATES = (
@@ -31,8 +31,13 @@ _NAMES = ("led", "relay", "buzzer", "fan", "pump", "lamp")
 
 def micropython_snippet(rng: random.Random) -> str:
     return rng.choice(_TEMPLATES).format(
-        name=rng.choice(_NAMES), pin=rng.randint(0, 39), pin2=rng.randint(0, 39), value=rng.randint(0, 1),
-        ms=rng.choice((10, 50, 100, 250, 500, 1000)), scale=rng.choice(("3.3", "5.0")), bus=rng.randint(0, 1),
+        name=rng.choice(_NAMES),
+        pin=rng.randint(0, 39),
+        pin2=rng.randint(0, 39),
+        value=rng.randint(0, 1),
+        ms=rng.choice((10, 50, 100, 250, 500, 1000)),
+        scale=rng.choice(("3.3", "5.0")),
+        bus=rng.randint(0, 1),
     )
 
 
@@ -69,9 +74,23 @@ def make_shards(directory: Path, tokenizer_dir: Path, docs_per_split: dict[str, 
 def tiny_settings(tmp: Path, shards_dir: Path, tokenizer_dir: Path, **changes) -> TrainSettings:
     """Settings for a seconds-long CPU run of the tiny preset."""
     values = dict(
-        mode="pretrain", family="llama", size="tiny", shards_dir=str(shards_dir), tokenizer_dir=str(tokenizer_dir),
-        output_dir=str(tmp / "run"), max_steps=40, batch_size=8, seq_len=64, lr=3e-3, warmup_ratio=0.1,
-        eval_every=10, save_every=20, log_every=1, eval_tokens=2048, device="cpu", precision="fp32",
+        mode="pretrain",
+        family="llama",
+        size="tiny",
+        shards_dir=str(shards_dir),
+        tokenizer_dir=str(tokenizer_dir),
+        output_dir=str(tmp / "run"),
+        max_steps=40,
+        batch_size=8,
+        seq_len=64,
+        lr=3e-3,
+        warmup_ratio=0.1,
+        eval_every=10,
+        save_every=20,
+        log_every=1,
+        eval_tokens=2048,
+        device="cpu",
+        precision="fp32",
     )
     values.update(changes)
     return TrainSettings(**values)

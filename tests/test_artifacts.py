@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.artifacts import ArtifactNotFound, ArtifactStore
+from pipeline.common.artifacts import ArtifactNotFound, ArtifactStore
 
 
 def _write(store: ArtifactStore, text: str, partition: str | None = None):
@@ -76,7 +76,7 @@ def test_killed_writer_leaves_nothing_visible_and_next_write_succeeds(tmp_path):
     script = textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {str(Path.cwd())!r})
-        from pipeline.artifacts import ArtifactStore
+        from pipeline.common.artifacts import ArtifactStore
         write = ArtifactStore({str(tmp_path)!r}).begin("demo")
         with open(write.directory / "big.bin", "wb") as handle:
             print("writing", flush=True)

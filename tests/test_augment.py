@@ -9,13 +9,13 @@ import tokenize
 
 import pytest
 
-from pipeline.augment_pins import find_pin_uses, renumber_pins
-from pipeline.augment_rename import rename_identifiers
-from pipeline.board_pins import ESP32, ESP8266, RP2040
-from pipeline.mpy_compile import compile_many
-from pipeline.rephrase import rephrase
+from pipeline.pairs.board_pins import ESP32, ESP8266, RP2040
+from pipeline.pairs.mpy_compile import compile_many
+from pipeline.pairs.pins import find_pin_uses, renumber_pins
+from pipeline.pairs.rename import rename_identifiers
+from pipeline.pairs.rephrase import rephrase
 
-SNIPPET = '''from machine import Pin, Timer
+SNIPPET = """from machine import Pin, Timer
 import micropython
 import rp2
 
@@ -74,7 +74,7 @@ try:
     Blinker(led_pin).blink()
 except OSError as err:
     print("failed", err)
-'''
+"""
 
 
 class _NormalizeNames(ast.NodeTransformer):
@@ -130,7 +130,10 @@ def _function_source(code: str, name: str) -> str:
 
 @pytest.fixture(scope="module")
 def renamed() -> list:
-    return [rename_identifiers(SNIPPET, "Toggle `led_pin` from `tick`; the led_pin blinks", random.Random(s), max_names=20) for s in range(6)]
+    return [
+        rename_identifiers(SNIPPET, "Toggle `led_pin` from `tick`; the led_pin blinks", random.Random(s), max_names=20)
+        for s in range(6)
+    ]
 
 
 def test_renaming_preserves_structure_and_comments(renamed):
@@ -144,7 +147,22 @@ def test_renaming_preserves_structure_and_comments(renamed):
 
 def test_renaming_leaves_api_attributes_kwargs_and_dsl_alone(renamed):
     never = {"Pin", "Timer", "micropython", "rp2", "const", "print", "range", "OSError", "ptr8", "self"}
-    never |= {"asm_add", "r0", "r1", "add", "pio_blink", "pins", "wrap_target", "wrap", "set", "fill", "buf", "n", "p", "i"}
+    never |= {
+        "asm_add",
+        "r0",
+        "r1",
+        "add",
+        "pio_blink",
+        "pins",
+        "wrap_target",
+        "wrap",
+        "set",
+        "fill",
+        "buf",
+        "n",
+        "p",
+        "i",
+    }
     never |= {"factor", "rate", "blink", "__init__"}  # kwarg-used param and class-body names
     for result in renamed:
         assert not never & set(result.mapping), result.mapping
@@ -180,8 +198,13 @@ def test_renamed_variants_compile_in_mpy_cross(renamed):
 
 
 def test_mpy_cross_reports_errors_in_order():
-    sources = ["x = 1\n", "def f(:\n    pass\n", "match x:\n    case 1:\n        pass\n",
-               "@micropython.viper\ndef f(x: int) -> int:\n    return x + 1\n", "   y = 2\n"]
+    sources = [
+        "x = 1\n",
+        "def f(:\n    pass\n",
+        "match x:\n    case 1:\n        pass\n",
+        "@micropython.viper\ndef f(x: int) -> int:\n    return x + 1\n",
+        "   y = 2\n",
+    ]
     results = compile_many(sources, march="armv7m", workers=3)
     assert [r.ok for r in results] == [True, False, False, True, False]
     assert results[1].error_type == "SyntaxError"
@@ -190,7 +213,7 @@ def test_mpy_cross_reports_errors_in_order():
         compile_many(["x = 1"], march="z80")
 
 
-ESP32_CODE = '''from machine import Pin, ADC, I2C
+ESP32_CODE = """from machine import Pin, ADC, I2C
 BUTTON = const(14)
 btn = Pin(BUTTON, Pin.IN, Pin.PULL_UP)  # button on GPIO14
 sensor = Pin(27, Pin.IN)
@@ -198,13 +221,15 @@ pot = ADC(Pin(34))
 i2c = I2C(0, scl=Pin(22), sda=Pin(21))
 relay = Pin(4, Pin.OUT)
 motor = Pin(5)
-'''
+"""
 
 
 def test_esp32_pin_moves_respect_the_table():
     outputs_or_pulled = {14, 22, 21, 4, 5}
     for seed in range(40):
-        result = renumber_pins(ESP32_CODE, "On an ESP32, read a button on GPIO14 and a pot on pin 34", random.Random(seed))
+        result = renumber_pins(
+            ESP32_CODE, "On an ESP32, read a button on GPIO14 and a pot on pin 34", random.Random(seed)
+        )
         assert result is not None and result.board == "ESP32"
         uses = find_pin_uses(ast.parse(result.code))
         assert len(uses) == 7  # moves are one-to-one: no two pins merged
@@ -220,7 +245,10 @@ def test_esp32_pin_moves_respect_the_table():
 
 
 def test_rp2040_and_esp8266_tables():
-    rp2040 = "from machine import Pin, UART\nuart = UART(0, tx=Pin(0), rx=Pin(1))\nled = Pin(25, Pin.OUT)\nout = Pin(15, Pin.OUT)\n"
+    rp2040 = (
+        "from machine import Pin, UART\nuart = UART(0, tx=Pin(0), rx=Pin(1))\n"
+        "led = Pin(25, Pin.OUT)\nout = Pin(15, Pin.OUT)\n"
+    )
     esp8266 = "from machine import Pin\nout = Pin(12, Pin.OUT)  # D6\n"
     for seed in range(20):
         moved = renumber_pins(rp2040, "Toggle the LED on a Pico and drive GP15", random.Random(seed))

@@ -6,7 +6,7 @@ import pytest
 from fpdf import FPDF
 from PIL import Image
 
-from pipeline.pdf_extract import ExtractionLimits, PdfExtractionError, extract_blocks, extract_pdf_isolated
+from pipeline.pdf.extract import ExtractionLimits, PdfExtractionError, extract_blocks, extract_pdf_isolated
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "pdfs" / "rp2040_peripherals.pdf"
 
@@ -40,7 +40,10 @@ def assert_error(path: Path, cause: str, limits: ExtractionLimits | None = None)
 
 
 def test_user_password_encryption(tmp_path: Path):
-    assert_error(text_pdf(tmp_path / "locked.pdf", owner_password="own", user_password="secret"), "encrypted with a user password")
+    assert_error(
+        text_pdf(tmp_path / "locked.pdf", owner_password="own", user_password="secret"),
+        "encrypted with a user password",
+    )
 
 
 def test_owner_password_only_still_extracts(tmp_path: Path):

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.corpus import CORPUS_FILE, CorpusSettings, assign_splits, build_corpus, split_of
-from pipeline.dedup import IDENTIFIER_PLACEHOLDER, code_tokens
+from pipeline.corpus.build import CORPUS_FILE, CorpusSettings, assign_splits, build_corpus, split_of
+from pipeline.corpus.dedup import IDENTIFIER_PLACEHOLDER, code_tokens
 
 SENSOR_PROGRAM = """\
 from machine import Pin, I2C, Timer
@@ -80,8 +80,14 @@ pwm.deinit()
 def write_blocks(path: Path, doc_id: str, blocks: list[tuple[str, str]]) -> Path:
     """A block table for one document from (kind, text) pairs, seq in list order."""
     rows = [
-        {"doc_id": doc_id, "kind": kind, "level": 2 if kind == "heading" else 0, "text": text, "page": 1 + seq // 3,
-         "seq": seq}
+        {
+            "doc_id": doc_id,
+            "kind": kind,
+            "level": 2 if kind == "heading" else 0,
+            "text": text,
+            "page": 1 + seq // 3,
+            "seq": seq,
+        }
         for seq, (kind, text) in enumerate(blocks)
     ]
     pd.DataFrame(rows).to_parquet(path)
@@ -102,10 +108,13 @@ def texts_of(corpus: pd.DataFrame, doc_id: str) -> list[str]:
 
 def test_exact_duplicate_code_block_is_removed_and_first_source_wins(tmp_path):
     reformatted = SENSOR_PROGRAM.replace("\n\n\n", "\n").replace("    ", "  ")  # whitespace only
-    corpus, metadata = build(tmp_path, {
-        "b_book": [("heading", "Sensor"), ("code", reformatted)],
-        "a_book": [("heading", "Sensor"), ("code", SENSOR_PROGRAM), ("code", BLINK_PROGRAM)],
-    })
+    corpus, metadata = build(
+        tmp_path,
+        {
+            "b_book": [("heading", "Sensor"), ("code", reformatted)],
+            "a_book": [("heading", "Sensor"), ("code", SENSOR_PROGRAM), ("code", BLINK_PROGRAM)],
+        },
+    )
     assert texts_of(corpus, "doc-a_book") == ["Sensor", SENSOR_PROGRAM, BLINK_PROGRAM]
     assert texts_of(corpus, "doc-b_book") == ["Sensor"]  # the heading is context, not deduplicated
     assert metadata["duplicates_removed"]["exact_code_blocks"] == 1
@@ -113,11 +122,17 @@ def test_exact_duplicate_code_block_is_removed_and_first_source_wins(tmp_path):
 
 
 def test_near_duplicate_with_renamed_variables_and_changed_line_is_removed(tmp_path):
-    corpus, metadata = build(tmp_path, {
-        "a": [("prose", "Read the sensor once a second."), ("code", SENSOR_PROGRAM)],
-        "b": [("prose", "A printed copy of the sensor example."), ("code", SENSOR_PROGRAM_VARIANT),
-              ("code", PWM_PROGRAM)],
-    })
+    corpus, metadata = build(
+        tmp_path,
+        {
+            "a": [("prose", "Read the sensor once a second."), ("code", SENSOR_PROGRAM)],
+            "b": [
+                ("prose", "A printed copy of the sensor example."),
+                ("code", SENSOR_PROGRAM_VARIANT),
+                ("code", PWM_PROGRAM),
+            ],
+        },
+    )
     code = corpus.loc[corpus["kind"] == "code", "text"].tolist()
     assert code == [SENSOR_PROGRAM, PWM_PROGRAM]
     assert metadata["duplicates_removed"]["near_code_blocks"] == 1
@@ -132,12 +147,23 @@ def test_near_dedup_threshold_is_honoured(tmp_path):
 
 
 def test_distinct_code_kept_and_block_order_preserved(tmp_path):
-    corpus, _ = build(tmp_path, {
-        "a": [("heading", "Blink"), ("code", BLINK_PROGRAM)],
-        "b": [("heading", "Intro"), ("prose", "Three examples follow."), ("heading", "Again blink"),
-              ("code", BLINK_PROGRAM), ("heading", "Dimming"), ("prose", "Fade an LED with PWM."),
-              ("code", PWM_PROGRAM), ("heading", "Sensor"), ("code", SENSOR_PROGRAM)],
-    })
+    corpus, _ = build(
+        tmp_path,
+        {
+            "a": [("heading", "Blink"), ("code", BLINK_PROGRAM)],
+            "b": [
+                ("heading", "Intro"),
+                ("prose", "Three examples follow."),
+                ("heading", "Again blink"),
+                ("code", BLINK_PROGRAM),
+                ("heading", "Dimming"),
+                ("prose", "Fade an LED with PWM."),
+                ("code", PWM_PROGRAM),
+                ("heading", "Sensor"),
+                ("code", SENSOR_PROGRAM),
+            ],
+        },
+    )
     doc_b = corpus.loc[corpus["doc_id"] == "doc-b"]
     assert doc_b["seq"].tolist() == [0, 1, 2, 4, 5, 6, 7, 8]  # only the duplicate (seq 3) is gone
     assert doc_b["kind"].tolist() == ["heading", "prose", "heading", "heading", "prose", "code", "heading", "code"]
@@ -146,14 +172,19 @@ def test_distinct_code_kept_and_block_order_preserved(tmp_path):
 def test_quality_filters_drop_junk_and_count_reasons(tmp_path):
     long_line = "data = b'" + "A" * 500 + "'"
     symbol_soup = "!@#$%^&*()_+{}|:<>?~`-=[]\\;',./" * 3
-    corpus, metadata = build(tmp_path, {"a": [
-        ("heading", "I2C"),  # short headings are fine
-        ("code", long_line),
-        ("prose", symbol_soup),
-        ("code", "x=1"),
-        ("prose", "   "),
-        ("code", BLINK_PROGRAM),
-    ]})
+    corpus, metadata = build(
+        tmp_path,
+        {
+            "a": [
+                ("heading", "I2C"),  # short headings are fine
+                ("code", long_line),
+                ("prose", symbol_soup),
+                ("code", "x=1"),
+                ("prose", "   "),
+                ("code", BLINK_PROGRAM),
+            ]
+        },
+    )
     assert corpus["text"].tolist() == ["I2C", BLINK_PROGRAM]
     assert metadata["filtered"] == {"empty": 1, "too_short": 1, "long_line": 1, "low_alnum": 1}
     loose, _ = build(tmp_path, {"a": [("code", long_line)]}, max_line_length=600)
@@ -161,10 +192,13 @@ def test_quality_filters_drop_junk_and_count_reasons(tmp_path):
 
 
 def test_duplicate_documents_removed_whole(tmp_path):
-    book = [("heading", "Getting started"),
-            ("prose", "Connect the board over USB and open the REPL to try the commands below."),
-            ("code", BLINK_PROGRAM), ("prose", "Next we fade an LED using pulse width modulation on pin 15."),
-            ("code", PWM_PROGRAM)]
+    book = [
+        ("heading", "Getting started"),
+        ("prose", "Connect the board over USB and open the REPL to try the commands below."),
+        ("code", BLINK_PROGRAM),
+        ("prose", "Next we fade an LED using pulse width modulation on pin 15."),
+        ("code", PWM_PROGRAM),
+    ]
     same_book_new_title = [("heading", "Getting started!"), *book[1:]]
     corpus, metadata = build(tmp_path, {"a": book, "b": list(book), "c": same_book_new_title})
     assert corpus["doc_id"].unique().tolist() == ["doc-a"]
@@ -176,7 +210,9 @@ def test_duplicate_documents_removed_whole(tmp_path):
 def test_document_with_all_blocks_dropped_disappears(tmp_path):
     renamed_blink = BLINK_PROGRAM.replace("led", "lamp")
     junk = "<<<>>>|||~~~" * 2
-    corpus, metadata = build(tmp_path, {"a": [("code", BLINK_PROGRAM)], "b": [("prose", junk), ("code", renamed_blink)]})
+    corpus, metadata = build(
+        tmp_path, {"a": [("code", BLINK_PROGRAM)], "b": [("prose", junk), ("code", renamed_blink)]}
+    )
     assert corpus["doc_id"].unique().tolist() == ["doc-a"]
     assert metadata["documents"] == 1
     assert metadata["documents_emptied"] == 1
@@ -221,10 +257,14 @@ def test_at_least_one_val_and_one_train_document():
 
 
 def test_metadata_counts_and_split_column(tmp_path):
-    corpus, metadata = build(tmp_path, {
-        "a": [("heading", "Blink"), ("prose", "Blink an LED on pin 2."), ("code", BLINK_PROGRAM)],
-        "b": [("heading", "PWM"), ("code", PWM_PROGRAM)],
-    }, val_fraction=0.01)
+    corpus, metadata = build(
+        tmp_path,
+        {
+            "a": [("heading", "Blink"), ("prose", "Blink an LED on pin 2."), ("code", BLINK_PROGRAM)],
+            "b": [("heading", "PWM"), ("code", PWM_PROGRAM)],
+        },
+        val_fraction=0.01,
+    )
     assert metadata["documents"] == 2 and metadata["blocks"] == 5
     assert metadata["documents_by_split"] == {"train": 1, "val": 1}
     assert metadata["characters"] == corpus["text"].str.len().sum()
@@ -236,15 +276,38 @@ def test_metadata_counts_and_split_column(tmp_path):
 
 def test_source_files_and_failed_pdfs(tmp_path):
     pdf = write_blocks(tmp_path / "book.parquet", "book", [("heading", "Blink"), ("code", BLINK_PROGRAM)])
-    sources = pd.DataFrame([
-        {"doc_id": "src-blink", "kind": "code", "level": 0, "text": BLINK_PROGRAM, "page": 0, "seq": 0,
-         "path": "examples/blink.py", "sha256": "0" * 64},
-        {"doc_id": "src-pwm", "kind": "code", "level": 0, "text": PWM_PROGRAM, "page": 0, "seq": 0,
-         "path": "examples/pwm.py", "sha256": "1" * 64},
-    ])
+    sources = pd.DataFrame(
+        [
+            {
+                "doc_id": "src-blink",
+                "kind": "code",
+                "level": 0,
+                "text": BLINK_PROGRAM,
+                "page": 0,
+                "seq": 0,
+                "path": "examples/blink.py",
+                "sha256": "0" * 64,
+            },
+            {
+                "doc_id": "src-pwm",
+                "kind": "code",
+                "level": 0,
+                "text": PWM_PROGRAM,
+                "page": 0,
+                "seq": 0,
+                "path": "examples/pwm.py",
+                "sha256": "1" * 64,
+            },
+        ]
+    )
     sources.to_parquet(tmp_path / "source_files.parquet")
-    metadata = build_corpus({"book": pdf}, tmp_path / "source_files.parquet", tmp_path / "out", CorpusSettings(),
-                            failed_pdfs={"scan": "no text layer (image-only pages)"})
+    metadata = build_corpus(
+        {"book": pdf},
+        tmp_path / "source_files.parquet",
+        tmp_path / "out",
+        CorpusSettings(),
+        failed_pdfs={"scan": "no text layer (image-only pages)"},
+    )
     corpus = pd.read_parquet(tmp_path / "out" / CORPUS_FILE)
     assert sorted(corpus["source"].unique()) == ["pdf:book", "sources:examples/pwm.py"]
     assert metadata["failed_pdfs"] == [{"partition": "scan", "error": "no text layer (image-only pages)"}]
@@ -274,15 +337,47 @@ def test_empty_result_is_an_error(tmp_path):
 
 def test_code_tokens_keep_api_names_and_anonymize_locals():
     tokens = code_tokens("from machine import Pin\nled = Pin(2, mode=Pin.OUT)  # onboard\nled.on()\n")
-    assert tokens == ["from", "machine", "import", "Pin", IDENTIFIER_PLACEHOLDER, "=", "Pin", "(", "2", ",", "mode",
-                      "=", "Pin", ".", "OUT", ")", IDENTIFIER_PLACEHOLDER, ".", "on", "(", ")"]
+    assert tokens == [
+        "from",
+        "machine",
+        "import",
+        "Pin",
+        IDENTIFIER_PLACEHOLDER,
+        "=",
+        "Pin",
+        "(",
+        "2",
+        ",",
+        "mode",
+        "=",
+        "Pin",
+        ".",
+        "OUT",
+        ")",
+        IDENTIFIER_PLACEHOLDER,
+        ".",
+        "on",
+        "(",
+        ")",
+    ]
     # Broken indentation from a PDF still yields tokens (fallback lexer), names kept literal.
     assert code_tokens("def f():\n        x = 1\n    return x  # r\n") == [
-        "def", "f", "(", ")", ":", "x", "=", "1", "return", "x"]
+        "def",
+        "f",
+        "(",
+        ")",
+        ":",
+        "x",
+        "=",
+        "1",
+        "return",
+        "x",
+    ]
 
 
 def test_short_shell_commands_are_not_collapsed(tmp_path):
-    corpus, metadata = build(tmp_path, {"a": [("code", "$ sudo apt install thonny"),
-                                              ("code", "$ sudo apt install minicom")]})
+    corpus, metadata = build(
+        tmp_path, {"a": [("code", "$ sudo apt install thonny"), ("code", "$ sudo apt install minicom")]}
+    )
     assert len(corpus) == 2
     assert metadata["duplicates_removed"]["near_code_blocks"] == 0

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipeline.definitions import defs
+from assets.definitions import defs
 from assets.sources import SourceFilesConfig
 from resources.artifact_store import ArtifactStoreResource
 
@@ -23,8 +23,14 @@ def test_definitions_are_loadable():
 
 def test_dagster_cli_validates_the_workspace(tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
-    proc = subprocess.run([str(BIN / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(BIN / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "All code locations passed validation" in proc.stdout + proc.stderr
 
@@ -43,9 +49,13 @@ def instance(tmp_path):
 def test_unchanged_inputs_keep_the_data_version(tmp_path, instance):
     resources = {**defs.resources, "artifact_store": ArtifactStoreResource(root=str(tmp_path / "artifacts"))}
     config = dg.RunConfig({"source_files": SourceFilesConfig(source_dir=str(REPO / "data" / "sources"))})
-    first = dg.materialize(defs.assets, resources=resources, instance=instance, run_config=config, selection=["source_files"])
+    first = dg.materialize(
+        defs.assets, resources=resources, instance=instance, run_config=config, selection=["source_files"]
+    )
     version_one = _data_version(instance, "source_files")
-    second = dg.materialize(defs.assets, resources=resources, instance=instance, run_config=config, selection=["source_files"])
+    second = dg.materialize(
+        defs.assets, resources=resources, instance=instance, run_config=config, selection=["source_files"]
+    )
     assert first.success and second.success
     assert version_one and _data_version(instance, "source_files") == version_one
     # A changed input gives a new version.
@@ -60,12 +70,19 @@ def test_unchanged_inputs_keep_the_data_version(tmp_path, instance):
 def test_cli_run_then_artifacts_json(tmp_path):
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "MPYFORGE_ARTIFACT_ROOT": str(tmp_path / "artifacts")}
-    run = subprocess.run([str(BIN / "mpyforge"), "run", "--select", "source_files"], cwd=REPO, env=env,
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [str(BIN / "mpyforge"), "run", "--select", "source_files"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "[1/1] source_files: ok" in run.stdout
-    listing = subprocess.run([str(BIN / "mpyforge"), "artifacts", "--json"], cwd=REPO, env=env,
-                             capture_output=True, text=True, timeout=60)
+    listing = subprocess.run(
+        [str(BIN / "mpyforge"), "artifacts", "--json"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
     rows = json.loads(listing.stdout)
     assert [r["asset"] for r in rows] == ["source_files"]
     assert Path(rows[0]["path"], "source_files.parquet").is_file()

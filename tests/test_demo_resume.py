@@ -13,6 +13,8 @@ import dagster as dg
 import pytest
 from dagster._core.instance.ref import InstanceRef
 
+from tests.waits import RUN_S
+
 REPO = Path(__file__).resolve().parents[1]
 MPYFORGE = str(Path(sys.executable).parent / "mpyforge")
 
@@ -49,10 +51,11 @@ def test_killed_demo_run_resumes_from_checkpoint(tmp_path):
     env = _env(tmp_path / "home")
     training = tmp_path / "home" / "var" / "training"
     command = [MPYFORGE, "run", "--preset", "tiny", "--select", "*base_checkpoint"]
-    first = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             text=True, start_new_session=True)
+    first = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
-        checkpoint = _wait_for_checkpoint(first, training, timeout_s=600)
+        checkpoint = _wait_for_checkpoint(first, training, timeout_s=RUN_S)
     finally:
         os.killpg(first.pid, signal.SIGKILL)  # the run and its trainer subprocess, mid-training
         first.wait()
@@ -62,8 +65,11 @@ def test_killed_demo_run_resumes_from_checkpoint(tmp_path):
     assert second.returncode == 0, second.stdout + second.stderr
     assert "base_checkpoint: ok" in second.stdout
 
-    listing = json.loads(subprocess.run([MPYFORGE, "artifacts", "--json"], cwd=REPO, env=env,
-                                        capture_output=True, text=True, timeout=120).stdout)
+    listing = json.loads(
+        subprocess.run(
+            [MPYFORGE, "artifacts", "--json"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+        ).stdout
+    )
     (base,) = [row for row in listing if row["asset"] == "base_checkpoint"]
     metrics = json.loads(Path(base["path"], "metrics.json").read_text())
     assert metrics["resumed_from"] and metrics["resumed_from"].endswith(f"checkpoint-{killed_at}")

@@ -14,16 +14,16 @@ import gguf
 import numpy as np
 import pytest
 
-from pipeline import gguf_tensors, gguf_writer
-from pipeline.gguf_export import VARIANTS, GgufSettings, build_gguf_variant, variant_table_markdown
-from pipeline.gguf_generate import generate_gguf
-from pipeline.gguf_inspect import read_field
-from pipeline.gguf_quantize import QuantizeError, quantize
-from pipeline.gguf_verify import VerificationError, make_windows, perplexity, verify_variant
-from pipeline.gguf_writer import write_gguf
-from pipeline.prompt_format import SPECIAL_TOKENS, chat_template_jinja, format_pair
+from pipeline.common.prompt_format import SPECIAL_TOKENS, chat_template_jinja, format_pair
+from pipeline.gguf import tensors as gguf_tensors
+from pipeline.gguf import writer as gguf_writer
+from pipeline.gguf.export import VARIANTS, GgufSettings, build_gguf_variant, variant_table_markdown
+from pipeline.gguf.generate import generate_gguf
+from pipeline.gguf.quantize import QuantizeError, quantize
+from pipeline.gguf.summary import read_field
+from pipeline.gguf.verify import VerificationError, make_windows, verify_variant, window_perplexity
+from pipeline.gguf.writer import write_gguf
 from tests.tiny_models import SAMPLE_TEXTS, build_tiny_gpt2, build_tiny_llama
-
 
 # Validation texts with the tokenizer's hard cases: contractions, digit runs,
 # indentation/tabs/CRLF, non-ASCII, and special tokens written in the text.
@@ -223,4 +223,4 @@ def test_windows_and_perplexity_math():
     windows = make_windows(list(range(10, 20)), bos_id=1, length=4, max_windows=5)
     assert windows == [[1, 10, 11, 12], [1, 13, 14, 15], [1, 16, 17, 18]]
     uniform = [np.zeros((4, 50), dtype=np.float32) for _ in windows]
-    assert perplexity(windows, uniform) == pytest.approx(50.0)
+    assert window_perplexity(windows, uniform) == pytest.approx(50.0)

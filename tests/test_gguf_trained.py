@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.gguf_export import GgufSettings, build_gguf_variant
-from pipeline.gguf_writer import write_gguf
-from pipeline.gguf_verify import verify_variant
-from pipeline.train import run_training
+from pipeline.gguf.export import GgufSettings, build_gguf_variant
+from pipeline.gguf.verify import verify_variant
+from pipeline.gguf.writer import write_gguf
+from pipeline.train.run import run_training
 from tests.fixtures_training import make_shards, make_tokenizer, tiny_settings
 from tests.test_gguf import VAL_TEXTS, VERIFY
 

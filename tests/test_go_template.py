@@ -2,7 +2,7 @@
 
 Three renderings of one prompt format must agree: ``prompt_format.render``, the
 HF/GGUF Jinja ``chat_template`` (through jinja2 and through transformers), and the
-Go ``TEMPLATE`` (through the subset renderer in ``tests/go_template.py`` and, where
+Go ``TEMPLATE`` (through the subset renderer in ``scripts/go_template.py`` and, where
 a Go toolchain exists, through real ``text/template``).
 """
 
@@ -16,8 +16,8 @@ import subprocess
 import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from pipeline.prompt_format import Message, chat_template_jinja, ollama_template, render
-from tests.go_template import render_go_template
+from pipeline.common.prompt_format import Message, chat_template_jinja, ollama_template, render
+from scripts.go_template import render_go_template
 from tests.tiny_models import build_tiny_tokenizer
 
 CONVERSATIONS = {
@@ -30,11 +30,9 @@ CONVERSATIONS = {
         Message("user", "Now at 100 kHz?"),
     ],
     "awkward content": [
-        Message("user", "  leading spaces, {{ braces }}, {% tags %}, \"quotes\", tabs\tand\n\nblank lines\n"),
+        Message("user", '  leading spaces, {{ braces }}, {% tags %}, "quotes", tabs\tand\n\nblank lines\n')
     ],
-    "no system, two turns": [
-        Message("user", "a"), Message("assistant", "b"), Message("user", "c"),
-    ],
+    "no system, two turns": [Message("user", "a"), Message("assistant", "b"), Message("user", "c")],
 }
 
 
@@ -99,8 +97,12 @@ def test_real_go_text_template_agrees(tmp_path):
     binary = tmp_path / "render"
     env = {**os.environ, "GOCACHE": str(tmp_path / "gocache"), "GO111MODULE": "off"}
     build = subprocess.run(
-        ["go", "build", "-o", str(binary), "render.go"], cwd=tmp_path, env=env,
-        capture_output=True, text=True, timeout=600,
+        ["go", "build", "-o", str(binary), "render.go"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert build.returncode == 0, build.stderr
     for name, messages in CONVERSATIONS.items():
@@ -110,16 +112,19 @@ def test_real_go_text_template_agrees(tmp_path):
         assert result.stdout == render(messages, add_generation_prompt=True), name
 
 
-@pytest.mark.parametrize("template,data,expected", [
-    ("a  {{- .X -}}  b", {"X": "x"}, "axb"),  # trim markers eat all adjacent whitespace
-    ("a {{-3}}", {}, None),  # no space after the dash: a number, which the subset refuses
-    ('{{ if eq .R "a" }}A{{ else if eq .R "b" "c" }}BC{{ else }}other{{ end }}', {"R": "c"}, "BC"),
-    ('{{ if eq .R "a" }}A{{ else }}other{{ end }}', {"R": "z"}, "other"),
-    ("{{ if .S }}[{{ .S }}]{{ end }}{{ .P }}", {"S": "", "P": "p"}, "p"),
-    ("{{ range .M }}{{ $.Sep }}{{ .V }}{{ end }}", {"Sep": "-", "M": [{"V": 1}, {"V": 2}]}, "-1-2"),
-    ("{{ range .M }}x{{ end }}", {"M": []}, ""),
-    ("{{ if not .S }}none{{ end }}", {"S": ""}, "none"),
-])
+@pytest.mark.parametrize(
+    "template,data,expected",
+    [
+        ("a  {{- .X -}}  b", {"X": "x"}, "axb"),  # trim markers eat all adjacent whitespace
+        ("a {{-3}}", {}, None),  # no space after the dash: a number, which the subset refuses
+        ('{{ if eq .R "a" }}A{{ else if eq .R "b" "c" }}BC{{ else }}other{{ end }}', {"R": "c"}, "BC"),
+        ('{{ if eq .R "a" }}A{{ else }}other{{ end }}', {"R": "z"}, "other"),
+        ("{{ if .S }}[{{ .S }}]{{ end }}{{ .P }}", {"S": "", "P": "p"}, "p"),
+        ("{{ range .M }}{{ $.Sep }}{{ .V }}{{ end }}", {"Sep": "-", "M": [{"V": 1}, {"V": 2}]}, "-1-2"),
+        ("{{ range .M }}x{{ end }}", {"M": []}, ""),
+        ("{{ if not .S }}none{{ end }}", {"S": ""}, "none"),
+    ],
+)
 def test_go_subset_semantics(template, data, expected):
     if expected is None:
         with pytest.raises(ValueError, match="supported subset"):
@@ -128,13 +133,16 @@ def test_go_subset_semantics(template, data, expected):
         assert render_go_template(template, data) == expected
 
 
-@pytest.mark.parametrize("template,error", [
-    ("{{ if .A }}open", "no {{ end }}"),
-    ("{{ end }}", "without an open"),
-    ("{{ else }}", "outside an if"),
-    ("{{ .Missing }}", "can't evaluate field Missing"),
-    ("{{ template \"x\" }}", "supported subset"),
-])
+@pytest.mark.parametrize(
+    "template,error",
+    [
+        ("{{ if .A }}open", "no {{ end }}"),
+        ("{{ end }}", "without an open"),
+        ("{{ else }}", "outside an if"),
+        ("{{ .Missing }}", "can't evaluate field Missing"),
+        ('{{ template "x" }}', "supported subset"),
+    ],
+)
 def test_go_subset_reports_what_it_cannot_do(template, error):
     with pytest.raises(ValueError, match=error):
         render_go_template(template, {"A": True})

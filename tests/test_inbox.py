@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.artifacts import sha256_file
-from pipeline.inbox import partition_key, scan_inbox
+from pipeline.common.artifacts import sha256_file
+from pipeline.pdf.inbox import partition_key, scan_inbox
 
 SAFE_KEY = re.compile(r"[a-z0-9_-]+")
 
@@ -14,7 +14,9 @@ def test_canonical_names_keep_their_stem():
     assert partition_key("/some/dir/rp2040-book.pdf") == "rp2040-book"
 
 
-@pytest.mark.parametrize("name", ["My Book.pdf", "Über MicroPython (2nd ed).PDF", "a b.pdf", "...pdf", "x" * 200 + ".pdf"])
+@pytest.mark.parametrize(
+    "name", ["My Book.pdf", "Über MicroPython (2nd ed).PDF", "a b.pdf", "...pdf", "x" * 200 + ".pdf"]
+)
 def test_sanitised_names_are_safe_stable_and_hashed(name):
     key = partition_key(name)
     assert SAFE_KEY.fullmatch(key), key

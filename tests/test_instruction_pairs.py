@@ -7,50 +7,69 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.instruction_pairs import PairSettings, build_instruction_pairs, find_split_leaks, load_corpus
-from pipeline.mpy_compile import compile_many
-from pipeline.pair_mining import MiningLimits, mine_pairs
+from pipeline.pairs.build import PairSettings, build_instruction_pairs, find_split_leaks, load_corpus
+from pipeline.pairs.mining import MiningLimits, mine_pairs
+from pipeline.pairs.mpy_compile import compile_many
 
-BLINK = "from machine import Pin\nimport time\n\nled = Pin(2, Pin.OUT)\nwhile True:\n    led.value(not led.value())\n    time.sleep_ms(500)"
+BLINK = (
+    "from machine import Pin\nimport time\n\nled = Pin(2, Pin.OUT)\n"
+    "while True:\n    led.value(not led.value())\n    time.sleep_ms(500)"
+)
 BUTTON = (
     "from machine import Pin\nimport time\n\nbutton_pin = Pin(14, Pin.IN, Pin.PULL_UP)  # button on GPIO14\n"
     "presses = 0\n\ndef on_press(pin):\n    global presses\n    presses += 1\n\n"
     "button_pin.irq(trigger=Pin.IRQ_FALLING, handler=on_press)"
 )
-REPL = ">>> from machine import Pin\n>>> p = Pin(4, Pin.OUT)\n>>> p.value()\n0\n>>> for k in range(2):\n...     print(k)\n...\n0\n1"
+REPL = (
+    ">>> from machine import Pin\n>>> p = Pin(4, Pin.OUT)\n>>> p.value()\n0\n"
+    ">>> for k in range(2):\n...     print(k)\n...\n0\n1"
+)
 BROKEN = "def broken(:\n    pass"
 PICO_PY = (
     '"""Blink the Pico LED with a hardware timer on the Raspberry Pi Pico."""\n'
     "from machine import Pin, Timer\n\nled = Pin(25, Pin.OUT)\nuart_pin = Pin(15, Pin.OUT)\n\n\n"
-    "def toggle(timer):\n    \"\"\"Flip the LED state once.\"\"\"\n    led.toggle()\n    uart_pin.toggle()\n\n\n"
+    'def toggle(timer):\n    """Flip the LED state once."""\n    led.toggle()\n    uart_pin.toggle()\n\n\n'
     "Timer(period=500, mode=Timer.PERIODIC, callback=toggle)"
 )
 
 
 def _doc(doc_id: str, source: str, split: str, blocks: list[tuple[str, str]]) -> list[dict]:
     return [
-        {"doc_id": doc_id, "source": source, "kind": kind, "level": 2 if kind == "heading" else 0,
-         "text": text, "page": 1, "seq": seq, "split": split}
+        {
+            "doc_id": doc_id,
+            "source": source,
+            "kind": kind,
+            "level": 2 if kind == "heading" else 0,
+            "text": text,
+            "page": 1,
+            "seq": seq,
+            "split": split,
+        }
         for seq, (kind, text) in enumerate(blocks)
     ]
 
 
 def synthetic_corpus() -> pd.DataFrame:
-    rows = _doc("book", "pdf:esp32-book", "train", [
-        ("heading", "2.1. Blinking the onboard LED"),
-        ("prose", "To blink the LED on an ESP32, configure GPIO2 as an output and toggle it in a loop:"),
-        ("code", BLINK),
-        ("heading", "Button counter"),
-        ("prose", "This program counts presses of a push button. It uses an interrupt on the falling edge."),
-        ("code", BUTTON),
-        ("heading", "REPL"),
-        ("prose", "You can also try pins from the ESP32 REPL prompt."),
-        ("code", REPL),
-        ("prose", "12 / 40"),
-        ("code", "x = [1, 2, 3]\nprint(len(x))"),
-        ("prose", "Listing 4: A function that is not valid Python and must be rejected."),
-        ("code", BROKEN),
-    ])
+    rows = _doc(
+        "book",
+        "pdf:esp32-book",
+        "train",
+        [
+            ("heading", "2.1. Blinking the onboard LED"),
+            ("prose", "To blink the LED on an ESP32, configure GPIO2 as an output and toggle it in a loop:"),
+            ("code", BLINK),
+            ("heading", "Button counter"),
+            ("prose", "This program counts presses of a push button. It uses an interrupt on the falling edge."),
+            ("code", BUTTON),
+            ("heading", "REPL"),
+            ("prose", "You can also try pins from the ESP32 REPL prompt."),
+            ("code", REPL),
+            ("prose", "12 / 40"),
+            ("code", "x = [1, 2, 3]\nprint(len(x))"),
+            ("prose", "Listing 4: A function that is not valid Python and must be rejected."),
+            ("code", BROKEN),
+        ],
+    )
     rows += _doc("pico", "sources:examples/pico_blink.py", "val", [("code", PICO_PY)])
     return pd.DataFrame(rows)
 
@@ -62,9 +81,14 @@ def test_mining_rules_and_noise_filter():
     assert blink.instruction.startswith("Blink the LED on an ESP32. Configure GPIO2 as an output")
     assert blink.task == "blink the LED on an ESP32"
     assert by_origin["book#5"].instruction.startswith("Button counter. This program counts presses")
-    assert by_origin["book#8"].response == "from machine import Pin\np = Pin(4, Pin.OUT)\np.value()\nfor k in range(2):\n    print(k)"
+    assert (
+        by_origin["book#8"].response
+        == "from machine import Pin\np = Pin(4, Pin.OUT)\np.value()\nfor k in range(2):\n    print(k)"
+    )
     assert by_origin["book#12"].instruction.startswith("A function that is not valid Python")
-    assert by_origin["pico#0:module"].instruction == "Blink the Pico LED with a hardware timer on the Raspberry Pi Pico."
+    assert (
+        by_origin["pico#0:module"].instruction == "Blink the Pico LED with a hardware timer on the Raspberry Pi Pico."
+    )
     assert by_origin["pico#0:module"].response.startswith("from machine import Pin, Timer")
     toggle = by_origin["pico#0:toggle"]
     assert toggle.instruction == "Flip the LED state once."
@@ -80,9 +104,20 @@ def test_end_to_end_build(tmp_path: Path):
     out = tmp_path / "pairs"
     meta = build_instruction_pairs(corpus_path, out, PairSettings(variants_per_original=3, seed=7))
     table = pd.read_parquet(out / "pairs.parquet")
-    assert list(table.columns) == ["pair_id", "origin_id", "variant", "instruction", "response", "augmentations", "split", "source_doc"]
+    assert list(table.columns) == [
+        "pair_id",
+        "origin_id",
+        "variant",
+        "instruction",
+        "response",
+        "augmentations",
+        "split",
+        "source_doc",
+    ]
     assert meta["originals"] == 5 and meta["rejects"] == {
-        "instruction is page furniture or a link": 1, "original does not compile: SyntaxError": 1}
+        "instruction is page furniture or a link": 1,
+        "original does not compile: SyntaxError": 1,
+    }
     assert "| original does not compile: SyntaxError | 1 |" in meta["rejects_table"]
     assert meta["pairs"] == len(table) >= 3 * meta["originals"]
     assert table["pair_id"].is_unique and table[table["variant"] == 0].shape[0] == meta["originals"]

@@ -3,7 +3,7 @@
 import dagster as dg
 import pytest
 
-from pipeline import local_run
+from assets import runner as local_run
 
 variants = dg.StaticPartitionsDefinition(["good", "broken"])
 

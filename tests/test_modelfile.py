@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.modelfile import quote_value, write_modelfile
-from pipeline.ollama_settings import OllamaSettings
-from pipeline.prompt_format import ollama_template, stop_sequences
-from tests.modelfile_parser import ModelfileParseError, parse_modelfile
+from pipeline.common.prompt_format import ollama_template, stop_sequences
+from pipeline.serve.modelfile import quote_value, write_modelfile
+from pipeline.serve.settings import OllamaSettings
+from scripts.modelfile_parser import ModelfileParseError, parse_modelfile
 
 TRICKY_VALUES = [
     "plain",
@@ -32,11 +32,9 @@ def test_quoted_values_survive_the_modelfile_rules(value):
     assert parse_modelfile(modelfile) == [("model", "./m.gguf"), ("system", value), ("num_ctx", "8")]
 
 
-@pytest.mark.parametrize("value,problem", [
-    ('a """ b', '"""'),
-    ("bell\x07", "not printable"),
-    ("zero\u200bwidth", "not printable"),
-])
+@pytest.mark.parametrize(
+    "value,problem", [('a """ b', '"""'), ("bell\x07", "not printable"), ("zero\u200bwidth", "not printable")]
+)
 def test_values_the_parser_would_alter_are_refused(value, problem):
     with pytest.raises(ValueError, match=problem) as caught:
         quote_value(value, "SYSTEM")

@@ -11,26 +11,20 @@ from pathlib import Path
 import pytest
 import requests
 
-from pipeline.gguf_writer import write_gguf
-from pipeline.ollama_client import OllamaClient, file_digest, register_model, uses_modelfile_api
-from pipeline.ollama_errors import (
-    BlobDigestMismatchError,
-    OllamaAPIError,
-    OllamaUnreachableError,
-    TransientOllamaError,
-)
-from pipeline.ollama_settings import OllamaSettings, default_host, normalize_host
-from pipeline.prompt_format import ollama_template, stop_sequences
-from tests.ollama_standin import OLD_CREATE_API_VERSION, running_standin
+from pipeline.common.prompt_format import ollama_template, stop_sequences
+from pipeline.gguf.writer import write_gguf
+from pipeline.serve.client import OllamaClient, file_digest, register_model, uses_modelfile_api
+from pipeline.serve.errors import BlobDigestMismatchError, OllamaAPIError, OllamaUnreachableError, TransientOllamaError
+from pipeline.serve.settings import OllamaSettings, default_host, normalize_host
+from scripts.ollama_standin import OLD_CREATE_API_VERSION, running_standin
 from tests.tiny_models import build_tiny_llama
+from tests.waits import STARTUP_S
 
 
 @pytest.fixture(scope="module")
 def tiny_gguf(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tiny")
-    model_dir = build_tiny_llama(
-        root / "hf", hidden=64, layers=1, heads=2, kv_heads=1, intermediate=128, context=256
-    )
+    model_dir = build_tiny_llama(root / "hf", hidden=64, layers=1, heads=2, kv_heads=1, intermediate=128, context=256)
     return Path(write_gguf(model_dir, root / "tiny-llama-f32.gguf")["path"])
 
 
@@ -137,11 +131,18 @@ def test_delete_removes_the_model(tmp_path, tiny_gguf, settings):
     assert again.value.status == 404
 
 
-@pytest.mark.parametrize("version,body,error", [
-    # A new server ignores the removed "modelfile" field; an old one does not know "files".
-    ("0.12.6", {"model": "m", "modelfile": "FROM @sha256:" + "0" * 64}, "neither 'from' or 'files' was specified"),
-    (OLD_CREATE_API_VERSION, {"model": "m", "files": {"m.gguf": "sha256:" + "0" * 64}}, "path or Modelfile are required"),
-])
+@pytest.mark.parametrize(
+    "version,body,error",
+    [
+        # A new server ignores the removed "modelfile" field; an old one does not know "files".
+        ("0.12.6", {"model": "m", "modelfile": "FROM @sha256:" + "0" * 64}, "neither 'from' or 'files' was specified"),
+        (
+            OLD_CREATE_API_VERSION,
+            {"model": "m", "files": {"m.gguf": "sha256:" + "0" * 64}},
+            "path or Modelfile are required",
+        ),
+    ],
+)
 def test_each_server_generation_rejects_the_other_create_form(tmp_path, version, body, error):
     with running_standin(tmp_path, version=version) as server:
         response = requests.post(f"{server.url}/api/create", json={**body, "stream": False}, timeout=10)
@@ -155,15 +156,18 @@ def test_version_switch_between_create_forms():
     assert not uses_modelfile_api("unknown")
 
 
-@pytest.mark.parametrize("value,expected", [
-    (None, "http://127.0.0.1:11434"),
-    ("", "http://127.0.0.1:11434"),
-    ("example.com", "http://example.com:11434"),
-    ("10.0.0.5:8080", "http://10.0.0.5:8080"),
-    (":9999", "http://127.0.0.1:9999"),
-    ("https://ollama.example.com", "https://ollama.example.com:443"),
-    ("http://[::1]:11435/", "http://[::1]:11435"),
-])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        (None, "http://127.0.0.1:11434"),
+        ("", "http://127.0.0.1:11434"),
+        ("example.com", "http://example.com:11434"),
+        ("10.0.0.5:8080", "http://10.0.0.5:8080"),
+        (":9999", "http://127.0.0.1:9999"),
+        ("https://ollama.example.com", "https://ollama.example.com:443"),
+        ("http://[::1]:11435/", "http://[::1]:11435"),
+    ],
+)
 def test_host_values_are_read_like_ollama_does(value, expected):
     assert normalize_host(value) == expected
 
@@ -195,21 +199,22 @@ def test_standin_generation_is_greedy_and_cuts_at_stop_strings(tmp_path, tiny_gg
 
 def test_standin_runs_as_a_script_for_make_ollama_standin(tmp_path):
     port = _closed_port()
-    script = Path(__file__).with_name("ollama_standin.py")
+    script = Path(__file__).resolve().parents[1] / "scripts" / "ollama_standin.py"
     process = subprocess.Popen(
         [sys.executable, str(script), "--port", str(port), "--store", str(tmp_path), "--version", "0.5.4"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         client = OllamaClient(f"127.0.0.1:{port}", timeout_s=5)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + STARTUP_S
         while True:
             try:
                 assert client.version() == "0.5.4"
                 break
             except OllamaUnreachableError:
                 assert process.poll() is None, process.stdout.read().decode()
-                assert time.monotonic() < deadline, "stand-in did not start within 60 s"
+                assert time.monotonic() < deadline, f"stand-in did not start within {STARTUP_S} s"
                 time.sleep(0.2)
         assert (tmp_path / "blobs").is_dir()
     finally:

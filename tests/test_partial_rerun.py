@@ -1,5 +1,6 @@
-"""Partial re-runs, from PDFs through both checkpoints: a new PDF extracts only itself, unchanged data keeps downstream fresh,
-and a changed code_version shows as unsynced (Dagster's stale status, from the real instance)."""
+"""Partial re-runs, from PDFs through both checkpoints: a new PDF extracts only itself, unchanged data
+keeps downstream fresh, and a changed code_version shows as unsynced (Dagster's stale status, from
+the real instance)."""
 
 import shutil
 from pathlib import Path
@@ -9,14 +10,21 @@ import pytest
 from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleCauseCategory, StaleStatus
 from dagster._core.loader import LoadingContextForTest
 
+from assets.definitions import defs, run_config_for_preset
 from assets.pdf import pdf_documents, pdf_inbox_sensor, pdf_partitions
-from pipeline.definitions import defs, run_config_for_preset
 from resources.artifact_store import ArtifactStoreResource
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((REPO / "data" / "pdfs").glob("*.pdf"))
-CHAIN = ["source_files", "corpus", "instruction_pairs", "bpe_tokenizer", "token_shards",
-              "base_checkpoint", "instruct_checkpoint"]
+CHAIN = [
+    "source_files",
+    "corpus",
+    "instruction_pairs",
+    "bpe_tokenizer",
+    "token_shards",
+    "base_checkpoint",
+    "instruct_checkpoint",
+]
 
 
 def _status(instance, assets, key: str, partition: str | None = None) -> StaleStatus:
@@ -26,8 +34,9 @@ def _status(instance, assets, key: str, partition: str | None = None) -> StaleSt
 
 
 def _materializations(instance, partition: str) -> int:
-    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey("pdf_documents"),
-                                                                    asset_partitions=[partition]), limit=100)
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("pdf_documents"), asset_partitions=[partition]), limit=100
+    )
     return len(records.records)
 
 
@@ -52,9 +61,14 @@ class Daemon:
 
     def materialize(self, selection, partition=None):
         (key,) = selection
-        result = dg.materialize(defs.assets, selection=selection, partition_key=partition,
-                                instance=self.instance, resources=self.resources,
-                                run_config=run_config_for_preset("tiny", dg.AssetKey(key)))
+        result = dg.materialize(
+            defs.assets,
+            selection=selection,
+            partition_key=partition,
+            instance=self.instance,
+            resources=self.resources,
+            run_config=run_config_for_preset("tiny", dg.AssetKey(key)),
+        )
         assert result.success
 
 

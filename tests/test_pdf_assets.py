@@ -7,9 +7,9 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from assets.definitions import defs
 from assets.pdf import pdf_inbox_sensor, pdf_partitions, sync_pdf_partitions
-from pipeline.definitions import defs
-from pipeline.inbox import partition_key
+from pipeline.pdf.inbox import partition_key
 from resources.artifact_store import ArtifactStoreResource
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,8 +79,14 @@ def test_bad_pdf_fails_its_partition_only(instance, inbox, tmp_path):
     resources = {**defs.resources, "artifact_store": ArtifactStoreResource(root=str(tmp_path / "artifacts"))}
     outcomes = {}
     for key in instance.get_dynamic_partitions(pdf_partitions.name):
-        result = dg.materialize(defs.assets, selection=["pdf_documents"], partition_key=key, instance=instance,
-                                resources=resources, raise_on_error=False)
+        result = dg.materialize(
+            defs.assets,
+            selection=["pdf_documents"],
+            partition_key=key,
+            instance=instance,
+            resources=resources,
+            raise_on_error=False,
+        )
         outcomes[key] = result
     assert outcomes["broken"].success is False
     failure = next(e for e in outcomes["broken"].all_events if e.is_step_failure)

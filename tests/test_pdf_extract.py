@@ -3,11 +3,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.mpy_compile import compile_one
-from pipeline.pdf_blocks import Block, blocks_to_markdown, reflow_prose
-from pipeline.pdf_code import strip_line_numbers, strip_repl
-from pipeline.pdf_extract import ExtractionLimits, build_pdf_document, extract_blocks, extract_pdf_isolated
-from pipeline.pdf_layout import Glyph, PageGlyphs, monospace_fonts
+from pipeline.common.code_text import repl_typed_lines
+from pipeline.pairs.mpy_compile import compile_one
+from pipeline.pdf.blocks import Block, blocks_to_markdown, reflow_prose
+from pipeline.pdf.code import strip_line_numbers
+from pipeline.pdf.extract import ExtractionLimits, build_pdf_document, extract_blocks, extract_pdf_isolated
+from pipeline.pdf.layout import Glyph, PageGlyphs, monospace_fonts
 from scripts.make_sample_pdfs import SampleDocument, listing_ground_truth, make_sample_pdfs, parse_sample_markdown
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,7 +44,9 @@ def test_every_sample_listing_compiles_with_mpy_cross():
 
 
 def test_code_blocks_come_out_exactly(extracted):
-    expected = [(stem, listing_ground_truth(b)) for stem in SAMPLE_STEMS for b in source(stem).blocks if b.kind == "code"]
+    expected = [
+        (stem, listing_ground_truth(b)) for stem in SAMPLE_STEMS for b in source(stem).blocks if b.kind == "code"
+    ]
     got = {stem: [b.text for b in blocks if b.kind == "code"] for stem, blocks in extracted.items()}
     exact = [code in got[stem] for stem, code in expected]
     assert sum(exact) / len(exact) >= 0.98, [code for (stem, code), ok in zip(expected, exact) if not ok]
@@ -102,7 +105,7 @@ def test_line_numbers_and_repl_prompts_are_stripped():
     data_rows = ["1 2 3", "5 6 7"]  # not consecutive: left alone
     assert strip_line_numbers(data_rows) == data_rows
     session = [">>> for i in range(2):", "...     print(i)", "...", "0", "1", ">>> x = 1"]
-    assert strip_repl(session) == ["for i in range(2):", "    print(i)", "", "x = 1"]
+    assert repl_typed_lines(session) == ["for i in range(2):", "    print(i)", "", "x = 1"]
 
 
 def test_markdown_fences_python_only_when_it_parses():
@@ -113,7 +116,8 @@ def test_markdown_fences_python_only_when_it_parses():
         Block("d", "code", 0, "$ mpremote run blink.py (", 1, 3),
     ]
     assert blocks_to_markdown(blocks) == (
-        "## Blink\n\nTo blink the LED, toggle it.\n\n```python\nled.value(1)\n```\n\n```\n$ mpremote run blink.py (\n```\n"
+        "## Blink\n\nTo blink the LED, toggle it.\n\n```python\nled.value(1)\n```\n\n"
+        "```\n$ mpremote run blink.py (\n```\n"
     )
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from fpdf import FPDF
 
-from pipeline.mpy_compile import compile_one
-from pipeline.pdf_code import strip_line_numbers
-from pipeline.pdf_extract import extract_blocks
-from pipeline.pdf_layout import Glyph, TextLine, remove_running_lines
+from pipeline.pairs.mpy_compile import compile_one
+from pipeline.pdf.code import strip_line_numbers
+from pipeline.pdf.extract import extract_blocks
+from pipeline.pdf.layout import Glyph, TextLine, remove_running_lines
 
 CODE_SIZE = 10.0
 COMMENT_SIZE = 9.77  # Courier at this size advances 5.862 pt, 2.3 % less than at 10 pt
@@ -90,13 +90,7 @@ def test_numbered_listing_with_gaps_mixed_advances_and_wraps_comes_out_exactly(t
 
 
 def test_right_aligned_numbers_are_stripped_and_wrapped_lines_joined():
-    numbered = [
-        " 9 x = f(a,",
-        "   b)",
-        "10 if not",
-        "   ready:",
-        "11     pass",
-    ]
+    numbered = [" 9 x = f(a,", "   b)", "10 if not", "   ready:", "11     pass"]
     assert strip_line_numbers(numbered) == ["x = f(a,b)", "if not ready:", "    pass"]
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.builders import build_config, build_model
 from models.presets import FAMILIES, SIZES, PresetError, check_sequence, resolve_preset
 from models.sizing import check_fits, flops_per_token, parameter_count, training_memory
-from pipeline.device import gpu_peak_flops, resolve_device
-from pipeline.train_settings import TrainSettings
+from pipeline.train.device import gpu_peak_flops, resolve_device
+from pipeline.train.model import build_config, build_model
+from pipeline.train.settings import TrainSettings
 
 GIB = 1024**3
 

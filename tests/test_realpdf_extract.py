@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.mpy_compile import compile_many
-from pipeline.pdf_extract import extract_blocks
+from pipeline.pairs.mpy_compile import compile_many
+from pipeline.pdf.extract import extract_blocks
 
 REAL_PDFS = Path(__file__).resolve().parents[2] / "shared" / "realpdf"
 PICO_BOOK = REAL_PDFS / "raspberry-pi-pico-python-sdk.pdf"

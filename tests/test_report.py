@@ -17,13 +17,13 @@ import pyarrow.parquet as pq
 import pytest
 from transformers import AutoTokenizer
 
-from pipeline.generate import generate_hf
-from pipeline.generation_eval import cut_at_stop, load_eval_pairs, score_code, summarize
-from pipeline.mpy_imports import check_imports
-from pipeline.prompt_format import BOS, EOS
-from pipeline.report import GgufInput, ReportInputs, ReportSettings, build_model_report, stage_metadata
-from pipeline.text_metrics import chrf, exact_match
-from pipeline.token_texts import corpus_documents
+from pipeline.common.prompt_format import BOS, EOS
+from pipeline.common.text_metrics import chrf, exact_match
+from pipeline.report.build import GgufInput, ReportInputs, ReportSettings, build_model_report, stage_metadata
+from pipeline.report.generation_eval import cut_at_stop, load_eval_pairs, score_code, summarize
+from pipeline.report.mpy_imports import check_imports
+from pipeline.tokens.texts import corpus_documents
+from pipeline.train.generate import generate_hf
 from tests.fixtures_training import make_shards, make_tokenizer, tiny_settings
 from tests.token_fixtures import write_corpus
 
@@ -50,7 +50,9 @@ def test_exact_match_ignores_only_trailing_whitespace():
 
 
 def test_import_check_knows_micropython_modules():
-    check = check_imports("from machine import Pin\nimport utime, uasyncio as asyncio\nimport os.path\nfrom . import util\n")
+    check = check_imports(
+        "from machine import Pin\nimport utime, uasyncio as asyncio\nimport os.path\nfrom . import util\n"
+    )
     assert check.modules == ("machine", "utime", "uasyncio", "os") and check.unknown == () and check.parsed
     assert check_imports("import numpy as np\nimport time").unknown == ("numpy",)
 
@@ -79,19 +81,37 @@ def test_cut_at_stop_ends_the_answer_at_a_new_turn():
 
 def _pairs_table(path: Path, rows: list[tuple[str, int, str, str, str]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist([
-        {"pair_id": pid, "origin_id": pid.split("-")[0], "variant": variant, "instruction": instruction,
-         "response": response, "augmentations": [], "split": split, "source_doc": "book-a"}
-        for pid, variant, instruction, response, split in rows
-    ]), path)
+    pq.write_table(
+        pa.Table.from_pylist(
+            [
+                {
+                    "pair_id": pid,
+                    "origin_id": pid.split("-")[0],
+                    "variant": variant,
+                    "instruction": instruction,
+                    "response": response,
+                    "augmentations": [],
+                    "split": split,
+                    "source_doc": "book-a",
+                }
+                for pid, variant, instruction, response, split in rows
+            ]
+        ),
+        path,
+    )
     return path
 
 
 def test_eval_pairs_are_val_originals_in_a_stable_order(tmp_path):
-    path = _pairs_table(tmp_path / "pairs.parquet", [
-        ("c", 0, "third", GOOD_CODE, "val"), ("a", 0, "first", GOOD_CODE, "val"),
-        ("a-1", 1, "variant", GOOD_CODE, "val"), ("b", 0, "train", GOOD_CODE, "train"),
-    ])
+    path = _pairs_table(
+        tmp_path / "pairs.parquet",
+        [
+            ("c", 0, "third", GOOD_CODE, "val"),
+            ("a", 0, "first", GOOD_CODE, "val"),
+            ("a-1", 1, "variant", GOOD_CODE, "val"),
+            ("b", 0, "train", GOOD_CODE, "train"),
+        ],
+    )
     assert [p.instruction for p in load_eval_pairs(path, 5)] == ["first", "third"]
     assert [p.pair_id for p in load_eval_pairs(path, 1)] == ["a"]
     pq.write_table(pa.Table.from_pylist([{"pair_id": "a", "instruction": "x"}]), tmp_path / "bad.parquet")
@@ -117,8 +137,8 @@ def _artifact(directory: Path, metadata: dict) -> Path:
 @pytest.fixture(scope="module")
 def run_artifacts(tmp_path_factory) -> tuple[ReportInputs, Path]:
     """A whole run's artifacts, built for real at toy scale."""
-    from pipeline.gguf_export import GgufSettings, build_gguf_variant
-    from pipeline.train import run_training
+    from pipeline.gguf.export import GgufSettings, build_gguf_variant
+    from pipeline.train.run import run_training
 
     root = tmp_path_factory.mktemp("report_run")
     tokenizer_dir = make_tokenizer(root / "bpe_tokenizer")
@@ -126,32 +146,67 @@ def run_artifacts(tmp_path_factory) -> tuple[ReportInputs, Path]:
     make_shards(shards_artifact / "shards", tokenizer_dir, {"train": 100, "val": 16})
     quick = dict(max_steps=20, eval_every=10, save_every=20, eval_tokens=512)
     base_dir = root / "base_checkpoint"
-    run_training(tiny_settings(root / "base_run", shards_artifact / "shards", tokenizer_dir, export_dir=str(base_dir), **quick))
+    run_training(
+        tiny_settings(root / "base_run", shards_artifact / "shards", tokenizer_dir, export_dir=str(base_dir), **quick)
+    )
     instruct_dir = root / "instruct_checkpoint"
-    run_training(tiny_settings(root / "sft_run", shards_artifact / "shards", tokenizer_dir, mode="sft",
-                               init_from=str(base_dir), export_dir=str(instruct_dir), **quick))
+    run_training(
+        tiny_settings(
+            root / "sft_run",
+            shards_artifact / "shards",
+            tokenizer_dir,
+            mode="sft",
+            init_from=str(base_dir),
+            export_dir=str(instruct_dir),
+            **quick,
+        )
+    )
 
-    corpus_dir = _artifact(root / "corpus", {"documents": 4, "documents_by_split": {"train": 3, "val": 1},
-                                             "blocks_by_kind": {"heading": 3, "prose": 5, "code": 5}, "characters": 900})
+    corpus_dir = _artifact(
+        root / "corpus",
+        {
+            "documents": 4,
+            "documents_by_split": {"train": 3, "val": 1},
+            "blocks_by_kind": {"heading": 3, "prose": 5, "code": 5},
+            "characters": 900,
+        },
+    )
     write_corpus(corpus_dir / "corpus.parquet")
     long_instruction = "Explain this. " * 400  # longer than the tiny preset's 512-token context
-    pairs_dir = _artifact(root / "instruction_pairs", {"originals": 3, "variants": 1, "pairs": 5, "rejects": {"syntax": 2}})
-    _pairs_table(pairs_dir / "pairs.parquet", [
-        ("p1", 0, "Write MicroPython for this board.", GOOD_CODE, "val"),
-        ("p2", 0, "Show text on an SSD1306 display.", DRIVER_CODE, "val"),
-        ("p3", 0, long_instruction, GOOD_CODE, "val"),
-        ("p1-1", 1, "Write MicroPython for this board, please.", GOOD_CODE, "val"),
-        ("p4", 0, "Blink an LED.", GOOD_CODE, "train"),
-    ])
+    pairs_dir = _artifact(
+        root / "instruction_pairs", {"originals": 3, "variants": 1, "pairs": 5, "rejects": {"syntax": 2}}
+    )
+    _pairs_table(
+        pairs_dir / "pairs.parquet",
+        [
+            ("p1", 0, "Write MicroPython for this board.", GOOD_CODE, "val"),
+            ("p2", 0, "Show text on an SSD1306 display.", DRIVER_CODE, "val"),
+            ("p3", 0, long_instruction, GOOD_CODE, "val"),
+            ("p1-1", 1, "Write MicroPython for this board, please.", GOOD_CODE, "val"),
+            ("p4", 0, "Blink an LED.", GOOD_CODE, "train"),
+        ],
+    )
     _artifact(tokenizer_dir, {"vocab_size": 512, "bytes_per_token_val_code": 2.5, "bytes_per_token_val_prose": 3.1})
-    _artifact(shards_artifact, {"shards": 8, "dtype": "uint16", "summary": "| stream/split | docs |\n|---|---|\n| sft/val | 16 |"})
+    _artifact(
+        shards_artifact,
+        {"shards": 8, "dtype": "uint16", "summary": "| stream/split | docs |\n|---|---|\n| sft/val | 16 |"},
+    )
 
     val_texts = [text for _, text in corpus_documents(corpus_dir / "corpus.parquet", "val")] * 4
     gguf_dir = root / "gguf_models" / "q4_k_m"
-    gguf_meta = build_gguf_variant(instruct_dir, "q4_k_m", gguf_dir, GgufSettings(window=32, max_windows=2, gen_tokens=4), val_texts)
+    gguf_meta = build_gguf_variant(
+        instruct_dir, "q4_k_m", gguf_dir, GgufSettings(window=32, max_windows=2, gen_tokens=4), val_texts
+    )
     _artifact(gguf_dir, json.loads(json.dumps(gguf_meta)))
-    inputs = ReportInputs(corpus_dir, pairs_dir, tokenizer_dir, shards_artifact, base_dir, instruct_dir,
-                          gguf={"q4_k_m": GgufInput.from_artifact_dir(gguf_dir, "q4_k_m")})
+    inputs = ReportInputs(
+        corpus_dir,
+        pairs_dir,
+        tokenizer_dir,
+        shards_artifact,
+        base_dir,
+        instruct_dir,
+        gguf={"q4_k_m": GgufInput.from_artifact_dir(gguf_dir, "q4_k_m")},
+    )
     return inputs, root
 
 
@@ -176,7 +231,9 @@ def test_report_end_to_end(run_artifacts, tmp_path):
     assert metadata["import_valid_rate_reference"] == 0.75  # machine, time, machine known; ssd1306 not
     for label in ("hf", "gguf"):
         assert metadata[f"syntax_valid_rate_{label}"] == sum(r[label]["syntax_valid"] for r in records) / 2
-        assert metadata[f"chrf_{label}"] == pytest.approx(sum(chrf(r[label]["completion"], r["reference"]) for r in records) / 2, abs=0.01)
+        assert metadata[f"chrf_{label}"] == pytest.approx(
+            sum(chrf(r[label]["completion"], r["reference"]) for r in records) / 2, abs=0.01
+        )
         assert 0.0 <= metadata[f"exact_match_{label}"] <= 1.0
 
     # The scored answer is the greedy answer the instruct model gives on its own, cut at a new turn.

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer
 
-from pipeline.prompt_format import BOS, SPECIAL_TOKEN_IDS, split_pair
-from pipeline.shards import HEADER_BYTES, ShardError, TokenShards, write_manifest, write_stream
-from pipeline.token_checks import sample_windows, shard_problems
-from pipeline.token_shards import ShardSettings, build_token_shards
-from pipeline.token_texts import corpus_documents
-from pipeline.tokenizer import TokenizerSettings, build_tokenizer
+from pipeline.common.prompt_format import BOS, SPECIAL_TOKEN_IDS, split_pair
+from pipeline.tokens.checks import sample_windows, shard_problems
+from pipeline.tokens.shard_format import HEADER_BYTES, ShardError, TokenShards, write_manifest, write_stream
+from pipeline.tokens.shards import ShardSettings, build_token_shards
+from pipeline.tokens.texts import corpus_documents
+from pipeline.tokens.tokenizer import TokenizerSettings, build_tokenizer
 from tests.token_fixtures import PAIRS, write_corpus, write_pairs
 
 BOS_ID = SPECIAL_TOKEN_IDS[BOS]

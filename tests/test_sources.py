@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from pipeline.sources import build_source_files, parse_markdown, parse_rst
+from pipeline.sources.files import build_source_files, parse_markdown, parse_rst
 
 
 def test_markdown_keeps_fenced_code_exactly():

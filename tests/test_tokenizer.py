@@ -6,9 +6,9 @@ import pytest
 from tokenizers import Tokenizer, normalizers
 from transformers import AutoTokenizer
 
-from pipeline.prompt_format import SPECIAL_TOKENS, Message, render
-from pipeline.token_checks import roundtrip_failures, special_token_problems
-from pipeline.tokenizer import TokenizerSettings, build_tokenizer
+from pipeline.common.prompt_format import SPECIAL_TOKENS, Message, render
+from pipeline.tokens.checks import roundtrip_failures, special_token_problems
+from pipeline.tokens.tokenizer import TokenizerSettings, build_tokenizer
 from tests.token_fixtures import write_corpus, write_pairs
 
 SETTINGS = TokenizerSettings(vocab_size=4096)
@@ -53,12 +53,16 @@ def test_special_tokens_fixed_and_configured(tokenizer_dir):
 
 def test_autotokenizer_chat_template_matches_prompt_format(tokenizer_dir):
     hf = AutoTokenizer.from_pretrained(tokenizer_dir)
-    chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Blink."},
-            {"role": "assistant", "content": "led.on()"}]
+    chat = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Blink."},
+        {"role": "assistant", "content": "led.on()"},
+    ]
     expected = render([Message(m["role"], m["content"]) for m in chat])
     assert hf.apply_chat_template(chat, tokenize=False) == expected
     assert hf.apply_chat_template(chat[:2], tokenize=False, add_generation_prompt=True) == render(
-        [Message(m["role"], m["content"]) for m in chat[:2]], add_generation_prompt=True)
+        [Message(m["role"], m["content"]) for m in chat[:2]], add_generation_prompt=True
+    )
     assert (hf.bos_token_id, hf.eos_token_id, hf.pad_token_id, hf.unk_token_id) == (1, 2, 0, 3)
 
 

@@ -15,13 +15,14 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
 
-from models.builders import build_model
 from models.presets import PresetError, resolve_preset
-from pipeline.generate import generate_hf
-from pipeline.train import run_training
-from pipeline.train_callbacks import NonFiniteLossError
-from pipeline.train_data import IGNORE_INDEX, TokenBlockDataset, open_split
+from pipeline.train.callbacks import NonFiniteLossError
+from pipeline.train.data import IGNORE_INDEX, TokenBlockDataset, open_split
+from pipeline.train.generate import generate_hf
+from pipeline.train.model import build_model
+from pipeline.train.run import run_training
 from tests.fixtures_training import make_shards, make_tokenizer, read_metrics, tiny_settings
+from tests.waits import STARTUP_S
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -61,8 +62,16 @@ def test_tiny_model_beats_the_unigram_baseline(pretrained, family):
 @pytest.mark.parametrize("family", ["gpt2", "llama"])
 def test_output_directory_loads_with_from_pretrained(pretrained, family):
     model_dir = Path(pretrained[family]["model_dir"])
-    for name in ("config.json", "model.safetensors", "generation_config.json", "preset.json",
-                 "metrics.json", "loss_curve.png", "README.md", "tokenizer.json"):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "generation_config.json",
+        "preset.json",
+        "metrics.json",
+        "loss_curve.png",
+        "README.md",
+        "tokenizer.json",
+    ):
         assert (model_dir / name).is_file(), name
     model = AutoModelForCausalLM.from_pretrained(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -88,8 +97,18 @@ def test_generate_continues_code_and_stops_at_eos(pretrained):
 def test_sft_from_the_base_checkpoint(pretrained, inputs, tmp_path):
     shards_dir, tokenizer_dir = inputs
     base = pretrained["gpt2"]["model_dir"]
-    settings = tiny_settings(tmp_path, shards_dir, tokenizer_dir, mode="sft", init_from=base, family="llama",
-                             max_steps=10, eval_every=5, save_every=10, lr=None)
+    settings = tiny_settings(
+        tmp_path,
+        shards_dir,
+        tokenizer_dir,
+        mode="sft",
+        init_from=base,
+        family="llama",
+        max_steps=10,
+        eval_every=5,
+        save_every=10,
+        lr=None,
+    )
     metrics = run_training(settings)
     assert metrics["preset"]["family"] == "gpt2"  # the base checkpoint's preset wins
     assert metrics["learning_rate"] == 5e-5 and metrics["steps"] == 10
@@ -140,8 +159,17 @@ def test_weight_decay_skips_biases_and_norms(tmp_path):
 @pytest.mark.slow
 def test_nan_guard_names_the_step_and_keeps_the_last_good_checkpoint(inputs, tmp_path):
     shards_dir, tokenizer_dir = inputs
-    settings = tiny_settings(tmp_path, shards_dir, tokenizer_dir, lr=1e6, warmup_ratio=0.0, max_steps=30,
-                             eval_every=1, save_every=1, log_every=1)
+    settings = tiny_settings(
+        tmp_path,
+        shards_dir,
+        tokenizer_dir,
+        lr=1e6,
+        warmup_ratio=0.0,
+        max_steps=30,
+        eval_every=1,
+        save_every=1,
+        log_every=1,
+    )
     with pytest.raises(NonFiniteLossError, match=r"training (loss|grad_norm) became (nan|inf) at step (\d+)") as caught:
         run_training(settings)
     failed_step = int(caught.value.args[0].split(" at step ")[1].split()[0].rstrip(","))
@@ -170,11 +198,11 @@ def test_killed_run_resumes_to_the_same_final_step(inputs, tmp_path):
     settings = tiny_settings(tmp_path, shards_dir, tokenizer_dir, max_steps=80, eval_every=10, save_every=10)
     config = tmp_path / "train.json"
     config.write_text(settings.to_json())
-    command = [sys.executable, "-m", "pipeline.train", str(config)]
+    command = [sys.executable, "-m", "pipeline.train.run", str(config)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     first = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     first_checkpoint = settings.checkpoint_dir / "checkpoint-10" / "trainer_state.json"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + STARTUP_S
     while not first_checkpoint.exists() and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     assert first.poll() is None, "the run ended before it could be killed"

@@ -22,6 +22,8 @@ import pytest
 import requests
 from dagster_graphql import DagsterGraphQLClient
 
+from tests.waits import PAGE_S, RUN_S, STARTUP_S
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -30,7 +32,8 @@ SCREENSHOT_COPY_DIR = REPO / "var" / "test-output" / "ui"
 
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-    reason=f"headless browser test needs {CHROMIUM} and {CHROMEDRIVER} (Debian: apt-get install chromium chromium-driver)",
+    reason=f"headless browser test needs {CHROMIUM} and {CHROMEDRIVER} "
+    "(Debian: apt-get install chromium chromium-driver)",
 )
 
 # Dagster's built-in default is the QueuedRunCoordinator, whose queue only the daemon drains
@@ -44,9 +47,9 @@ run_coordinator:
   class: DefaultRunCoordinator
 """
 LOCATION = "mpyforge"
-SERVER_START_TIMEOUT_S = 120  # importing torch/transformers makes the code location load slowly
-RUN_TIMEOUT_S = 180
-PAGE_TIMEOUT_S = 60
+SERVER_START_TIMEOUT_S = STARTUP_S
+RUN_TIMEOUT_S = RUN_S
+PAGE_TIMEOUT_S = PAGE_S
 # Each group's assets and the kinds they declare (assets/*.py). Kinds are compared without case
 # or spaces because the UI shows labels ("Hugging Face" for `huggingface`); `pdf` is left out as
 # the UI draws it as an icon without a text label.
@@ -60,9 +63,18 @@ ALL_GROUPS = list(GROUPS)
 # The zoomed-out graph shortens long names ("instru…_checkpoint"), so that one is left out here.
 GRAPH_ASSETS = [name for assets, _ in GROUPS.values() for name in assets if name != "instruct_checkpoint"]
 # Off-network Chromium: no background updates, sync, QUIC or first-run UI; root needs --no-sandbox.
-CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                  "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--window-size=1600,1800"]
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1600,1800",
+]
 
 
 def _free_port() -> int:
@@ -81,9 +93,12 @@ def _graphql(url: str, query: str) -> dict:
 
 
 def _location_state(url: str) -> str:
-    """"LOADED", "LOADING", or the code location's load error; raises while the server is down."""
-    data = _graphql(url, """{ workspaceOrError { ... on Workspace { locationEntries {
-        name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }""")
+    """ "LOADED", "LOADING", or the code location's load error; raises while the server is down."""
+    data = _graphql(
+        url,
+        """{ workspaceOrError { ... on Workspace { locationEntries {
+        name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }""",
+    )
     entry = next(e for e in data["workspaceOrError"]["locationEntries"] if e["name"] == LOCATION)
     loaded = entry["locationOrLoadError"]
     if loaded and loaded["__typename"] == "PythonError":
@@ -114,12 +129,18 @@ def webserver(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
     home.mkdir()
     (home / "dagster.yaml").write_text(INSTANCE_YAML)
     port = _free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(home), "MPYFORGE_ARTIFACT_ROOT": str(artifacts),
-           "MPYFORGE_PDF_INBOX": str(tmp_path / "empty_inbox"), "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "MPYFORGE_ARTIFACT_ROOT": str(artifacts),
+        "MPYFORGE_PDF_INBOX": str(tmp_path / "empty_inbox"),
+        "PYTHONUNBUFFERED": "1",
+    }
     command = [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
     with open(log, "wb") as log_file:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline, state = time.monotonic() + SERVER_START_TIMEOUT_S, "not answering"
@@ -188,9 +209,12 @@ def _wait_for_texts(driver, tmp_path: Path, name: str, texts: list[str], labels:
     `labels` must each be a whole line of the page (a tag), compared without case and spaces,
     so that the kind `gguf` is not satisfied by the asset name `gguf_models`.
     """
+
     def missing_in(body: str) -> list[str]:
         lines = {_squeezed(line) for line in body.splitlines()}
-        return [text for text in texts if text not in body] + [label for label in labels if _squeezed(label) not in lines]
+        return [text for text in texts if text not in body] + [
+            label for label in labels if _squeezed(label) not in lines
+        ]
 
     return _wait_until_shown(driver, tmp_path, name, missing_in)
 
@@ -199,9 +223,13 @@ def _materialize_source_files(url: str, log: Path) -> str:
     """Launch `source_files` through GraphQL and wait for the run to finish; returns the run id."""
     client = DagsterGraphQLClient("127.0.0.1", port_number=int(url.rsplit(":", 1)[1]))
     run_config = {"ops": {"source_files": {"config": {"source_dir": str(REPO / "data" / "sources")}}}}
-    run_id = client.submit_job_execution("__ASSET_JOB", repository_location_name=LOCATION,
-                                         repository_name="__repository__", run_config=run_config,
-                                         asset_selection=[["source_files"]])
+    run_id = client.submit_job_execution(
+        "__ASSET_JOB",
+        repository_location_name=LOCATION,
+        repository_name="__repository__",
+        run_config=run_config,
+        asset_selection=[["source_files"]],
+    )
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while (status := client.get_run_status(run_id).value) not in {"SUCCESS", "FAILURE", "CANCELED"}:
         assert time.monotonic() < deadline, f"run {run_id} still {status} after {RUN_TIMEOUT_S} s"
@@ -222,8 +250,12 @@ def test_asset_graph_and_run_render_in_chromium(webserver, browser, tmp_path):
 
     browser.get(f"{url}/asset-groups")
     # Each group name shows once in the sidebar and once more as a (collapsed) node of the graph.
-    _wait_until_shown(browser, tmp_path, "asset_graph_groups",
-                      lambda body: [group for group in ALL_GROUPS if body.splitlines().count(group) < 2])
+    _wait_until_shown(
+        browser,
+        tmp_path,
+        "asset_graph_groups",
+        lambda body: [group for group in ALL_GROUPS if body.splitlines().count(group) < 2],
+    )
     # The global graph starts with every group collapsed; Alt+E is the UI's "Expand all groups".
     ActionChains(browser).key_down(Keys.ALT).send_keys("e").key_up(Keys.ALT).perform()
     _wait_for_texts(browser, tmp_path, "asset_graph", ALL_GROUPS + GRAPH_ASSETS)
@@ -240,5 +272,9 @@ def test_asset_graph_and_run_render_in_chromium(webserver, browser, tmp_path):
 
     # The asset page shows the group, the kinds and the materialization's path metadata.
     browser.get(f"{url}/assets/source_files")
-    _wait_for_texts(browser, tmp_path, "asset_source_files",
-                    ["Latest materialization", "data", "Parquet", "Python", str(artifacts / "source_files")])
+    _wait_for_texts(
+        browser,
+        tmp_path,
+        "asset_source_files",
+        ["Latest materialization", "data", "Parquet", "Python", str(artifacts / "source_files")],
+    )

@@ -15,7 +15,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from pipeline.prompt_format import BOS, EOS, PAD, SPECIAL_TOKENS, UNK
+from pipeline.common.prompt_format import BOS, EOS, PAD, SPECIAL_TOKENS, UNK
 
 # Enough varied MicroPython-flavoured text for a 512-entry vocabulary.
 SAMPLE_TEXTS: tuple[str, ...] = (
@@ -64,31 +64,56 @@ def _save(model: torch.nn.Module, out_dir: Path, weight_scale: float) -> Path:
 
 
 def build_tiny_gpt2(
-    out_dir: Path, hidden: int = 256, layers: int = 2, heads: int = 4, context: int = 128,
-    vocab_size: int | None = None, weight_scale: float = 0.08,
+    out_dir: Path,
+    hidden: int = 256,
+    layers: int = 2,
+    heads: int = 4,
+    context: int = 128,
+    vocab_size: int | None = None,
+    weight_scale: float = 0.08,
 ) -> Path:
     """Tokenizer + random ``GPT2LMHeadModel`` (tied embeddings) saved in ``out_dir``."""
     tokenizer = build_tiny_tokenizer(out_dir)
     config = GPT2Config(
-        vocab_size=vocab_size or len(tokenizer), n_positions=context, n_embd=hidden,
-        n_layer=layers, n_head=heads, bos_token_id=1, eos_token_id=2, pad_token_id=0,
+        vocab_size=vocab_size or len(tokenizer),
+        n_positions=context,
+        n_embd=hidden,
+        n_layer=layers,
+        n_head=heads,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=0,
     )
     torch.manual_seed(0)
     return _save(GPT2LMHeadModel(config), out_dir, weight_scale)
 
 
 def build_tiny_llama(
-    out_dir: Path, hidden: int = 256, layers: int = 2, heads: int = 4, kv_heads: int = 2,
-    intermediate: int = 512, context: int = 128, tied: bool = False,
-    vocab_size: int | None = None, weight_scale: float = 0.08,
+    out_dir: Path,
+    hidden: int = 256,
+    layers: int = 2,
+    heads: int = 4,
+    kv_heads: int = 2,
+    intermediate: int = 512,
+    context: int = 128,
+    tied: bool = False,
+    vocab_size: int | None = None,
+    weight_scale: float = 0.08,
 ) -> Path:
     """Tokenizer + random ``LlamaForCausalLM`` (GQA when kv_heads < heads) saved in ``out_dir``."""
     tokenizer = build_tiny_tokenizer(out_dir)
     config = LlamaConfig(
-        vocab_size=vocab_size or len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
-        num_attention_heads=heads, num_key_value_heads=kv_heads, intermediate_size=intermediate,
-        max_position_embeddings=context, tie_word_embeddings=tied,
-        bos_token_id=1, eos_token_id=2, pad_token_id=0,
+        vocab_size=vocab_size or len(tokenizer),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        intermediate_size=intermediate,
+        max_position_embeddings=context,
+        tie_word_embeddings=tied,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=0,
     )
     torch.manual_seed(0)
     return _save(LlamaForCausalLM(config), out_dir, weight_scale)

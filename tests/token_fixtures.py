@@ -22,8 +22,16 @@ PROSE = (
 
 # (doc_id, split, [(kind, level, text)]) in seq order.
 DOCUMENTS = (
-    ("book-a", "train", [("heading", 1, "Blinking an LED"), ("prose", 0, PROSE[0]), ("code", 0, CODE[0]), ("code", 0, CODE[1])]),
-    ("book-b", "train", [("heading", 2, "Sensors"), ("prose", 0, PROSE[1]), ("code", 0, CODE[2]), ("prose", 0, PROSE[2])]),
+    (
+        "book-a",
+        "train",
+        [("heading", 1, "Blinking an LED"), ("prose", 0, PROSE[0]), ("code", 0, CODE[0]), ("code", 0, CODE[1])],
+    ),
+    (
+        "book-b",
+        "train",
+        [("heading", 2, "Sensors"), ("prose", 0, PROSE[1]), ("code", 0, CODE[2]), ("prose", 0, PROSE[2])],
+    ),
     ("book-c", "train", [("code", 0, CODE[4]), ("prose", 0, PROSE[0] + " " + PROSE[1])]),
     ("book-d", "val", [("heading", 1, "I2C"), ("prose", 0, PROSE[2]), ("code", 0, CODE[3])]),
 )
@@ -42,15 +50,36 @@ def write_corpus(path: Path, repeat: int = 1) -> Path:
     for copy in range(repeat):
         for doc_id, split, blocks in DOCUMENTS:
             for seq, (kind, level, text) in enumerate(blocks):
-                rows.append({"doc_id": f"{doc_id}-{copy}", "source": f"pdf:{doc_id}", "kind": kind, "level": level,
-                             "text": text, "page": 1, "seq": seq, "split": split})
+                rows.append(
+                    {
+                        "doc_id": f"{doc_id}-{copy}",
+                        "source": f"pdf:{doc_id}",
+                        "kind": kind,
+                        "level": level,
+                        "text": text,
+                        "page": 1,
+                        "seq": seq,
+                        "split": split,
+                    }
+                )
     pq.write_table(pa.Table.from_pylist(rows[::-1]), path)
     return path
 
 
 def write_pairs(path: Path, repeat: int = 1) -> Path:
-    rows = [{"pair_id": f"p{i}-{copy}", "origin_id": f"p{i}", "variant": copy, "instruction": instruction,
-             "response": response, "augmentations": [], "split": split, "source_doc": "book-a"}
-            for copy in range(repeat) for i, (instruction, response, split) in enumerate(PAIRS)]
+    rows = [
+        {
+            "pair_id": f"p{i}-{copy}",
+            "origin_id": f"p{i}",
+            "variant": copy,
+            "instruction": instruction,
+            "response": response,
+            "augmentations": [],
+            "split": split,
+            "source_doc": "book-a",
+        }
+        for copy in range(repeat)
+        for i, (instruction, response, split) in enumerate(PAIRS)
+    ]
     pq.write_table(pa.Table.from_pylist(rows), path)
     return path

@@ -1,0 +1,264 @@
+"""Versioned, atomically written artifact directories.
+
+Layout under the store root::
+
+    <asset>/[<partition>/]<version>/...files...   a finished artifact, never modified again
+    <asset>/[<partition>/]<version>/manifest.json files, sizes, sha256, run id, upstream versions
+    <asset>/[<partition>/]CURRENT                  the version readers should use
+    <asset>/[<partition>/].tmp-<pid>-<hex>/        a write in progress (never read)
+
+A write goes into a temporary sibling directory; only when every file is in place is
+the content hashed, the manifest written and the directory renamed to its version
+(the content hash), and then ``CURRENT`` is replaced atomically. A writer killed at
+any point leaves at most a ``.tmp-*`` directory, which readers never look at and the
+next write removes. Identical content gives the identical version, which is what keeps
+Dagster from marking downstream assets stale after a no-op re-run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MANIFEST = "manifest.json"
+CURRENT = "CURRENT"
+_TMP_PREFIX = ".tmp-"
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class ArtifactNotFound(LookupError):
+    """No finished artifact exists for an asset (or partition) yet."""
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _content_files(directory: Path) -> list[dict]:
+    """Every file below ``directory`` (except the manifest) with size and sha256, sorted by path."""
+    files = []
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        rel = path.relative_to(directory).as_posix()
+        if rel == MANIFEST:
+            continue
+        files.append({"path": rel, "bytes": path.stat().st_size, "sha256": sha256_file(path)})
+    return files
+
+
+def content_version(files: list[dict], identity: tuple[str, ...] | None = None) -> str:
+    """The version of an artifact: a hash over its file names and contents.
+
+    ``identity`` limits the hash to those files: a checkpoint is the same artifact when
+    its weights, config and tokenizer are, whatever its wall-clock numbers say.
+    """
+    digest = hashlib.sha256()
+    for entry in files:
+        if identity is None or entry["path"] in identity:
+            digest.update(f"{entry['path']}\0{entry['sha256']}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f"{_TMP_PREFIX}{path.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class Artifact:
+    asset: str
+    partition: str | None
+    version: str
+    path: Path
+
+    @property
+    def manifest(self) -> dict:
+        return json.loads((self.path / MANIFEST).read_text())
+
+    def file(self, name: str) -> Path:
+        path = self.path / name
+        if not path.exists():
+            raise FileNotFoundError(f"artifact {self.asset} version {self.version} has no file {name!r} ({self.path})")
+        return path
+
+
+@dataclass
+class ArtifactWrite:
+    """An open write: fill ``directory``, then ``commit`` (the store does this for you)."""
+
+    store: ArtifactStore
+    asset: str
+    partition: str | None
+    directory: Path
+    upstream: dict[str, str] = field(default_factory=dict)
+
+    def input(self, asset: str, partition: str | None = None) -> Artifact:
+        """Locate an upstream artifact and record its version in this write's manifest."""
+        artifact = self.store.current(asset, partition)
+        label = asset if partition is None else f"{asset}/{partition}"
+        self.upstream[label] = artifact.version
+        return artifact
+
+    def commit(
+        self,
+        run_id: str | None,
+        code_version: str | None,
+        extra: dict | None = None,
+        identity: tuple[str, ...] | None = None,
+    ) -> Artifact:
+        if (self.directory / MANIFEST).exists():
+            raise ValueError(
+                f"artifact {self.asset}: the build wrote its own {MANIFEST} at the top level, "
+                "where the store keeps its manifest; write it into a subdirectory"
+            )
+        files = _content_files(self.directory)
+        if not files:
+            raise ValueError(f"artifact {self.asset} wrote no files into {self.directory}")
+        missing = sorted(set(identity or ()) - {f["path"] for f in files})
+        if missing:
+            raise ValueError(f"artifact {self.asset}: identity files {missing} were not written")
+        version = content_version(files, identity)
+        manifest = {
+            "asset": self.asset,
+            "partition": self.partition,
+            "version": version,
+            "files": files,
+            "total_bytes": sum(f["bytes"] for f in files),
+            "run_id": run_id,
+            "code_version": code_version,
+            "upstream": dict(sorted(self.upstream.items())),
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            **(extra or {}),
+        }
+        (self.directory / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        final = self.directory.parent / version
+        if final.exists():
+            # Same content as an earlier write: keep the earlier directory, drop this one.
+            shutil.rmtree(self.directory)
+            os.utime(final)  # now the newest version again, for pruning order
+        else:
+            os.replace(self.directory, final)
+        _write_text_atomic(final.parent / CURRENT, version + "\n")
+        self.store.prune(self.asset, self.partition)
+        return Artifact(self.asset, self.partition, version, final)
+
+    def abort(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class ArtifactStore:
+    def __init__(self, root: Path | str, keep_versions: int = 3):
+        if keep_versions < 1:
+            raise ValueError(f"keep_versions must be at least 1, got {keep_versions}")
+        self.root = Path(root).resolve()
+        self.keep_versions = keep_versions
+
+    def _slot(self, asset: str, partition: str | None) -> Path:
+        for label, name in (("asset", asset), ("partition", partition)):
+            if name is not None and not _SAFE_NAME.match(name):
+                raise ValueError(f"artifact {label} name {name!r} is not a safe directory name")
+        slot = self.root / asset
+        return slot / partition if partition is not None else slot
+
+    def begin(self, asset: str, partition: str | None = None) -> ArtifactWrite:
+        slot = self._slot(asset, partition)
+        slot.mkdir(parents=True, exist_ok=True)
+        self._remove_abandoned(slot)
+        tmp = slot / f"{_TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        tmp.mkdir()
+        return ArtifactWrite(self, asset, partition, tmp)
+
+    def current(self, asset: str, partition: str | None = None) -> Artifact:
+        slot = self._slot(asset, partition)
+        pointer = slot / CURRENT
+        if not pointer.exists():
+            where = asset if partition is None else f"{asset} partition {partition!r}"
+            raise ArtifactNotFound(f"no finished artifact for {where} under {self.root}; materialize it first")
+        version = pointer.read_text().strip()
+        path = slot / version
+        if not (path / MANIFEST).exists():
+            raise ArtifactNotFound(f"{pointer} names version {version}, but {path} has no {MANIFEST}")
+        return Artifact(asset, partition, version, path)
+
+    def partitions(self, asset: str) -> list[str]:
+        """Partitions of ``asset`` that have a finished artifact."""
+        slot = self._slot(asset, None)
+        if not slot.exists():
+            return []
+        return sorted(p.name for p in slot.iterdir() if (p / CURRENT).exists())
+
+    def versions(self, asset: str, partition: str | None = None) -> list[str]:
+        slot = self._slot(asset, partition)
+        if not slot.exists():
+            return []
+        found = [p for p in slot.iterdir() if (p / MANIFEST).exists()]
+        return [p.name for p in sorted(found, key=lambda p: p.stat().st_mtime)]
+
+    def listing(self) -> list[dict]:
+        """Current version and path of every asset (and partition) in the store."""
+        rows = []
+        if not self.root.exists():
+            return rows
+        for asset_dir in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            slots = [(None, asset_dir)] if (asset_dir / CURRENT).exists() else []
+            slots += [(p.name, p) for p in sorted(asset_dir.iterdir()) if (p / CURRENT).exists()]
+            for partition, _ in slots:
+                artifact = self.current(asset_dir.name, partition)
+                manifest = artifact.manifest
+                rows.append(
+                    {
+                        "asset": artifact.asset,
+                        "partition": partition,
+                        "version": artifact.version,
+                        "path": str(artifact.path),
+                        "files": [f["path"] for f in manifest["files"]],
+                        "bytes": manifest["total_bytes"],
+                        "created_at": manifest["created_at"],
+                    }
+                )
+        return rows
+
+    def prune(self, asset: str, partition: str | None = None) -> None:
+        """Keep the newest ``keep_versions`` versions; never the one CURRENT names."""
+        current = self.current(asset, partition).version
+        old = [v for v in self.versions(asset, partition) if v != current]
+        slot = self._slot(asset, partition)
+        for version in old[: max(0, len(old) - (self.keep_versions - 1))]:
+            shutil.rmtree(slot / version, ignore_errors=True)
+
+    @staticmethod
+    def _remove_abandoned(slot: Path) -> None:
+        """Delete temp directories whose writer process is gone (a crash or a kill)."""
+        for tmp in slot.glob(f"{_TMP_PREFIX}*"):
+            pid = tmp.name[len(_TMP_PREFIX) :].split("-", 1)[0]
+            if pid.isdigit() and not _pid_alive(int(pid)):
+                if tmp.is_dir():
+                    shutil.rmtree(tmp, ignore_errors=True)
+                else:
+                    tmp.unlink(missing_ok=True)
+
+
+def default_root() -> Path:
+    """The store root the code location and the CLI share: ``$MPYFORGE_ARTIFACT_ROOT`` or ``var/artifacts``."""
+    return Path(os.environ.get("MPYFORGE_ARTIFACT_ROOT", "var/artifacts"))

@@ -1,0 +1,116 @@
+"""The GGUF tokenizer block of a byte-level BPE ``tokenizer.json``.
+
+llama.cpp's stock converter identifies a BPE by hashing how it tokenizes a probe
+text, so any retrained vocabulary is "not recognized". We instead read the
+tokenizer's own configuration: a ByteLevel pre-tokenizer with the GPT-2 regex is
+exactly llama.cpp's ``gpt-2`` pre-tokenizer (see /work/shared/notes/export.md §5).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import gguf
+
+from pipeline.common.prompt_format import BOS, EOS, PAD, SPECIAL_TOKENS, UNK, chat_template_jinja
+
+TOKEN_NORMAL = int(gguf.TokenType.NORMAL)
+TOKEN_CONTROL = int(gguf.TokenType.CONTROL)
+TOKEN_UNUSED = int(gguf.TokenType.UNUSED)
+
+
+@dataclass(frozen=True)
+class GgufVocab:
+    tokens: list[str]
+    token_types: list[int]
+    merges: list[str]
+    special_ids: dict[str, int]  # "bos" | "eos" | "unk" | "pad" -> id
+
+
+def _byte_level_settings(pre_tokenizer: dict | None, path: Path) -> dict:
+    """The ByteLevel pre-tokenizer inside ``pre_tokenizer`` (possibly in a Sequence)."""
+    candidates = [pre_tokenizer] if pre_tokenizer else []
+    if pre_tokenizer and pre_tokenizer.get("type") == "Sequence":
+        candidates = pre_tokenizer.get("pretokenizers", [])
+    for candidate in candidates:
+        if candidate.get("type") == "ByteLevel":
+            return candidate
+    raise ValueError(f"{path}: pre_tokenizer must be ByteLevel (GPT-2 regex), got {pre_tokenizer!r}")
+
+
+def _merge_strings(merges: list, path: Path) -> list[str]:
+    # tokenizers >= 0.20 saves merges as [a, b] pairs; GGUF wants "a b" strings.
+    result = []
+    for merge in merges:
+        if isinstance(merge, str):
+            result.append(merge)
+        elif isinstance(merge, list) and len(merge) == 2:
+            result.append(" ".join(merge))
+        else:
+            raise ValueError(f"{path}: model.merges entry {merge!r} is neither 'a b' nor [a, b]")
+    return result
+
+
+def read_vocab(tokenizer_json: Path, vocab_size: int) -> GgufVocab:
+    """Tokens in id order (padded to the model's ``vocab_size``), types, merges, special ids."""
+    try:
+        spec = json.loads(tokenizer_json.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{tokenizer_json}: cannot read tokenizer: {exc}") from exc
+    model = spec.get("model") or {}
+    if model.get("type") != "BPE":
+        raise ValueError(f"{tokenizer_json}: model.type must be BPE, got {model.get('type')!r}")
+    byte_level = _byte_level_settings(spec.get("pre_tokenizer"), tokenizer_json)
+    if byte_level.get("add_prefix_space"):
+        raise ValueError(f"{tokenizer_json}: ByteLevel add_prefix_space=true; llama.cpp never adds a prefix space")
+    if not byte_level.get("use_regex", True):
+        raise ValueError(f"{tokenizer_json}: ByteLevel use_regex=false does not match llama.cpp's gpt-2 pre-tokenizer")
+
+    id_to_token: dict[int, str] = {int(i): tok for tok, i in model["vocab"].items()}
+    special_ids = set()
+    for added in spec.get("added_tokens", []):
+        id_to_token[int(added["id"])] = added["content"]
+        if added.get("special"):
+            special_ids.add(int(added["id"]))
+    if max(id_to_token) >= vocab_size:
+        raise ValueError(
+            f"{tokenizer_json}: token id {max(id_to_token)} does not fit the model's vocab_size {vocab_size}"
+        )
+    for expected_id, token in enumerate(SPECIAL_TOKENS):
+        if id_to_token.get(expected_id) != token:
+            raise ValueError(
+                f"{tokenizer_json}: id {expected_id} is {id_to_token.get(expected_id)!r}, expected {token!r}"
+            )
+
+    tokens, types = [], []
+    for token_id in range(vocab_size):
+        if token_id not in id_to_token:
+            # Embedding rows beyond the tokenizer (padding for speed) get unused placeholders.
+            tokens.append(f"[PAD{token_id}]")
+            types.append(TOKEN_UNUSED)
+        else:
+            tokens.append(id_to_token[token_id])
+            types.append(TOKEN_CONTROL if token_id in special_ids else TOKEN_NORMAL)
+    merges = _merge_strings(model.get("merges", []), tokenizer_json)
+    if not merges:
+        raise ValueError(f"{tokenizer_json}: model.merges is empty; llama.cpp refuses a BPE without merges")
+    ids = {name: tokens.index(tok) for name, tok in (("bos", BOS), ("eos", EOS), ("unk", UNK), ("pad", PAD))}
+    return GgufVocab(tokens=tokens, token_types=types, merges=merges, special_ids=ids)
+
+
+def add_vocab(writer: gguf.GGUFWriter, vocab: GgufVocab) -> None:
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("gpt-2")
+    writer.add_token_list(vocab.tokens)
+    writer.add_token_types(vocab.token_types)
+    writer.add_token_merges(vocab.merges)
+    writer.add_bos_token_id(vocab.special_ids["bos"])
+    writer.add_eos_token_id(vocab.special_ids["eos"])
+    writer.add_unk_token_id(vocab.special_ids["unk"])
+    writer.add_pad_token_id(vocab.special_ids["pad"])
+    # The prompt format writes <bos> into the text itself (pipeline/common/prompt_format.py).
+    writer.add_add_bos_token(False)
+    writer.add_add_eos_token(False)
+    writer.add_chat_template(chat_template_jinja())

@@ -1,0 +1,92 @@
+"""Seeded variants of a mined pair: rephrase, rename identifiers, renumber pins.
+
+Every variant draws its own ``random.Random`` from (seed, origin id, variant, attempt),
+so a pair's variants do not depend on which other pairs are in the corpus or in what
+order they come. Augmentations run in a fixed order - rephrase the instruction first,
+then rename and renumber, which rewrite code and the (rephrased) instruction together.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import tokenize
+from dataclasses import dataclass
+
+from pipeline.pairs.board_pins import detect_board
+from pipeline.pairs.mining import MinedPair
+from pipeline.pairs.pins import renumber_pins
+from pipeline.pairs.rename import rename_identifiers
+from pipeline.pairs.rephrase import rephrase
+
+AUGMENTATIONS = ("rephrase", "rename", "pins")
+_ATTEMPTS_PER_VARIANT = 6
+
+
+@dataclass(frozen=True)
+class Variant:
+    variant: int  # 0 = the original
+    instruction: str
+    response: str
+    augmentations: tuple[str, ...]
+
+
+def normalized_code(code: str) -> str:
+    """Code without comments and with whitespace collapsed, for exact dedup."""
+    try:
+        parts = []
+        for token in tokenize.generate_tokens(io.StringIO(code).readline):
+            if token.type in (tokenize.COMMENT, tokenize.NL, tokenize.ENDMARKER):
+                continue
+            parts.append(
+                {tokenize.NEWLINE: "\\n", tokenize.INDENT: "<in>", tokenize.DEDENT: "<de>"}.get(
+                    token.type, token.string
+                )
+            )
+        return " ".join(parts)
+    except (tokenize.TokenError, SyntaxError):
+        return " ".join(code.split())
+
+
+def pair_key(instruction: str, response: str) -> tuple[str, str]:
+    return " ".join(instruction.lower().split()), normalized_code(response)
+
+
+def _apply(pair: MinedPair, chosen: list[str], rng: random.Random, board: str | None) -> Variant | None:
+    instruction, code, applied = pair.instruction, pair.response, []
+    for name in chosen:
+        if name == "rephrase":
+            result = rephrase(instruction, rng, board, pair.task, pair.detail)
+            if result is not None:
+                instruction = result
+                applied.append(name)
+        elif name == "rename":
+            renamed = rename_identifiers(code, instruction, rng)
+            if renamed is not None:
+                code, instruction = renamed.code, renamed.instruction
+                applied.append(name)
+        elif name == "pins":
+            moved = renumber_pins(code, instruction, rng, board_hint=pair.source_doc)
+            if moved is not None:
+                code, instruction = moved.code, moved.instruction
+                applied.append(name)
+    return Variant(0, instruction, code, tuple(applied)) if applied else None
+
+
+def make_variants(pair: MinedPair, count: int, seed: int) -> list[Variant]:
+    """The original (variant 0) plus up to ``count`` distinct augmented variants."""
+    board_pins = detect_board(pair.instruction, pair.response, pair.source_doc)
+    board = board_pins.name if board_pins else None
+    original = Variant(0, pair.instruction, pair.response, ())
+    seen = {pair_key(original.instruction, original.response)}
+    variants = [original]
+    for number in range(1, count + 1):
+        for attempt in range(_ATTEMPTS_PER_VARIANT):
+            rng = random.Random(f"{seed}:{pair.origin_id}:{number}:{attempt}")
+            chosen = [name for name in AUGMENTATIONS if rng.random() < 0.6] or [rng.choice(AUGMENTATIONS)]
+            made = _apply(pair, chosen, rng, board)
+            if made is not None and pair_key(made.instruction, made.response) not in seen:
+                seen.add(pair_key(made.instruction, made.response))
+                variants.append(Variant(len(variants), made.instruction, made.response, made.augmentations))
+                break
+    return variants

@@ -1,0 +1,16 @@
+"""PDF books to block tables: glyph layout, code blocks with their indentation, headings and
+prose, page furniture removed; one extraction per PDF in a resource-limited worker process."""
+
+from pipeline.common.exports import lazy_exports
+
+__getattr__, __all__ = lazy_exports(
+    __name__,
+    {
+        "ExtractionLimits": "extract",
+        "PdfExtractionError": "extract",
+        "build_pdf_document": "extract",
+        "extract_pdf_isolated": "extract",
+        "blocks_to_markdown": "blocks",
+        "scan_inbox": "inbox",
+    },
+)

@@ -1,0 +1,73 @@
+"""The PDF inbox: one Dagster partition per PDF file, keyed by a safe, stable name.
+
+A key is the lowercased file stem reduced to ``[a-z0-9_-]``. When that changed the
+name (``"My Book.PDF"``), a short hash of the original file name is appended, so two
+names that sanitise alike (``"a b.pdf"`` / ``"a-b.pdf"``) still get distinct keys and a
+key never changes while its file keeps its name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.common.artifacts import sha256_file
+
+PDF_SUFFIX = ".pdf"
+MAX_STEM_CHARS = 60
+SHORT_HASH = 8
+LONG_HASH = 16  # used only when two files still collide on the short form
+
+
+@dataclass(frozen=True)
+class InboxFile:
+    key: str
+    path: Path
+    sha256: str
+    size: int
+
+
+def _name_hash(filename: str, length: int) -> str:
+    return hashlib.sha256(filename.encode("utf-8")).hexdigest()[:length]
+
+
+def _sanitise(stem: str) -> str:
+    cleaned = re.sub(r"[^a-z0-9_-]+", "-", stem.lower()).strip("-_")
+    return cleaned[:MAX_STEM_CHARS].rstrip("-_") or "pdf"
+
+
+def partition_key(filename: str) -> str:
+    """A partition key for a PDF file name; the plain stem when the name is already canonical."""
+    name = Path(filename).name
+    if not name:
+        raise ValueError(f"partition_key: empty file name {filename!r}")
+    stem = _sanitise(Path(name).stem)
+    if name == stem + PDF_SUFFIX:
+        return stem
+    return f"{stem}-{_name_hash(name, SHORT_HASH)}"
+
+
+def scan_inbox(inbox: Path) -> dict[str, InboxFile]:
+    """Every ``*.pdf`` file (any case) directly in ``inbox`` by partition key, sorted by key.
+
+    Keys that still collide (a canonical name equal to another file's hashed key) are
+    resolved deterministically: the canonical file keeps the plain key, the others get a
+    longer hash of their own name.
+    """
+    inbox = Path(inbox)
+    if not inbox.is_dir():
+        raise ValueError(f"{inbox}: the PDF inbox is not a directory")
+    paths = sorted(
+        p for p in inbox.iterdir() if p.is_file() and p.suffix.lower() == PDF_SUFFIX and not p.name.startswith(".")
+    )
+    by_key: dict[str, list[Path]] = {}
+    for path in paths:
+        by_key.setdefault(partition_key(path.name), []).append(path)
+    files: dict[str, InboxFile] = {}
+    for key, group in by_key.items():
+        for path in sorted(group, key=lambda p: (p.name != key + PDF_SUFFIX, p.name)):
+            unique = key if key not in files else f"{_sanitise(path.stem)}-{_name_hash(path.name, LONG_HASH)}"
+            files[unique] = InboxFile(unique, path, sha256_file(path), path.stat().st_size)
+    return dict(sorted(files.items()))

@@ -1,0 +1,170 @@
+"""Page geometry for PDF extraction: glyphs -> text lines, monospace fonts, running headers.
+
+Everything here works on plain data read from pdfplumber (``Glyph`` tuples), so the
+layout rules are testable without a PDF and the PDF pages can be closed right after
+reading (pdfplumber keeps ~3.7 MB per unclosed page; see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+# Monospace font families by name, after the subset prefix ("ABCDEF+") is stripped.
+MONO_FONT_NAME = re.compile(
+    r"courier|mono|consol|menlo|inconsolata|sourcecode|lucidaconsole|cmtt|sfmono|firacode|andale|typewriter",
+    re.IGNORECASE,
+)
+BOLD_FONT_NAME = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
+# A font whose glyphs all share one advance (relative to size) over at least this many
+# distinct letters/digits is monospace whatever its name; fewer glyphs could be a symbol font.
+MIN_GLYPHS_FOR_WIDTH_TEST = 10
+LINE_Y_TOLERANCE = 3.0  # points; pdfplumber's own default y_tolerance
+RUNNING_BAND = 0.08  # top/bottom fraction of the page where headers and footers live
+PAGE_NUMBER = re.compile(r"(page\s*)?\d+(\s*(/|of)\s*\d+)?", re.IGNORECASE)
+TRAILING_NUMBER = re.compile(r"(?:^|\s)(\d{1,5})$")
+BLANKS = (" ", "\xa0", "\t")
+
+
+class Glyph(NamedTuple):
+    text: str
+    font: str  # subset prefix removed
+    size: float
+    x0: float
+    x1: float
+    top: float
+    bottom: float
+    adv: float
+
+
+@dataclass
+class TextLine:
+    page: int  # 1-based
+    top: float
+    bottom: float
+    glyphs: list[Glyph]
+    mono: bool = False
+    size: float = 0.0
+    bold: bool = False
+    text: str = field(default="")
+
+
+@dataclass
+class PageGlyphs:
+    number: int  # 1-based
+    height: float
+    glyphs: list[Glyph]
+    image_count: int
+
+
+def monospace_fonts(pages: list[PageGlyphs]) -> set[str]:
+    """Fonts that are monospace by name, or by having one advance/size over >= 10 glyphs."""
+    widths: dict[str, set[float]] = defaultdict(set)
+    glyph_sets: dict[str, set[str]] = defaultdict(set)
+    for page in pages:
+        for g in page.glyphs:
+            if g.text.isalnum() and g.size > 0:
+                widths[g.font].add(round(g.adv / g.size, 3))
+                glyph_sets[g.font].add(g.text)
+    fonts = {g.font for page in pages for g in page.glyphs}
+    return {
+        font
+        for font in fonts
+        if MONO_FONT_NAME.search(font)
+        or (len(glyph_sets[font]) >= MIN_GLYPHS_FOR_WIDTH_TEST and len(widths[font]) == 1)
+    }
+
+
+def group_lines(page: PageGlyphs, mono_fonts: set[str]) -> list[TextLine]:
+    """Cluster a page's glyphs into lines by their top edge, each sorted left to right."""
+    lines: list[TextLine] = []
+    for g in sorted(page.glyphs, key=lambda g: (g.top, g.x0)):
+        if lines and g.top - lines[-1].top <= LINE_Y_TOLERANCE:
+            lines[-1].glyphs.append(g)
+            lines[-1].bottom = max(lines[-1].bottom, g.bottom)
+        else:
+            lines.append(TextLine(page.number, g.top, g.bottom, [g]))
+    for line in lines:
+        line.glyphs.sort(key=lambda g: g.x0)
+        _describe(line, mono_fonts)
+    return [line for line in lines if line.text]
+
+
+def _describe(line: TextLine, mono_fonts: set[str]) -> None:
+    """Fill in the line's text, dominant size, and whether it is all-monospace / all-bold."""
+    inked = [g for g in line.glyphs if g.text not in BLANKS]
+    if not inked:
+        return
+    line.mono = all(g.font in mono_fonts for g in inked)
+    line.bold = all(BOLD_FONT_NAME.search(g.font) for g in inked)
+    line.size = Counter(g.size for g in inked).most_common(1)[0][0]
+    line.text = spaced_text(line.glyphs)
+
+
+def spaced_text(glyphs: list[Glyph]) -> str:
+    """Glyphs joined left to right, with a space wherever a visible gap has no space glyph."""
+    parts: list[str] = []
+    previous: Glyph | None = None
+    for g in glyphs:
+        char = " " if g.text in BLANKS else g.text
+        if previous is not None and g.x0 - previous.x1 > 0.2 * g.size and parts[-1] != " " and char != " ":
+            parts.append(" ")
+        parts.append(char)
+        previous = g
+    return re.sub(r" {2,}", " ", "".join(parts)).strip()
+
+
+def remove_running_lines(lines: list[TextLine], page_heights: dict[int, float]) -> list[TextLine]:
+    """Drop running headers/footers and page numbers.
+
+    A line in the top or bottom band of its page is dropped when it is a bare page number
+    ("12", "Page 3", "3 / 10"); when its text with digits masked repeats on at least half
+    of the pages (and on two or more); or when it ends in a printed page number, i.e. a
+    number whose offset from the PDF page index is shared by band lines on at least half
+    of the pages (a "<section title> 37" footer, whose title changes by chapter).
+    Monospace lines are kept unless they end in such a printed page number: a listing
+    that continues across the band is never taken for a header, and a lone listing line
+    number ("3") at the page bottom is not taken for a page number.
+    """
+
+    def in_band(line: TextLine) -> bool:
+        height = page_heights[line.page]
+        return line.top < RUNNING_BAND * height or line.bottom > (1 - RUNNING_BAND) * height
+
+    def masked(line: TextLine) -> str:
+        return re.sub(r"\d+", "#", line.text.lower())
+
+    def page_offset(line: TextLine) -> int | None:
+        number = TRAILING_NUMBER.search(line.text)
+        return int(number.group(1)) - line.page if number else None
+
+    pages_per_text: dict[str, set[int]] = defaultdict(set)
+    pages_per_offset: dict[int, set[int]] = defaultdict(set)
+    for line in lines:
+        if not in_band(line):
+            continue
+        offset = page_offset(line)
+        if offset is not None:
+            pages_per_offset[offset].add(line.page)
+        if not line.mono:
+            pages_per_text[masked(line)].add(line.page)
+    needed = max(2, len(page_heights) / 2)
+    repeating = {text for text, pages in pages_per_text.items() if len(pages) >= needed}
+    page_offsets = {offset for offset, pages in pages_per_offset.items() if len(pages) >= needed}
+
+    def running(line: TextLine) -> bool:
+        if not in_band(line):
+            return False
+        if page_offset(line) in page_offsets:
+            return True
+        return not line.mono and (PAGE_NUMBER.fullmatch(line.text) is not None or masked(line) in repeating)
+
+    return [line for line in lines if not running(line)]
+
+
+def modal_pitch(lines: list[TextLine]) -> float:
+    """The most common distance between consecutive lines of the same page (their line height)."""
+    gaps = Counter(round(b.top - a.top, 1) for a, b in zip(lines, lines[1:]) if a.page == b.page and b.top > a.top)
+    return gaps.most_common(1)[0][0] if gaps else 0.0

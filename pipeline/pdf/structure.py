@@ -1,0 +1,102 @@
+"""Text lines -> heading, prose and code blocks.
+
+* Code: runs of consecutive all-monospace lines (a line with inline code among prose
+  glyphs stays prose). Runs continue across page breaks, because running headers and
+  footers have already been removed, so a listing split by a page is joined again.
+* Headings: lines set larger than the body size (or all bold), ranked by size into
+  levels; when the PDF has an outline, a line matching an outline title takes the
+  outline's level.
+* Prose: lines re-flowed into paragraphs, split at vertical gaps wider than the usual
+  line pitch.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from pipeline.pdf.blocks import Block, reflow_prose
+from pipeline.pdf.code import code_block_text
+from pipeline.pdf.layout import TextLine, modal_pitch
+
+HEADING_SIZE_RATIO = 1.15  # a line this much larger than body text is a heading
+MAX_HEADING_WORDS = 20
+PARAGRAPH_GAP_RATIO = 1.4  # a gap this many prose pitches apart starts a new paragraph
+SENTENCE_END = (".", "!", "?", ":")
+
+
+def normalize_title(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def body_size(lines: list[TextLine]) -> float:
+    """Size of most non-monospace glyphs: the body text size."""
+    sizes = Counter()
+    for line in lines:
+        if not line.mono:
+            sizes[line.size] += len(line.glyphs)
+    return sizes.most_common(1)[0][0] if sizes else 0.0
+
+
+def _is_heading_line(line: TextLine, body: float) -> bool:
+    if line.mono or len(line.text.split()) > MAX_HEADING_WORDS:
+        return False
+    return line.size >= body * HEADING_SIZE_RATIO or (line.bold and line.size >= body)
+
+
+def _heading_levels(lines: list[TextLine], body: float) -> dict[float, int]:
+    """Heading sizes ranked largest first: level 1, 2, ...; bold body-size headings rank last."""
+    sizes = sorted({line.size for line in lines if _is_heading_line(line, body)}, reverse=True)
+    return {size: min(rank, 6) for rank, size in enumerate(sizes, start=1)}
+
+
+def _runs(lines: list[TextLine], body: float) -> list[tuple[str, list[TextLine]]]:
+    """Consecutive lines of one kind: ("code" | "heading" | "prose", lines)."""
+    runs: list[tuple[str, list[TextLine]]] = []
+    for line in lines:
+        kind = "code" if line.mono else "heading" if _is_heading_line(line, body) else "prose"
+        if runs and runs[-1][0] == kind and (kind != "heading" or runs[-1][1][-1].size == line.size):
+            runs[-1][1].append(line)
+        else:
+            runs.append((kind, [line]))
+    return runs
+
+
+def _paragraphs(lines: list[TextLine], pitch: float) -> list[list[TextLine]]:
+    """Split prose lines at gaps wider than the line pitch; a page break splits only after a sentence end."""
+    paragraphs: list[list[TextLine]] = [[lines[0]]]
+    for previous, line in zip(lines, lines[1:]):
+        if previous.page == line.page:
+            new = pitch > 0 and line.top - previous.top > pitch * PARAGRAPH_GAP_RATIO
+        else:
+            new = previous.text.endswith(SENTENCE_END)
+        if new:
+            paragraphs.append([line])
+        else:
+            paragraphs[-1].append(line)
+    return paragraphs
+
+
+def lines_to_blocks(lines: list[TextLine], doc_id: str, outline: dict[str, int]) -> list[Block]:
+    """Classify the document's lines (in reading order) into blocks."""
+    body = body_size(lines)
+    levels = _heading_levels(lines, body)
+    prose_pitch = modal_pitch([line for line in lines if not line.mono and line.size == body])
+    code_pitch = modal_pitch([line for line in lines if line.mono])
+    blocks: list[Block] = []
+
+    def add(kind: str, level: int, text: str, page: int) -> None:
+        if text:
+            blocks.append(Block(doc_id, kind, level, text, page, len(blocks)))
+
+    for kind, run in _runs(lines, body):
+        if kind == "code":
+            add("code", 0, code_block_text(run, code_pitch), run[0].page)
+        elif kind == "heading":
+            title = " ".join(line.text for line in run)
+            level = outline.get(normalize_title(title), levels[run[0].size])
+            add("heading", level, title, run[0].page)
+        else:
+            for paragraph in _paragraphs(run, prose_pitch):
+                add("prose", 0, reflow_prose([line.text for line in paragraph]), paragraph[0].page)
+    return blocks

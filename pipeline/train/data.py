@@ -1,0 +1,69 @@
+"""Map-style training data over token shards: fixed blocks of ``seq_len`` tokens.
+
+A map-style dataset (rather than an iterable) gives the HF Trainer's RandomSampler
+shuffling, worker and rank sharding, and exact resume (the sampler replays to the
+checkpoint step) for free. Blocks are packed and never padded, so no attention mask
+is needed and no label is a pad.
+
+``labels`` equal ``input_ids``: HF causal-LM models shift labels by one position
+internally, so pre-shifted targets would train a skip-one-token model. For SFT the
+labels of prompt tokens (mask 0) are -100, which the HF loss ignores; the mask of a
+token says whether that token is a response token, i.e. whether predicting it counts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from pipeline.tokens.shard_format import TokenShards
+
+IGNORE_INDEX = -100  # HF / torch cross-entropy ignore_index
+
+
+class TokenBlockDataset(Dataset):
+    def __init__(self, shards: TokenShards, seq_len: int, use_mask: bool, max_tokens: int | None = None):
+        if use_mask and not shards.has_mask:
+            raise ValueError(f"{shards.directory}: stream {shards.stream!r} has no loss mask, which SFT needs")
+        available = shards.num_tokens if max_tokens is None else min(max_tokens, shards.num_tokens)
+        self.blocks = available // seq_len
+        if self.blocks == 0:
+            raise ValueError(
+                f"{shards.directory}: stream {shards.stream!r} split {shards.split!r} holds {shards.num_tokens} "
+                f"tokens, fewer than one block of seq_len {seq_len}"
+            )
+        self.shards = shards
+        self.seq_len = seq_len
+        self.use_mask = use_mask
+
+    def __len__(self) -> int:
+        return self.blocks
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        start = index * self.seq_len
+        stop = start + self.seq_len
+        input_ids = torch.from_numpy(np.ascontiguousarray(self.shards.slice(start, stop), dtype=np.int64))
+        labels = input_ids.clone()
+        if self.use_mask:
+            mask = torch.from_numpy(np.asarray(self.shards.mask_slice(start, stop)))
+            labels[mask == 0] = IGNORE_INDEX
+        return {"input_ids": input_ids, "labels": labels}
+
+
+def open_split(shards_dir: Path, stream: str, split: str) -> TokenShards:
+    return TokenShards(Path(shards_dir), stream=stream, split=split)
+
+
+def unigram_entropy(shards: TokenShards, max_tokens: int) -> float:
+    """Entropy (nats/token) of the token frequencies in the first ``max_tokens`` of a split.
+
+    It is the loss of the best context-free model fitted on that very data, so a
+    language model whose val loss is below it has learned something from context.
+    """
+    ids = shards.slice(0, min(shards.num_tokens, max_tokens))
+    counts = np.bincount(ids)
+    probs = counts[counts > 0] / ids.size
+    return float(-(probs * np.log(probs)).sum())

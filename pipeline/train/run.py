@@ -1,0 +1,263 @@
+"""Pretrain or instruction-tune a preset model with the Hugging Face Trainer.
+
+Run standalone, under ``torchrun --nproc_per_node N``, or from Dagster through Pipes::
+
+    python -m pipeline.train.run CONFIG.json      # CONFIG.json: TrainSettings fields
+
+Re-running with the same ``output_dir`` resumes from the last checkpoint in
+``<output_dir>/checkpoints`` (the sampler replays to that step, so the data order
+and the loss curve continue exactly). The finished model is written to
+``settings.model_dir``: an HF directory (weights, config, generation config,
+tokenizer files, ``preset.json``, ``metrics.json``, ``loss_curve.png``, README.md).
+Inside Dagster, rank 0 streams logs and metrics as JSON lines through Pipes; the asset then
+commits the exported directory to the artifact store and reports it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    EarlyStoppingCallback,
+    GenerationConfig,
+    PreTrainedModel,
+    Trainer,
+    TrainerState,
+    TrainingArguments,
+    default_data_collator,
+)
+from transformers.trainer_utils import get_last_checkpoint
+
+from models.presets import ModelPreset, check_sequence, resolve_preset
+from models.sizing import check_fits, flops_per_token, parameter_count
+from pipeline.common.prompt_format import BOS, EOS, PAD, SPECIAL_TOKEN_IDS
+from pipeline.common.text_metrics import perplexity
+from pipeline.train.callbacks import FinalCheckpoint, NonFiniteLossGuard, ThroughputCallback
+from pipeline.train.data import TokenBlockDataset, open_split, unigram_entropy
+from pipeline.train.device import DeviceInfo, resolve_device
+from pipeline.train.model import build_model
+from pipeline.train.outputs import (
+    LOSS_CURVE_FILE,
+    METRICS_FILE,
+    PRESET_FILE,
+    copy_tokenizer_files,
+    model_card,
+    plot_loss_curve,
+    read_preset,
+    write_json,
+)
+from pipeline.train.pipes import PipesLogCallback, pipes_session
+from pipeline.train.settings import TrainSettings
+
+
+def _world() -> tuple[int, int]:
+    """(rank, world_size) as torchrun sets them; (0, 1) when run directly."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def _prepare_model(settings: TrainSettings, vocab_size: int) -> tuple[ModelPreset, PreTrainedModel]:
+    if settings.mode == "pretrain":
+        preset = resolve_preset(settings.family, settings.size, vocab_size, settings.overrides)
+        return preset, build_model(preset)
+    stored = read_preset(Path(settings.init_from))
+    preset = resolve_preset(
+        stored["family"],
+        stored["size"],
+        stored["vocab_size"],
+        {k: v for k, v in stored.items() if k not in ("family", "size", "vocab_size")},
+    )
+    model = AutoModelForCausalLM.from_pretrained(settings.init_from, attn_implementation="sdpa")
+    return preset, model
+
+
+def training_arguments(settings: TrainSettings, device: DeviceInfo, max_steps: int) -> TrainingArguments:
+    lr = settings.learning_rate
+    return TrainingArguments(
+        output_dir=str(settings.checkpoint_dir),
+        max_steps=max_steps,
+        per_device_train_batch_size=settings.batch_size,
+        per_device_eval_batch_size=settings.batch_size,
+        gradient_accumulation_steps=settings.grad_accum,
+        learning_rate=lr,
+        lr_scheduler_type="cosine_with_min_lr",
+        lr_scheduler_kwargs={"min_lr": lr * settings.min_lr_ratio},
+        warmup_steps=settings.warmup_ratio,  # a float < 1 is a ratio of max_steps in transformers 5
+        weight_decay=settings.weight_decay,  # HF exempts biases and norm weights by name
+        adam_beta1=0.9,
+        adam_beta2=0.95,
+        max_grad_norm=1.0,
+        eval_strategy="steps",
+        eval_steps=settings.eval_every,
+        save_strategy="steps",
+        save_steps=settings.save_every,
+        save_total_limit=2,
+        load_best_model_at_end=settings.early_stopping_patience > 0,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        prediction_loss_only=True,
+        logging_steps=settings.log_every,
+        logging_nan_inf_filter=False,  # else a NaN loss is replaced by the mean and the guard never sees it
+        bf16=device.precision == "bf16-mixed",
+        fp16=device.precision == "fp16-mixed",
+        use_cpu=device.type == "cpu",
+        torch_compile=settings.compile,
+        seed=settings.seed,
+        data_seed=settings.seed,
+        dataloader_pin_memory=device.type == "cuda",
+        report_to="none",
+        disable_tqdm=True,
+        save_only_model=False,
+    )
+
+
+def _export(trainer: Trainer, settings: TrainSettings, preset: ModelPreset) -> None:
+    model_dir = settings.model_dir
+    model_dir.mkdir(parents=True, exist_ok=True)
+    trainer.model.generation_config = GenerationConfig(
+        bos_token_id=SPECIAL_TOKEN_IDS[BOS],
+        eos_token_id=SPECIAL_TOKEN_IDS[EOS],
+        pad_token_id=SPECIAL_TOKEN_IDS[PAD],
+        do_sample=False,
+        max_new_tokens=256,
+    )
+    trainer.save_model(str(model_dir))
+    copy_tokenizer_files(Path(settings.tokenizer_dir), model_dir)
+    write_json(model_dir / PRESET_FILE, preset.to_dict())
+
+
+def _finished(checkpoint: str | None, max_steps: int) -> bool:
+    """Is ``checkpoint`` the end of a completed run (its last step, or where early stopping ended it)?"""
+    if checkpoint is None:
+        return False
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+    control = state.get("stateful_callbacks", {}).get("TrainerControl", {}).get("args", {})
+    return state["global_step"] >= max_steps or bool(control.get("should_training_stop"))
+
+
+def _restore_finished(trainer: Trainer, checkpoint: Path) -> None:
+    """Load the state and the exported weights (the best ones when training keeps the best) of a finished run."""
+    trainer.state = TrainerState.load_from_json(str(checkpoint / "trainer_state.json"))
+    best = trainer.state.best_model_checkpoint
+    source = Path(best) if trainer.args.load_best_model_at_end and best else checkpoint
+    weights = AutoModelForCausalLM.from_pretrained(source).state_dict()
+    trainer.model.load_state_dict(weights)
+
+
+def run_training(settings: TrainSettings, pipes=None) -> dict:
+    """Train as ``settings`` says and return the run's metrics (also in ``metrics.json``).
+
+    ``pipes`` is an open Dagster Pipes context (or None): logs stream to it.
+    """
+    settings.validate()
+    started = time.time()
+    rank, world_size = _world()
+    device = resolve_device(settings.device, settings.precision)
+    tokenizer = AutoTokenizer.from_pretrained(settings.tokenizer_dir)
+    train_shards = open_split(Path(settings.shards_dir), settings.stream, "train")
+    val_shards = open_split(Path(settings.shards_dir), settings.stream, "val")
+
+    preset, model = _prepare_model(settings, len(tokenizer))
+    check_sequence(preset, settings.seq_len, train_shards.vocab_size, int(np.iinfo(train_shards.dtype).max))
+    check_fits(preset, settings.batch_size, settings.seq_len, device.mixed_precision, device.memory_bytes, device.name)
+
+    use_mask = settings.mode == "sft"
+    train_data = TokenBlockDataset(train_shards, settings.seq_len, use_mask)
+    val_data = TokenBlockDataset(val_shards, settings.seq_len, use_mask, max_tokens=settings.eval_tokens)
+    tokens_per_step = settings.batch_size * settings.grad_accum * settings.seq_len * world_size
+    max_steps = settings.max_steps or max(1, settings.token_budget // tokens_per_step)
+
+    throughput = ThroughputCallback(
+        tokens_per_step, flops_per_token(preset, settings.seq_len), device.peak_flops, world_size
+    )
+    callbacks = [throughput, NonFiniteLossGuard()]
+    if pipes is not None:
+        callbacks.append(PipesLogCallback(pipes))
+    if settings.early_stopping_patience > 0:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
+    callbacks.append(FinalCheckpoint())  # last: it sees the early-stopping decision of this evaluation
+    trainer = Trainer(
+        model=model,
+        args=training_arguments(settings, device, max_steps),
+        train_dataset=train_data,
+        eval_dataset=val_data,
+        data_collator=default_data_collator,
+        callbacks=callbacks,
+    )
+    last_checkpoint = get_last_checkpoint(str(settings.checkpoint_dir)) if settings.checkpoint_dir.is_dir() else None
+    if pipes is not None:
+        pipes.log.info(
+            f"preset {preset.to_dict()}, {parameter_count(preset):,} parameters, device {device.to_dict()}, "
+            f"{max_steps} steps of {tokens_per_step} tokens, resume from {last_checkpoint}"
+        )
+    if _finished(last_checkpoint, max_steps):
+        # A re-run of a completed training: take its weights instead of resuming, which would
+        # make the Trainer step the optimizer once more and change the exported model.
+        _restore_finished(trainer, Path(last_checkpoint))
+    else:
+        trainer.train(resume_from_checkpoint=last_checkpoint)
+    final_eval = trainer.evaluate()
+
+    history = trainer.state.log_history
+    train_losses = [e["loss"] for e in history if "loss" in e]
+    stopped_early = trainer.state.global_step < max_steps
+    metrics = {
+        "mode": settings.mode,
+        "stream": settings.stream,
+        "init_from": settings.init_from,
+        "preset": preset.to_dict(),
+        "parameters": parameter_count(preset),
+        "device": device.to_dict(),
+        "shards_dir": settings.shards_dir,
+        "seq_len": settings.seq_len,
+        "tokens_per_step": tokens_per_step,
+        "train_tokens_available": train_shards.num_tokens,
+        "learning_rate": settings.learning_rate,
+        "min_learning_rate": settings.learning_rate * settings.min_lr_ratio,
+        "steps": trainer.state.global_step,
+        "max_steps": max_steps,
+        "tokens": trainer.state.global_step * tokens_per_step,
+        "resumed_from": last_checkpoint,
+        "stopped_reason": "stopped early: val loss stopped improving"
+        if stopped_early
+        else f"ran all {max_steps} steps",
+        "final_train_loss": train_losses[-1] if train_losses else None,
+        "final_val_loss": final_eval["eval_loss"],
+        "val_perplexity": perplexity(final_eval["eval_loss"]),
+        "val_unigram_entropy": unigram_entropy(val_shards, settings.eval_tokens),
+        "tokens_per_second": throughput.overall().get("tokens_per_second", 0.0),
+        "mfu": throughput.overall().get("mfu", 0.0),
+        "wall_time_s": time.time() - started,
+        "log_history": history,
+    }
+    if trainer.is_world_process_zero():
+        _export(trainer, settings, preset)
+        model_dir = settings.model_dir
+        metrics["model_dir"] = str(model_dir)
+        write_json(model_dir / METRICS_FILE, metrics)
+        plot_loss_curve(history, model_dir / LOSS_CURVE_FILE, f"{settings.mode} {preset.family}/{preset.size}")
+        (model_dir / "README.md").write_text(model_card(metrics))
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m pipeline.train.run CONFIG.json", file=sys.stderr)
+        return 2
+    settings = TrainSettings.from_json_file(Path(argv[0]))
+    rank, _ = _world()
+    with pipes_session(rank) as pipes:
+        # The asset commits the exported directory and reports it (metrics.json holds the numbers).
+        run_training(settings, pipes)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Settings of one training run (pretrain or SFT), with JSON round-trip and checks.
+
+The same file drives ``python -m pipeline.train.run CONFIG.json``, the Dagster asset
+(which writes it and launches the command through Pipes) and ``torchrun``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+# When scheduled re-training runs: weekly by default (Sundays 03:00); MPYFORGE_RETRAIN_CRON
+# changes it (docs/operations.md).
+RETRAIN_CRON = os.environ.get("MPYFORGE_RETRAIN_CRON", "0 3 * * 0")
+
+MODES = ("pretrain", "sft")
+# Mode defaults: pretraining from scratch tolerates a high LR; SFT starts from a
+# trained base and must not wash it out.
+DEFAULT_LR = {"pretrain": 3e-4, "sft": 5e-5}
+
+
+@dataclass
+class TrainSettings:
+    mode: str = "pretrain"  # pretrain (stream "pretrain", from scratch) | sft (stream "sft", from init_from)
+    family: str = "llama"  # gpt2 | llama (ignored for sft: the base checkpoint's preset is used)
+    size: str = "tiny"  # tiny | 5m | 25m | 50m | 80m
+    overrides: dict = field(default_factory=dict)  # any ModelPreset field, e.g. {"n_layers": 4}
+    shards_dir: str = ""  # token_shards artifact
+    tokenizer_dir: str = ""  # bpe_tokenizer artifact
+    init_from: str | None = None  # base model directory (sft only)
+    output_dir: str = ""  # FIXED per run config: checkpoints live here so a re-run resumes
+    export_dir: str | None = None  # final HF directory; default <output_dir>/model
+    token_budget: int = 2_000_000  # training tokens; sets max_steps unless max_steps is given
+    max_steps: int | None = None
+    batch_size: int = 16  # sequences per device per micro-step
+    grad_accum: int = 1
+    seq_len: int = 512
+    lr: float | None = None  # None: 3e-4 for pretrain, 5e-5 for sft
+    min_lr_ratio: float = 0.1  # cosine floor as a fraction of lr (Chinchilla's lr/10)
+    warmup_ratio: float = 0.02
+    weight_decay: float = 0.1
+    eval_every: int = 100  # steps between val evaluations
+    save_every: int = 100  # steps between checkpoints; a multiple of eval_every
+    log_every: int = 10
+    eval_tokens: int = 262_144  # val tokens per evaluation (a fixed prefix of the val split)
+    early_stopping_patience: int = 0  # evaluations without val improvement before stopping; 0 = off
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    precision: str = "auto"  # auto | bf16-mixed | fp16-mixed | fp32
+    compile: bool = False  # torch.compile the model
+    seed: int = 1234
+
+    @property
+    def stream(self) -> str:
+        return self.mode
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else DEFAULT_LR[self.mode]
+
+    @property
+    def model_dir(self) -> Path:
+        return Path(self.export_dir) if self.export_dir else Path(self.output_dir) / "model"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return Path(self.output_dir) / "checkpoints"
+
+    def validate(self) -> None:
+        """Raise ValueError naming the field and the cause of the first problem found."""
+        if self.mode not in MODES:
+            raise ValueError(f"TrainSettings.mode {self.mode!r} is unknown; expected one of {list(MODES)}")
+        for name in ("shards_dir", "tokenizer_dir", "output_dir"):
+            if not getattr(self, name):
+                raise ValueError(f"TrainSettings.{name} is required")
+        if self.mode == "sft" and not self.init_from:
+            raise ValueError("TrainSettings.init_from is required for mode 'sft' (the base model directory)")
+        if self.mode == "pretrain" and self.init_from:
+            raise ValueError("TrainSettings.init_from is only for mode 'sft'; pretraining starts from scratch")
+        for name in (
+            "batch_size",
+            "grad_accum",
+            "seq_len",
+            "eval_every",
+            "save_every",
+            "log_every",
+            "token_budget",
+            "eval_tokens",
+        ):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"TrainSettings.{name} must be positive, got {getattr(self, name)}")
+        if self.max_steps is not None and self.max_steps <= 0:
+            raise ValueError(f"TrainSettings.max_steps must be positive when given, got {self.max_steps}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"TrainSettings.lr must be positive, got {self.lr}")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise ValueError(f"TrainSettings.min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ValueError(f"TrainSettings.warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        # Best-model tracking (for early stopping) needs every checkpoint to follow an eval,
+        # and the NaN guard only sees losses at log steps, so checkpoints must fall on them.
+        if self.save_every % self.eval_every:
+            raise ValueError(
+                f"TrainSettings.save_every {self.save_every} must be a multiple of eval_every {self.eval_every}"
+            )
+        if self.save_every % self.log_every:
+            raise ValueError(
+                f"TrainSettings.save_every {self.save_every} must be a multiple of log_every {self.log_every} "
+                "so that no checkpoint is saved after an unchecked loss"
+            )
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "settings") -> TrainSettings:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{source}: unknown TrainSettings field(s) {unknown}")
+        return cls(**data)
+
+    @classmethod
+    def from_json_file(cls, path: Path) -> TrainSettings:
+        try:
+            data = json.loads(Path(path).read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not valid JSON ({err})") from err
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a JSON object of TrainSettings fields")
+        return cls.from_dict(data, source=str(path))
