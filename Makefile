@@ -9,21 +9,33 @@ export PYTHONUNBUFFERED := 1
 export HF_HUB_DISABLE_PROGRESS_BARS := 1
 export TRANSFORMERS_VERBOSITY := error
 
-.PHONY: setup demo test ui bench ollama-standin clean-artifacts
+.PHONY: setup llama-cpp doctor lint demo test ui bench ollama-standin clean-artifacts
 
-setup: $(STAMP)
+setup: $(STAMP) llama-cpp
 
 # The venv is created once; the project is (re)installed whenever pyproject.toml changes.
-# torch is pinned (pyproject) so this machine's local CPU wheel is used; llama-cpp-python
-# compiles llama.cpp from source the first time (pip caches the built wheel afterwards).
+# torch is pinned (pyproject) so this machine's local CPU wheel is used. llama-cpp-python is
+# built by scripts/build_llama_cpp.py, before pip would build it its own way (GGML_NATIVE=ON).
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) scripts/build_llama_cpp.py
 	$(PY) -m pip install --quiet -e '.[dev]'
 	mkdir -p var/dagster
 	touch $(STAMP)
 
+# Runs on every `make setup`: compiles llama.cpp only when the flags (MPYFORGE_LLAMA_CMAKE_ARGS,
+# else the portable x86-64 baseline) have no wheel in var/wheels/<flags-hash>/ yet, and reinstalls
+# only when the installed build has another key. A no-op costs about a second.
+llama-cpp: $(STAMP)
+	@$(PY) scripts/build_llama_cpp.py
+
+doctor: setup
+	$(VENV)/bin/mpyforge doctor
+
 demo: setup
+	@# A llama.cpp that cannot run here stops the demo now, with the fix, not in the GGUF step.
+	$(VENV)/bin/mpyforge doctor --only llama
 	$(VENV)/bin/mpyforge run --preset tiny
 	@echo
 	@echo "Artifacts (also: $(VENV)/bin/mpyforge artifacts --json):"
@@ -32,7 +44,14 @@ demo: setup
 	@echo "Report card: $(CURDIR)/var/artifacts/model_report/$$(cat var/artifacts/model_report/CURRENT)/report.md"
 	@echo "Open the UI with: make ui   (then http://127.0.0.1:3000)"
 
-test: setup
+# Import contracts (pyproject [tool.importlinter]), lint and format, dependency hygiene.
+lint: setup
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/deptry .
+
+test: lint
 	$(PY) -m pytest
 
 ui: setup
@@ -44,7 +63,7 @@ bench: setup
 # A protocol-faithful Ollama stand-in (serves GGUF through llama.cpp) on Ollama's default
 # port, for trying registration without installing Ollama: run it, then `make demo` elsewhere.
 ollama-standin: setup
-	$(PY) tests/ollama_standin.py --port 11434 --store var/ollama-standin
+	$(PY) scripts/ollama_standin.py --port 11434 --store var/ollama-standin
 
 clean-artifacts:
 	rm -rf var/artifacts
