@@ -32,6 +32,7 @@ from transformers import (
     TrainerState,
     TrainingArguments,
     default_data_collator,
+    set_seed,
 )
 from transformers.trainer_utils import get_last_checkpoint
 
@@ -65,6 +66,9 @@ def _world() -> tuple[int, int]:
 def _prepare_model(settings: TrainSettings, vocab_size: int) -> tuple[ModelPreset, PreTrainedModel]:
     if settings.mode == "pretrain":
         preset = resolve_preset(settings.family, settings.size, vocab_size, settings.overrides)
+        # The Trainer seeds only after the model exists: seed the initial weights here, so the
+        # same inputs and settings give the same checkpoint (and the same data version).
+        set_seed(settings.seed)
         return preset, build_model(preset)
     stored = read_preset(Path(settings.init_from))
     preset = resolve_preset(
