@@ -28,6 +28,17 @@ export = dg.define_asset_job(
     description="One GGUF variant (the partition) written, quantized, verified and registered in Ollama.",
 )
 
+# One run per PDF partition (launched by `pdf_inbox_sensor` or a backfill), up to the run queue's
+# limit at once. The step runs in the run's own process: the extraction already happens in a
+# spawned worker with its own timeout and memory cap, and a second process per step would
+# re-import the whole code location (torch included) for every PDF.
+pdf_extraction = dg.define_asset_job(
+    "pdf_extraction",
+    selection=dg.AssetSelection.assets("pdf_documents"),
+    executor_def=dg.in_process_executor,
+    description="One PDF of the inbox (the partition) extracted into heading/prose/code blocks.",
+)
+
 # Stopped until turned on in the UI (Dagster's default for schedules).
 weekly_retrain = dg.ScheduleDefinition(
     name="weekly_retrain",

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from pipeline.corpus.build import CorpusSettings, build_corpus
 from pipeline.pdf.extract import ExtractionLimits, PdfExtractionError, build_pdf_document
-from pipeline.pdf.inbox import scan_inbox
+from pipeline.pdf.inbox import inbox_file, inbox_paths, scan_inbox
 from resources.artifact_store import ArtifactStoreResource
 from resources.settings_config import settings_config, to_settings
 
@@ -36,9 +36,10 @@ def pdf_documents(
     """One PDF of the inbox as heading/prose/code blocks (blocks.parquet) and Markdown (document.md)."""
     key = context.partition_key
     inbox = Path(config.inbox or default_inbox())
-    entry = scan_inbox(inbox).get(key)
-    if entry is None:
+    path = inbox_paths(inbox).get(key)  # only this run's PDF is hashed, not the whole inbox
+    if path is None:
         raise dg.Failure(f"partition {key!r}: no such PDF in the inbox {inbox} any more (deleted or renamed)")
+    entry = inbox_file(key, path)
     limits = to_settings(config, ExtractionLimits)
 
     def build(write):
@@ -53,13 +54,14 @@ def pdf_documents(
 
 
 @dg.sensor(
-    job=dg.define_asset_job("pdf_extraction", selection=[pdf_documents]),
+    job_name="pdf_extraction",  # assets/jobs.py
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Watches the PDF inbox: adds a partition per new PDF, re-runs changed ones, removes deleted ones.",
 )
 def pdf_inbox_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    files, added, removed = _inbox_changes(context.instance, Path(default_inbox()))
+    files = scan_inbox(Path(default_inbox()))
+    added, removed = _partition_changes(context.instance, set(files))
     requests = []
     if added:
         requests.append(pdf_partitions.build_add_request(added))
@@ -70,16 +72,15 @@ def pdf_inbox_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     return dg.SensorResult(run_requests=runs, dynamic_partitions_requests=requests)
 
 
-def _inbox_changes(instance: dg.DagsterInstance, inbox: Path) -> tuple[dict, list[str], list[str]]:
-    """The inbox's files by partition key, and the partition keys to add and to remove."""
-    files = scan_inbox(inbox)
+def _partition_changes(instance: dg.DagsterInstance, keys: set[str]) -> tuple[list[str], list[str]]:
+    """The partition keys to add and to remove for the inbox's current keys."""
     known = set(instance.get_dynamic_partitions(pdf_partitions.name))
-    return files, sorted(set(files) - known), sorted(known - set(files))
+    return sorted(keys - known), sorted(known - keys)
 
 
 def sync_pdf_partitions(instance: dg.DagsterInstance, inbox: "Path | None" = None) -> None:
     """What the sensor does to partitions, for in-process runs (`mpyforge run`) and tests."""
-    _, added, removed = _inbox_changes(instance, inbox or Path(default_inbox()))
+    added, removed = _partition_changes(instance, set(inbox_paths(inbox or Path(default_inbox()))))
     if added:
         instance.add_dynamic_partitions(pdf_partitions.name, added)
     for key in removed:

@@ -1,22 +1,30 @@
 """PDF extraction benchmark: our extractor vs plain pdfplumber ``page.extract_text()``.
 
-Both run in this one process (one core), on the same files, in the same run:
+Everything runs on the same files in the same run:
 
-* pages/s per core (best of ``--repeats`` runs, so a busy shared machine hurts less);
-* code-block exact-match rate on the sample inbox, against the Markdown sources.
-  The baseline has no notion of blocks, so it is credited generously: a listing counts
-  as found when its exact text occurs anywhere in the page texts joined by newlines.
+* accuracy, per file with ground truth (the sample inbox against its Markdown sources,
+  the typeset fixtures in ``data/typeset_fixtures`` against theirs, and the real PDFs in
+  ``../shared/realpdf`` with a ``*.truth.md``): blocks exact and line F1
+  (``pipeline.pdf.scoring``). Plain text has no blocks, so it is credited generously
+  (a block counts when its text occurs anywhere in the page texts);
+* speed per core, in this one process: pages/s of ours and of plain text (best of
+  ``--repeats``);
+* library scale: ``build_pdf_documents`` (one spawned worker per PDF, parquet and
+  Markdown written) on the real PDFs repeated to at least ``--min-pages`` pages, with 1
+  worker and with N (default: the cores), and plain text over the same files with the
+  same pool shape, so the scaling and per-core ratio come from one run.
 
-Real PDFs from ``/work/shared/realpdf`` (no ground truth) are timed when present, and
-their code blocks that contain ``import `` are compiled with the real ``mpy-cross``.
-Usage: ``python benchmarks/extract.py [--repeats 3]``; prints a Markdown table.
+Run it on a quiet machine (``flock /tmp/mpyforge-cpu.lock``): the N-worker number needs the
+cores to itself. Usage: ``python benchmarks/extract.py [--repeats 3] [--min-pages 500]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pdfplumber
@@ -24,16 +32,31 @@ import pdfplumber
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline.pairs.mpy_compile import compile_many  # noqa: E402
 from pipeline.pdf.extract import ExtractionLimits, extract_blocks  # noqa: E402
+from pipeline.pdf.pool import PdfJob, build_pdf_documents, default_workers  # noqa: E402
+from pipeline.pdf.scoring import score_blocks, score_plain_text, truth_blocks  # noqa: E402
 from scripts.make_sample_pdfs import listing_ground_truth, parse_sample_markdown  # noqa: E402
 
 REAL_PDFS = REPO.parent / "shared" / "realpdf"
+FIXTURES = REPO / "data" / "typeset_fixtures"
 
 
-def expected_listings(md_path: Path) -> list[str]:
+def sample_truth(md_path: Path) -> list[str]:
     document = parse_sample_markdown(md_path.read_text(encoding="utf-8"))
     return [listing_ground_truth(block) for block in document.blocks if block.kind == "code"]
+
+
+def truth_sets() -> list[tuple[str, Path, list[str]]]:
+    """(label, pdf, truth blocks) for every PDF with ground truth that is present."""
+    sets = [
+        (f"sample: {md.stem}", REPO / "data" / "pdfs" / f"{md.stem}.pdf", sample_truth(md))
+        for md in sorted((REPO / "data" / "pdf_sources").glob("*.md"))
+    ]
+    for folder, label, suffix in ((FIXTURES, "fixture", ".md"), (REAL_PDFS, "realpdf", ".truth.md")):
+        for truth in sorted(folder.glob(f"*{suffix}")) if folder.is_dir() else []:
+            stem = truth.name.removesuffix(suffix)
+            sets.append((f"{label}: {stem}", folder / f"{stem}.pdf", truth_blocks(truth.read_text(encoding="utf-8"))))
+    return sets
 
 
 def plain_text(pdf_path: Path) -> tuple[str, int]:
@@ -54,68 +77,103 @@ def best_seconds(run, repeats: int) -> float:
     return best
 
 
-def measure(pdf_path: Path, repeats: int, listings: list[str] | None) -> dict:
-    limits = ExtractionLimits()
+def accuracy_row(label: str, pdf_path: Path, truth: list[str], repeats: int) -> dict:
     text, pages = plain_text(pdf_path)
-    blocks = extract_blocks(pdf_path, pdf_path.stem, limits)
-    row = {
-        "file": pdf_path.name,
+    code = [b.text for b in extract_blocks(pdf_path, pdf_path.stem) if b.kind == "code"]
+    return {
+        "label": label,
         "pages": pages,
+        "ours": score_blocks(code, truth),
+        "plain": score_plain_text(text, truth),
         "plain_s": best_seconds(lambda: plain_text(pdf_path), repeats),
-        "ours_s": best_seconds(lambda: extract_blocks(pdf_path, pdf_path.stem, limits), repeats),
-        "listings": len(listings) if listings is not None else None,
+        "ours_s": best_seconds(lambda: extract_blocks(pdf_path, pdf_path.stem), repeats),
     }
-    if listings is not None:
-        ours = [b.text for b in blocks if b.kind == "code"]
-        row["ours_exact"] = sum(listing in ours for listing in listings)
-        row["plain_exact"] = sum(listing in text for listing in listings)
-    else:
-        programs = [b.text for b in blocks if b.kind == "code" and "import " in b.text]
-        row["programs"] = len(programs)
-        row["compiling"] = sum(result.ok for result in compile_many(programs))
-    return row
 
 
-def markdown_table(rows: list[dict]) -> str:
+def accuracy_table(rows: list[dict]) -> str:
     lines = [
-        "| file | pages | plain p/s | ours p/s | ours / plain | listings | exact: plain | exact: ours |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| file | pages | truth blocks | exact: plain | exact: ours | line F1: plain | line F1: ours "
+        "| plain p/s | ours p/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        plain_rate, ours_rate = r["pages"] / r["plain_s"], r["pages"] / r["ours_s"]
-        exact = ("–", "–") if r["listings"] is None else (r["plain_exact"], r["ours_exact"])
+        ours, plain = r["ours"], r["plain"]
         lines.append(
-            f"| {r['file']} | {r['pages']} | {plain_rate:.1f} | {ours_rate:.1f} | {ours_rate / plain_rate:.2f} "
-            f"| {r['listings'] if r['listings'] is not None else '–'} | {exact[0]} | {exact[1]} |"
+            f"| {r['label']} | {r['pages']} | {ours.truth_blocks} | {plain.blocks_exact:.3f} | "
+            f"{ours.blocks_exact:.3f} | {plain.line_f1:.3f} | {ours.line_f1:.3f} | "
+            f"{r['pages'] / r['plain_s']:.1f} | {r['pages'] / r['ours_s']:.1f} |"
         )
     return "\n".join(lines)
+
+
+def library(min_pages: int) -> list[Path]:
+    """The real PDFs (or the sample inbox without them) repeated to at least ``min_pages`` pages."""
+    pdfs = sorted(REAL_PDFS.glob("*.pdf")) if REAL_PDFS.is_dir() else sorted((REPO / "data" / "pdfs").glob("*.pdf"))
+    sizes = {pdf: plain_text(pdf)[1] for pdf in pdfs}
+    chosen: list[Path] = []
+    while sum(sizes[p] for p in chosen) < min_pages:
+        chosen.extend(pdfs)
+    return chosen
+
+
+def plain_pages(pdf_path: Path) -> int:
+    return plain_text(pdf_path)[1]
+
+
+def scaling(files: list[Path], workers: int) -> dict:
+    """Seconds for ours (the pool, parquet and Markdown written) and plain text, 1 and N workers."""
+    pages = sum(plain_pages(p) for p in files)
+    out = {"pages": pages, "pdfs": len(files), "workers": workers}
+    with tempfile.TemporaryDirectory(prefix="mpyforge-bench-") as tmp:
+        jobs = [PdfJob(p, f"doc{i}", Path(tmp) / f"doc{i}") for i, p in enumerate(files)]
+        for n in (1, workers):
+            started = time.perf_counter()
+            results = build_pdf_documents(jobs, ExtractionLimits(), workers=n)
+            out[f"ours_{n}"] = time.perf_counter() - started
+            failures = [r for r in results if isinstance(r, Exception)]
+            if failures:
+                raise SystemExit(f"extraction failed: {failures[0]}")
+            started = time.perf_counter()
+            with ProcessPoolExecutor(max_workers=n) as pool:
+                list(pool.map(plain_pages, files))
+            out[f"plain_{n}"] = time.perf_counter() - started
+    return out
+
+
+def scaling_table(s: dict) -> str:
+    n, pages = s["workers"], s["pages"]
+    rate = {k: pages / s[k] for k in ("ours_1", f"ours_{n}", "plain_1", f"plain_{n}")}
+    return "\n".join(
+        [
+            f"{s['pdfs']} PDFs, {pages} pages, N = {n} workers",
+            "",
+            "| extractor | 1 worker p/s | N workers p/s | scaling | p/s per core (N) |",
+            "|---|---:|---:|---:|---:|",
+            f"| plain `extract_text()` | {rate['plain_1']:.1f} | {rate[f'plain_{n}']:.1f} | "
+            f"{rate[f'plain_{n}'] / rate['plain_1']:.2f} | {rate[f'plain_{n}'] / n:.1f} |",
+            f"| ours (`build_pdf_documents`) | {rate['ours_1']:.1f} | {rate[f'ours_{n}']:.1f} | "
+            f"{rate[f'ours_{n}'] / rate['ours_1']:.2f} | {rate[f'ours_{n}'] / n:.1f} |",
+            "",
+            f"ours / plain per core: 1 worker {rate['ours_1'] / rate['plain_1']:.2f}, "
+            f"N workers {rate[f'ours_{n}'] / rate[f'plain_{n}']:.2f}",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--min-pages", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=default_workers())
     args = parser.parse_args(argv)
-    rows = []
-    for md_path in sorted((REPO / "data" / "pdf_sources").glob("*.md")):
-        rows.append(measure(REPO / "data" / "pdfs" / f"{md_path.stem}.pdf", args.repeats, expected_listings(md_path)))
-    if REAL_PDFS.is_dir():
-        for pdf_path in sorted(REAL_PDFS.glob("*.pdf")):
-            rows.append(measure(pdf_path, 1, None))
-    print(markdown_table(rows))
-    sample = [r for r in rows if r["listings"] is not None]
-    total = sum(r["listings"] for r in sample)
-    print(
-        f"\nsample inbox: {total} listings, exact plain {sum(r['plain_exact'] for r in sample)}, "
-        f"exact ours {sum(r['ours_exact'] for r in sample)}"
-    )
+    rows = [accuracy_row(label, pdf, truth, args.repeats) for label, pdf, truth in truth_sets()]
+    print(accuracy_table(rows))
     pages, plain_s, ours_s = (sum(r[k] for r in rows) for k in ("pages", "plain_s", "ours_s"))
-    for r in rows:
-        if "programs" in r:
-            print(f"{r['file']}: {r['compiling']}/{r['programs']} code blocks with 'import ' compile with mpy-cross")
     print(
-        f"all files: {pages} pages, plain {pages / plain_s:.1f} p/s, ours {pages / ours_s:.1f} p/s, "
-        f"ratio {plain_s / ours_s:.2f}"
+        f"\nin-process, all {pages} pages: plain {pages / plain_s:.1f} p/s, ours {pages / ours_s:.1f} p/s, "
+        f"ours / plain {plain_s / ours_s:.2f}\n"
     )
+    print(scaling_table(scaling(library(args.min_pages), args.workers)))
     return 0
 
 

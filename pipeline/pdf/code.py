@@ -13,8 +13,10 @@ import re
 from collections import Counter
 
 from pipeline.common.code_text import dedent_lines, repl_typed_lines
+from pipeline.pdf.blocks import is_python
 from pipeline.pdf.layout import BLANKS, TextLine
 
+VISIBLE_SPACE = "\u2423"  # the open box Sphinx prints where it broke a line at a space
 LINE_NUMBER = re.compile(r"^ *(\d+)(?= |$)")
 MIN_NUMBERED_LINES = 2
 
@@ -60,18 +62,85 @@ def _columns(line: TextLine, left: float, advance: float) -> str:
 def layout_code_lines(lines: list[TextLine], pitch: float) -> list[str]:
     """Lines of a code block as text, with blank lines restored from vertical gaps.
 
-    A gap of k line pitches between two lines of the same page holds k - 1 empty lines;
-    across a page break nothing can be inferred, so none are added.
+    A gap of k line pitches between two lines of the same page holds k - 1 empty lines.
+    A row the typesetter marked as a wrap (``TextLine.continued``) is joined to the row
+    above; so is an unmarked wrap (``_soft_wrap``).
     """
     inked = [g for line in lines for g in line.glyphs if g.text not in BLANKS]
     left = min(g.x0 for g in inked)
     advance = _advance(lines)
     out: list[str] = []
     for previous, line in zip([None, *lines], lines):
-        if previous is not None and previous.page == line.page and pitch > 0:
-            out.extend([""] * max(0, round((line.top - previous.top) / pitch) - 1))
-        out.append(_columns(line, left, advance))
+        row = _columns(line, left, advance)
+        if previous is not None and line.continued:
+            out[-1] = join_marked_wrap(out[-1], row)
+            continue
+        if previous is not None and _soft_wrap(previous, line, left, advance, out, row):
+            out[-1] = f"{out[-1].rstrip()} {row.strip()}"
+            continue
+        if previous is not None and pitch > 0:
+            out.extend([""] * _blank_rows(previous, line, pitch))
+        out.append(row)
     return out
+
+
+def _soft_wrap(previous: TextLine, line: TextLine, left: float, advance: float, rows: list[str], row: str) -> bool:
+    """Whether ``line`` is the rest of ``previous`` wrapped by the typesetter without a mark.
+
+    Browsers wrap ``white-space: pre-wrap`` code at a space when the next word would
+    cross the code box's right edge (its padding taken equal to the left one), and start
+    the rest at the box's left. Both must hold, and the join must be what the code needs:
+    the rows so far parse as Python only when joined, or the row leaves a bracket open.
+    Two real lines are never joined on geometry alone.
+    """
+    box = previous.box
+    if box is None or box != line.box or previous.page != line.page or not row.strip() or row[0] == " ":
+        return False
+    right_edge = box[2] - (left - box[0])
+    next_word = len(row.split(" ", 1)[0])
+    if previous.glyphs[-1].x1 + (next_word + 1) * advance <= right_edge:
+        return False  # the next word would have fitted on the row: a real line break
+    split, joined = "\n".join([*rows, row]), "\n".join([*rows[:-1], f"{rows[-1].rstrip()} {row.strip()}"])
+    if is_python(dedent_text(joined)) and not is_python(dedent_text(split)):
+        return True
+    last = rows[-1]
+    return sum(last.count(c) for c in "([{") > sum(last.count(c) for c in ")]}")
+
+
+def dedent_text(text: str) -> str:
+    return "\n".join(dedent_lines(text.split("\n")))
+
+
+def _blank_rows(previous: TextLine, line: TextLine, pitch: float) -> int:
+    """Empty source lines between two rows of a listing.
+
+    On one page: a gap of k pitches holds k - 1. Across a page break, the gaps to the
+    typesetter's "continues on next page" / "continued from previous page" notes are
+    measured (Sphinx sets each note one pitch from the nearest row); without notes
+    nothing can be inferred, so none are added.
+    """
+
+    def rows(gap: float) -> int:
+        return max(0, round(gap / pitch) - 1)
+
+    if previous.page == line.page:
+        return rows(line.top - previous.top)
+    below = rows(previous.note_below - previous.top) if previous.note_below is not None else 0
+    above = rows(line.top - line.note_above) if line.note_above is not None else 0
+    return below + above
+
+
+def join_marked_wrap(row: str, continuation: str) -> str:
+    """A source line the typesetter wrapped with marks, put back together.
+
+    Sphinx ends a row broken at a space with a visible-space glyph (the space itself) and
+    a row broken after other characters with nothing; the continuation row's own
+    indentation is the typesetter's, not the source's.
+    """
+    row = row.rstrip()
+    if row.endswith(VISIBLE_SPACE):
+        row = row[: -len(VISIBLE_SPACE)] + " "
+    return row + continuation.lstrip()
 
 
 def _join_wrapped(line: str, continuation: str) -> str:

@@ -10,6 +10,7 @@ failure is a ``PdfExtractionError`` whose message names the file and the cause.
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import resource
 import time
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pdfplumber
-from pdfminer.layout import LTChar, LTContainer, LTImage, LTItem
+from pdfminer.layout import LTChar, LTContainer, LTCurve, LTImage, LTItem
 from pdfminer.pdfdocument import PDFEncryptionError, PDFNoOutlines, PDFPasswordIncorrect, PDFTextExtractionNotAllowed
 from pdfminer.psexceptions import PSEOF, PSException
 from pdfplumber.page import Page, fix_fontname_bytes
@@ -34,6 +35,7 @@ logging.getLogger("pdfminer").setLevel(logging.WARNING)
 
 PDF_MAGIC = b"%PDF-"
 MAGIC_WINDOW = 1024  # the header may follow a little junk; readers accept it within 1 KB
+MIN_BOX_SIDE = 5.0  # points; a filled shape smaller than this is a rule or a bullet, not a background
 
 
 class PdfExtractionError(ValueError):
@@ -96,8 +98,21 @@ def _layout_items(items: list[LTItem]):
             yield from _layout_items(item._objs)
 
 
+def _device_advance(char: LTChar) -> float:
+    """The glyph's advance on the page, in points.
+
+    pdfminer's ``adv`` is in text space: font size and ``Tz`` horizontal scaling applied,
+    but not the text matrix or CTM. Chromium draws text at ``Tf 1`` scaled up by ``Tm``
+    (and WeasyPrint through a scaled CTM), so an unscaled advance puts every column of a
+    listing in the wrong place; the matrix's x scale brings it into device space.
+    """
+    a, b = char.matrix[0], char.matrix[1]
+    advance = char.adv * math.hypot(a, b)
+    return advance or (char.x1 - char.x0)
+
+
 def _page_glyphs(page: Page) -> PageGlyphs:
-    """A page's upright glyphs and image count, read from pdfminer's layout directly.
+    """A page's upright glyphs, image count and filled shapes, read from pdfminer's layout directly.
 
     ``page.chars`` turns every glyph into a dict of ~20 resolved attributes, about a third
     of the extraction time on the Pico SDK book; only six are needed here. Coordinates
@@ -106,10 +121,20 @@ def _page_glyphs(page: Page) -> PageGlyphs:
     """
     mediabox_x0, mediabox_top = page.mediabox[:2]
     glyphs: list[Glyph] = []
+    boxes: list[tuple[float, float, float, float]] = []
     images = 0
     for item in _layout_items(page.layout._objs):
         if isinstance(item, LTImage):
             images += 1
+        elif isinstance(item, LTCurve) and item.fill and item.width > MIN_BOX_SIDE and item.height > MIN_BOX_SIDE:
+            boxes.append(
+                (
+                    item.x0 + mediabox_x0,
+                    page.height - item.y1 + mediabox_top,
+                    item.x1 + mediabox_x0,
+                    page.height - item.y0 + mediabox_top,
+                )
+            )
         elif isinstance(item, LTChar) and item.upright:
             font = item.fontname if isinstance(item.fontname, str) else fix_fontname_bytes(item.fontname)
             glyphs.append(
@@ -121,10 +146,10 @@ def _page_glyphs(page: Page) -> PageGlyphs:
                     item.x1 + mediabox_x0,
                     page.height - item.y1 + mediabox_top,
                     page.height - item.y0 + mediabox_top,
-                    item.adv or (item.x1 - item.x0),
+                    _device_advance(item),
                 )
             )
-    return PageGlyphs(page.page_number, float(page.height), glyphs, images)
+    return PageGlyphs(page.page_number, float(page.height), glyphs, images, boxes)
 
 
 def _read_pages(pdf_path: Path, limits: ExtractionLimits) -> tuple[list[PageGlyphs], dict[str, int]]:

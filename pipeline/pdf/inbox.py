@@ -49,12 +49,13 @@ def partition_key(filename: str) -> str:
     return f"{stem}-{_name_hash(name, SHORT_HASH)}"
 
 
-def scan_inbox(inbox: Path) -> dict[str, InboxFile]:
+def inbox_paths(inbox: Path) -> dict[str, Path]:
     """Every ``*.pdf`` file (any case) directly in ``inbox`` by partition key, sorted by key.
 
-    Keys that still collide (a canonical name equal to another file's hashed key) are
-    resolved deterministically: the canonical file keeps the plain key, the others get a
-    longer hash of their own name.
+    Nothing is read from the files, so a run that needs one PDF does not hash the whole
+    library. Keys that still collide (a canonical name equal to another file's hashed
+    key) are resolved deterministically: the canonical file keeps the plain key, the
+    others get a longer hash of their own name.
     """
     inbox = Path(inbox)
     if not inbox.is_dir():
@@ -65,9 +66,19 @@ def scan_inbox(inbox: Path) -> dict[str, InboxFile]:
     by_key: dict[str, list[Path]] = {}
     for path in paths:
         by_key.setdefault(partition_key(path.name), []).append(path)
-    files: dict[str, InboxFile] = {}
+    files: dict[str, Path] = {}
     for key, group in by_key.items():
         for path in sorted(group, key=lambda p: (p.name != key + PDF_SUFFIX, p.name)):
             unique = key if key not in files else f"{_sanitise(path.stem)}-{_name_hash(path.name, LONG_HASH)}"
-            files[unique] = InboxFile(unique, path, sha256_file(path), path.stat().st_size)
+            files[unique] = path
     return dict(sorted(files.items()))
+
+
+def inbox_file(key: str, path: Path) -> InboxFile:
+    """One inbox entry with its content hash and size."""
+    return InboxFile(key, path, sha256_file(path), path.stat().st_size)
+
+
+def scan_inbox(inbox: Path) -> dict[str, InboxFile]:
+    """``inbox_paths`` with every file hashed (what the sensor needs for its run keys)."""
+    return {key: inbox_file(key, path) for key, path in inbox_paths(inbox).items()}

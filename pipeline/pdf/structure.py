@@ -1,8 +1,10 @@
 """Text lines -> heading, prose and code blocks.
 
 * Code: runs of consecutive all-monospace lines (a line with inline code among prose
-  glyphs stays prose). Runs continue across page breaks, because running headers and
-  footers have already been removed, so a listing split by a page is joined again.
+  glyphs stays prose), split where the filled background or frame around the rows
+  changes (two listings set one right after the other, on one page or across a break).
+  Runs continue across page breaks, because running headers, footers and continuation
+  notes have already been removed, so a listing split by a page is joined again.
 * Headings: lines set larger than the body size (or all bold), ranked by size into
   levels; when the PDF has an outline, a line matching an outline title takes the
   outline's level.
@@ -50,12 +52,35 @@ def _heading_levels(lines: list[TextLine], body: float) -> dict[float, int]:
     return {size: min(rank, 6) for rank, size in enumerate(sizes, start=1)}
 
 
+def _listing_ends(previous: TextLine, line: TextLine, boxes_bottom: float) -> bool:
+    """Whether two consecutive code rows belong to different listings by their backgrounds.
+
+    On one page: when the filled shape around them differs. Across a page break: when the
+    previous row's shape has its own bottom padding and closes more than a row above the
+    lowest any shape reaches (the bottom margin): the listing ended on that page rather
+    than running off it. Without padding (a background drawn row by row) the page's
+    ragged bottom says nothing, so the rows are kept together.
+    """
+    if previous.page == line.page:
+        return previous.box != line.box
+    if previous.box is None:
+        return False
+    row = previous.bottom - previous.top
+    padded = previous.box[3] - previous.bottom > row / 2  # a box drawn row by row (fpdf2 cells) has none
+    return padded and previous.box[3] < boxes_bottom - row
+
+
 def _runs(lines: list[TextLine], body: float) -> list[tuple[str, list[TextLine]]]:
     """Consecutive lines of one kind: ("code" | "heading" | "prose", lines)."""
+    boxes_bottom = max((line.box[3] for line in lines if line.box), default=0.0)
     runs: list[tuple[str, list[TextLine]]] = []
     for line in lines:
         kind = "code" if line.mono else "heading" if _is_heading_line(line, body) else "prose"
-        if runs and runs[-1][0] == kind and (kind != "heading" or runs[-1][1][-1].size == line.size):
+        previous = runs[-1][1][-1] if runs else None
+        if runs and runs[-1][0] == kind and (kind != "heading" or previous.size == line.size):
+            if kind == "code" and _listing_ends(previous, line, boxes_bottom):
+                runs.append((kind, [line]))
+                continue
             runs[-1][1].append(line)
         else:
             runs.append((kind, [line]))
