@@ -16,8 +16,9 @@ _DATA = dict(group_name="data", code_version="1", automation_condition=dg.Automa
 def instruction_pairs(
     context: dg.AssetExecutionContext, config: InstructionPairsConfig, artifact_store: ArtifactStoreResource
 ) -> dg.MaterializeResult:
-    """Instruction → MicroPython pairs mined from the corpus, augmented (rename, pins, rephrase); every
-    response compiles in mpy-cross. pairs.parquet + pairs.jsonl.
+    """Requests in a user's words → complete MicroPython snippets, mined from the corpus, judged by a
+    quality gate (rejections counted by reason per source, with samples), deduplicated (best copy kept),
+    augmented (rename, pins, rephrase); every response compiles in mpy-cross. pairs.parquet + pairs.jsonl.
     """
 
     def build(write):
@@ -28,9 +29,11 @@ def instruction_pairs(
 
 
 @dg.asset_check(
-    asset=instruction_pairs, blocking=True, description="No origin snippet has variants in both train and val."
+    asset=instruction_pairs,
+    blocking=True,
+    description="Train and val share no origin, and no normalized code or instruction across origins.",
 )
 def no_split_leakage(artifact_store: ArtifactStoreResource) -> dg.AssetCheckResult:
     pairs = pd.read_parquet(artifact_store.current("instruction_pairs").file("pairs.parquet"))
     leaks = find_split_leaks(pairs)
-    return dg.AssetCheckResult(passed=not leaks, metadata={"leaking_origins": len(leaks), "examples": leaks[:10]})
+    return dg.AssetCheckResult(passed=not leaks, metadata={"leaks": len(leaks), "examples": leaks[:10]})

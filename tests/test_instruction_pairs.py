@@ -75,26 +75,31 @@ def synthetic_corpus() -> pd.DataFrame:
 
 
 def test_mining_rules_and_noise_filter():
-    pairs, rejects = mine_pairs(synthetic_corpus(), MiningLimits())
+    pairs, rejected = mine_pairs(synthetic_corpus(), MiningLimits())
     by_origin = {p.origin_id: p for p in pairs}
     blink = by_origin["book#2"]
-    assert blink.instruction.startswith("Blink the LED on an ESP32. Configure GPIO2 as an output")
-    assert blink.task == "blink the LED on an ESP32"
-    assert by_origin["book#5"].instruction.startswith("Button counter. This program counts presses")
+    # The "To <task>, ..." lead-in becomes a request; the pin the code uses is named in it.
+    assert blink.request.form == "task" and blink.request.phrase == "blink the LED on an ESP32"
+    assert "blink the LED on an ESP32" in blink.instruction.replace("Blink", "blink") and "GPIO2" in blink.instruction
+    assert "ount presses of a push button on GPIO14" in by_origin["book#5"].instruction
     assert (
         by_origin["book#8"].response
         == "from machine import Pin\np = Pin(4, Pin.OUT)\np.value()\nfor k in range(2):\n    print(k)"
     )
-    assert by_origin["book#12"].instruction.startswith("A function that is not valid Python")
-    assert (
-        by_origin["pico#0:module"].instruction == "Blink the Pico LED with a hardware timer on the Raspberry Pi Pico."
-    )
-    assert by_origin["pico#0:module"].response.startswith("from machine import Pin, Timer")
+    # A caption without a verb names a program; mpy-cross rejects it later (end-to-end test).
+    assert by_origin["book#12"].request.form == "program"
+    assert "a function that is not valid Python" in by_origin["book#12"].instruction
+    module = by_origin["pico#0:module"]
+    assert "blink the Pico LED with a hardware timer" in module.instruction and module.board == "Raspberry Pi Pico"
+    assert module.response.startswith("from machine import Pin, Timer")
     toggle = by_origin["pico#0:toggle"]
-    assert toggle.instruction == "Flip the LED state once."
-    assert toggle.response.startswith("from machine import Pin, Timer\ndef toggle(timer):")
+    assert "`toggle(timer)`" in toggle.instruction and "flip the LED state once" in toggle.instruction
+    # The function pair keeps only the imports and module globals its body reads.
+    assert toggle.response.startswith(
+        "from machine import Pin, Timer\nled = Pin(25, Pin.OUT)\nuart_pin = Pin(15, Pin.OUT)\ndef toggle(timer):"
+    )
     assert "book#10" not in by_origin  # a page number is no instruction
-    assert rejects["instruction is page furniture or a link"] == 1
+    assert [(r.origin_id, r.reason) for r in rejected] == [("book#10", "page furniture or link")]
     assert {p.split for p in pairs if p.origin_id.startswith("pico")} == {"val"}
 
 
@@ -115,10 +120,14 @@ def test_end_to_end_build(tmp_path: Path):
         "source_doc",
     ]
     assert meta["originals"] == 5 and meta["rejects"] == {
-        "instruction is page furniture or a link": 1,
-        "original does not compile: SyntaxError": 1,
+        "page furniture or link": 1,
+        "does not compile: SyntaxError": 1,
     }
-    assert "| original does not compile: SyntaxError | 1 |" in meta["rejects_table"]
+    assert "| does not compile: SyntaxError | 1 |" in meta["rejects_table"]
+    assert (
+        "| pdf:esp32-book | 3 | does not compile: SyntaxError: 1; page furniture or link: 1 |"
+        in (meta["rejects_by_source"])
+    )
     assert meta["pairs"] == len(table) >= 3 * meta["originals"]
     assert table["pair_id"].is_unique and table[table["variant"] == 0].shape[0] == meta["originals"]
     assert all(r.ok for r in compile_many(table["response"].tolist()))
@@ -126,7 +135,8 @@ def test_end_to_end_build(tmp_path: Path):
     assert table[table["variant"] > 0]["augmentations"].map(len).min() >= 1
     assert find_split_leaks(table) == []
     assert set(table[table["origin_id"].str.startswith("pico")]["split"]) == {"val"}
-    assert meta["samples"].count("```python") == 5
+    assert meta["samples"].count("```python") == 5  # all five originals (10 asked for)
+    assert meta["rejected_samples"].count("```python") == 2
 
     from datasets import load_dataset
 
@@ -138,9 +148,17 @@ def test_end_to_end_build(tmp_path: Path):
     pd.testing.assert_frame_equal(pd.read_parquet(again / "pairs.parquet"), table)
 
 
-def test_split_check_catches_a_planted_leak():
-    pairs = pd.DataFrame({"origin_id": ["a", "a", "b", "c", "c"], "split": ["train", "train", "val", "train", "val"]})
-    assert find_split_leaks(pairs) == ["c"]
+def test_split_check_catches_an_origin_in_both_splits():
+    pairs = pd.DataFrame(
+        {
+            "pair_id": ["a/v0", "a/v1", "b/v0", "c/v0", "c/v1"],
+            "origin_id": ["a", "a", "b", "c", "c"],
+            "split": ["train", "train", "val", "train", "val"],
+            "instruction": ["Blink it.", "Blink it now.", "Read a pin.", "Scan I2C.", "Scan the I2C bus."],
+            "response": ["x = 1", "x = 2", "y = 3", "z = 4", "z = 5"],
+        }
+    )
+    assert find_split_leaks(pairs) == ["origin c is in both splits"]
 
 
 def test_bad_corpus_is_reported_with_file_and_field(tmp_path: Path):

@@ -8,7 +8,7 @@ __getattr__, __all__ = lazy_exports(
     {
         "PairSettings": "build",
         "build_instruction_pairs": "build",
-        "find_split_leaks": "build",
+        "find_split_leaks": "dedup",
         "compile_many": "mpy_compile",
         "KNOWN_ARCHS": "mpy_compile",
     },

@@ -8,12 +8,10 @@ then rename and renumber, which rewrite code and the (rephrased) instruction tog
 
 from __future__ import annotations
 
-import io
 import random
-import tokenize
 from dataclasses import dataclass
 
-from pipeline.pairs.board_pins import detect_board
+from pipeline.pairs.dedup import pair_key
 from pipeline.pairs.mining import MinedPair
 from pipeline.pairs.pins import renumber_pins
 from pipeline.pairs.rename import rename_identifiers
@@ -31,32 +29,11 @@ class Variant:
     augmentations: tuple[str, ...]
 
 
-def normalized_code(code: str) -> str:
-    """Code without comments and with whitespace collapsed, for exact dedup."""
-    try:
-        parts = []
-        for token in tokenize.generate_tokens(io.StringIO(code).readline):
-            if token.type in (tokenize.COMMENT, tokenize.NL, tokenize.ENDMARKER):
-                continue
-            parts.append(
-                {tokenize.NEWLINE: "\\n", tokenize.INDENT: "<in>", tokenize.DEDENT: "<de>"}.get(
-                    token.type, token.string
-                )
-            )
-        return " ".join(parts)
-    except (tokenize.TokenError, SyntaxError):
-        return " ".join(code.split())
-
-
-def pair_key(instruction: str, response: str) -> tuple[str, str]:
-    return " ".join(instruction.lower().split()), normalized_code(response)
-
-
 def _apply(pair: MinedPair, chosen: list[str], rng: random.Random, board: str | None) -> Variant | None:
     instruction, code, applied = pair.instruction, pair.response, []
     for name in chosen:
         if name == "rephrase":
-            result = rephrase(instruction, rng, board, pair.task, pair.detail)
+            result = rephrase(instruction, rng, board, pair.request)
             if result is not None:
                 instruction = result
                 applied.append(name)
@@ -75,8 +52,7 @@ def _apply(pair: MinedPair, chosen: list[str], rng: random.Random, board: str | 
 
 def make_variants(pair: MinedPair, count: int, seed: int) -> list[Variant]:
     """The original (variant 0) plus up to ``count`` distinct augmented variants."""
-    board_pins = detect_board(pair.instruction, pair.response, pair.source_doc)
-    board = board_pins.name if board_pins else None
+    board = pair.board
     original = Variant(0, pair.instruction, pair.response, ())
     seen = {pair_key(original.instruction, original.response)}
     variants = [original]

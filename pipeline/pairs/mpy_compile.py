@@ -4,6 +4,10 @@
 input files" is an error), so batching means many short processes run from a thread
 pool. Each snippet is fed on stdin (``-``) and the bytecode goes to ``/dev/null``:
 nothing is written next to the source and the code is never executed.
+
+``-march`` matters only to code the compiler turns into machine code: functions under
+``@micropython.native``/``viper`` and the inline assemblers (``asm_thumb``, ``asm_xtensa``,
+``asm_rv32``). ``march_for`` picks one per snippet; plain bytecode compiles without.
 """
 
 from __future__ import annotations
@@ -23,6 +27,18 @@ KNOWN_ARCHS = frozenset(
 )
 # The last line of mpy-cross's traceback names the exception, e.g. "SyntaxError: invalid syntax".
 _ERROR_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:Error|Exception)):\s*(.*)$")
+_EMITTER = re.compile(r"@micropython\.(native|viper|asm_thumb|asm_xtensa|asm_rv32)\b")
+# The assemblers exist for one instruction set each; armv7m is the Thumb-2 baseline.
+_ASSEMBLER_ARCH = {"asm_thumb": "armv7m", "asm_xtensa": "xtensawin", "asm_rv32": "rv32imc"}
+
+
+def march_for(source: str, native_arch: str) -> str | None:
+    """The -march a snippet needs: None for plain code, the assembler's arch, else ``native_arch``."""
+    emitters = set(_EMITTER.findall(source))
+    if not emitters:
+        return None
+    assembler = next((_ASSEMBLER_ARCH[e] for e in sorted(emitters) if e in _ASSEMBLER_ARCH), None)
+    return assembler or native_arch
 
 
 @dataclass(frozen=True)
@@ -48,13 +64,14 @@ def _parse_failure(stderr: str) -> CompileResult:
     return CompileResult(False, "CompilerError", lines[-1] if lines else "mpy-cross failed without a message")
 
 
-def compile_one(source: str, march: str = "armv7m", timeout_s: float = 10.0) -> CompileResult:
-    """Compile one snippet; ``march`` is always passed because native/viper/asm code needs it."""
-    if march not in KNOWN_ARCHS:
+def compile_one(source: str, march: str | None = "armv7m", timeout_s: float = 10.0) -> CompileResult:
+    """Compile one snippet; ``march=None`` omits -march (enough for code without native emitters)."""
+    if march is not None and march not in KNOWN_ARCHS:
         raise ValueError(f"mpy-cross -march={march!r} is not one of {sorted(KNOWN_ARCHS)}")
+    arch_flag = [f"-march={march}"] if march is not None else []
     try:
         done = subprocess.run(
-            [mpy_cross_binary(), f"-march={march}", "-o", os.devnull, "-"],
+            [mpy_cross_binary(), *arch_flag, "-o", os.devnull, "-"],
             input=source.encode("utf-8"),
             capture_output=True,
             timeout=timeout_s,
@@ -66,15 +83,24 @@ def compile_one(source: str, march: str = "armv7m", timeout_s: float = 10.0) -> 
     return _parse_failure(done.stderr.decode("utf-8", errors="replace"))
 
 
-def compile_many(sources: list[str], march: str = "armv7m", workers: int | None = None) -> list[CompileResult]:
-    """Compile every snippet; results are in input order.
+def compile_many(
+    sources: list[str],
+    march: str | None = "armv7m",
+    workers: int | None = None,
+    marches: list[str | None] | None = None,
+) -> list[CompileResult]:
+    """Compile every snippet (``marches`` gives one -march per snippet); results are in input order.
 
     Threads only wait on child processes, so a pool a little larger than the core
     count keeps the cores busy while some processes are starting or exiting.
     """
+    if marches is None:
+        marches = [march] * len(sources)
+    if len(marches) != len(sources):
+        raise ValueError(f"compile_many: {len(marches)} marches for {len(sources)} sources")
     if workers is None:
         workers = (os.cpu_count() or 1) * 2
     if workers <= 1 or len(sources) <= 1:
-        return [compile_one(source, march) for source in sources]
+        return [compile_one(source, arch) for source, arch in zip(sources, marches)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda source: compile_one(source, march), sources))
+        return list(pool.map(compile_one, sources, marches))

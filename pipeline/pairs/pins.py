@@ -7,6 +7,11 @@ decides where it may go (``board_pins``): ``Pin.IN`` pins may also land on input
 pins, ``ADC(Pin(n))`` pins only on ADC pins, and anything else (``Pin.OUT``, no mode,
 PWM/I2C/SPI/NeoPixel arguments) must stay output-capable. The same old→new map is applied
 to pin mentions in comments and in the instruction (``GPIO2``, ``GP 25``, ``pin 4``).
+
+Pins given in any other form are never moved but count as occupied, so no moved pin
+lands on them: ``Pin(p)`` with ``p`` drawn from a literal tuple/list/range (a loop or a
+comprehension), ``ADC(26)``, int keyword pins (``UART(1, tx=17, rx=16)``,
+``I2C(scl=22, sda=21)``, ``SPI(sck=...)``) and PIO pins (``set_base=``, ``jmp_pin=``...).
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ _INPUT_MODES = frozenset({"IN"})
 # Hardware peripherals whose pins are fixed on some boards (software SoftI2C/SoftSPI are not).
 _HARDWARE_PERIPHERALS = frozenset({"UART", "I2C", "SPI", "I2S", "CAN"})
 _PIN_MENTION = re.compile(r"\b(GPIO|GP|IO|[Pp]in|PIN)(\s?)(\d{1,2})\b")
+# Keyword arguments that take a pin (machine.UART/I2C/SPI/I2S/CAN, neopixel, rp2.StateMachine).
+_PIN_KEYWORDS = frozenset({"tx", "rx", "rts", "cts", "scl", "sda", "sck", "mosi", "miso", "cs", "ws", "sd", "pin"})
+_PIN_KEYWORD_SUFFIXES = ("_base", "_pin")
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,53 @@ def find_pin_uses(tree: ast.Module) -> dict[int, _PinUse]:
     return uses
 
 
+def _ints_of(node: ast.expr | None, bindings: dict[str, ast.expr]) -> set[int]:
+    """Int literals a pin expression stands for: a literal, Pin(literal), a tuple/list/range of them."""
+    if isinstance(node, ast.Name) and node.id in bindings:
+        node = bindings[node.id]
+    literal = _int_literal(node)
+    if literal is not None:
+        return {literal.value}
+    if isinstance(node, ast.Call) and _callee(node) == "Pin" and node.args:
+        return _ints_of(node.args[0], bindings)
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return {value for element in node.elts for value in _ints_of(element, bindings)}
+    if isinstance(node, ast.Call) and _callee(node) == "range" and all(_int_literal(a) for a in node.args):
+        bounds = [_int_literal(a).value for a in node.args]
+        return set(range(*bounds)) if len(bounds) <= 3 and len(range(*bounds)) <= 48 else set()
+    return set()
+
+
+def occupied_pins(tree: ast.Module) -> set[int]:
+    """Pins used in forms that are not moved (see the module docstring); they stay taken."""
+    bindings = {
+        node.targets[0].id: node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+    }
+    loop_values = {
+        target.id: source
+        for node in ast.walk(tree)
+        for target, source in (
+            [(node.target, node.iter)]
+            if isinstance(node, (ast.For, ast.comprehension)) and isinstance(node.target, ast.Name)
+            else []
+        )
+    }
+    taken: set[int] = set()
+    for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+        name = _callee(call)
+        first = call.args[0] if call.args else None
+        if name == "Pin" and isinstance(first, ast.Name) and first.id in loop_values:
+            taken |= _ints_of(loop_values[first.id], bindings)
+        if name == "ADC" and _int_literal(first) is not None:
+            taken.add(_int_literal(first).value)
+        for keyword in call.keywords:
+            if keyword.arg in _PIN_KEYWORDS or (keyword.arg or "").endswith(_PIN_KEYWORD_SUFFIXES):
+                taken |= _ints_of(keyword.value, bindings)
+    return taken
+
+
 def rename_pin_mentions(text: str, mapping: dict[int, int]) -> str:
     def swap(match: re.Match[str]) -> str:
         number = int(match.group(3))
@@ -120,8 +175,10 @@ def rename_pin_mentions(text: str, mapping: dict[int, int]) -> str:
     return _PIN_MENTION.sub(swap, text)
 
 
-def _choose_moves(uses: dict[int, _PinUse], board: BoardPins, keep_led: bool, rng: random.Random) -> dict[int, int]:
-    occupied = set(uses)
+def _choose_moves(
+    uses: dict[int, _PinUse], taken: set[int], board: BoardPins, keep_led: bool, rng: random.Random
+) -> dict[int, int]:
+    occupied = set(uses) | taken
     mapping: dict[int, int] = {}
     for number in sorted(uses):
         use = uses[number]
@@ -166,7 +223,7 @@ def renumber_pins(code: str, instruction: str, rng: random.Random, board_hint: s
         return None
     uses = find_pin_uses(tree)
     keep_led = "led" in (instruction + code).lower()
-    mapping = _choose_moves(uses, board, keep_led, rng)
+    mapping = _choose_moves(uses, occupied_pins(tree), board, keep_led, rng)
     if not mapping:
         return None
     return PinResult(_edit_code(code, uses, mapping), rename_pin_mentions(instruction, mapping), mapping, board.name)

@@ -1,24 +1,21 @@
-"""Text clean-up for mined pairs: sentences, headings, captions, REPL transcripts, noise."""
+"""Text clean-up for mined pairs: sentences, captions, code spans, REPL transcripts, licence headers."""
 
 from __future__ import annotations
 
 import re
 
 from pipeline.common.code_text import dedent_lines, repl_typed_lines
+from pipeline.pairs.quality import LICENCE_TEXT
 
 # "e.g. x" and "i.e. y" are not sentence ends; a capital, digit or backtick starts a sentence.
 _SENTENCE_END = re.compile(r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<=[.!?:])\s+(?=[A-Z0-9`\"(])")
-_HEADING_NUMBER = re.compile(r"^\s*(?:(?:chapter|section)\s+)?(?:\d+(?:\.\d+)*\.?|[A-Z]\.)\s+", re.IGNORECASE)
 _CAPTION = re.compile(
     r"^\s*(?:listing|example|code|figure|snippet)\s*[\d.]*\s*[:.\-–]\s*(.+)$", re.IGNORECASE | re.DOTALL
 )
-_TO_CLAUSE = re.compile(r"^\s*To\s+([^,]{3,120}?),\s*(.+)$", re.DOTALL)
-# Running headers/footers and navigation text that sometimes lands before a listing.
-_FURNITURE = re.compile(
-    r"^(?:page\s*)?\d+(?:\s*(?:/|of)\s*\d+)?$|table of contents|all rights reserved|copyright|^see also\b|https?://|www\.",
-    re.IGNORECASE,
+# Identifiers written in prose ("machine.Timer", "duty_u16()", "sta_if") become code spans.
+_CODE_TOKEN = re.compile(
+    r"(?<![`\w.])([A-Za-z_]\w+(?:\.[A-Za-z_]\w+)+(?:\(\))?|[A-Za-z_]\w*\(\)|[a-z]\w*_\w+)(?![`\w])"
 )
-FURNITURE_REASON = "instruction is page furniture or a link"
 
 
 def normalize_instruction(text: str) -> str:
@@ -30,48 +27,28 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(" ".join(text.split())) if s.strip()]
 
 
-def strip_heading_number(heading: str) -> str:
-    """'2.5. Blink an LED' → 'Blink an LED'."""
-    return _HEADING_NUMBER.sub("", " ".join(heading.split())).strip()
-
-
 def caption_text(paragraph: str) -> str | None:
     """The caption body of 'Listing 3: An example program that ...', else None."""
     match = _CAPTION.match(paragraph)
     return " ".join(match.group(1).split()) if match else None
 
 
-def split_to_clause(paragraph: str) -> tuple[str, str] | None:
-    """'To blink the LED, configure GPIO2 ...' → ('blink the LED', 'Configure GPIO2 ...')."""
-    first = sentences(paragraph)[0] if paragraph.strip() else ""
-    match = _TO_CLAUSE.match(first)
-    if not match:
-        return None
-    rest = match.group(2).strip().rstrip(":").strip()
-    detail = rest[:1].upper() + rest[1:]
-    if detail and detail[-1] not in ".!?":
-        detail += "."
-    return match.group(1).strip(), detail
+def mark_code(phrase: str) -> str:
+    """Wrap identifiers in backticks so a request reads as prose with code spans."""
+    return _CODE_TOKEN.sub(r"`\1`", phrase.replace("``", "`"))
 
 
-def is_page_furniture(text: str) -> bool:
-    return bool(_FURNITURE.search(" ".join(text.split())))
-
-
-def instruction_noise(instruction: str, min_chars: int, max_chars: int) -> str | None:
-    """Why an instruction is noise, or None when it is usable."""
-    if len(instruction) < min_chars:
-        return "instruction too short"
-    if len(instruction) > max_chars:
-        return "instruction too long"
-    visible = [c for c in instruction if not c.isspace()]
-    if sum(c.isalpha() for c in visible) < 0.6 * len(visible):
-        return "instruction mostly symbols"
-    if is_page_furniture(instruction):
-        return FURNITURE_REASON
-    if len(re.findall(r"[A-Za-z]{2,}", instruction)) < 2:
-        return "instruction too short"
-    return None
+def strip_licence_header(code: str) -> str:
+    """Drop a leading comment block's licence notice; the comment lines above it (a title) stay."""
+    lines = code.split("\n")
+    end = 0
+    while end < len(lines) and (lines[end].lstrip().startswith("#") or not lines[end].strip()):
+        end += 1
+    first = next((i for i in range(end) if LICENCE_TEXT.search(lines[i])), None)
+    if first is None:
+        return code
+    kept = [line for line in lines[:first] if line.strip("# ") and not line.startswith("#!") and "coding" not in line]
+    return "\n".join(kept + lines[end:]).strip("\n")
 
 
 def clean_response(code: str) -> str:
