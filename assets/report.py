@@ -8,6 +8,7 @@ from resources.artifact_store import ArtifactStoreResource
 from resources.settings_config import settings_config, to_settings
 
 ModelReportConfig = settings_config(ReportSettings, "ModelReportConfig")
+_CHAIN = ("instruction_pairs", "bpe_tokenizer", "token_shards", "base_checkpoint", "instruct_checkpoint")
 
 
 @dg.asset(
@@ -29,9 +30,20 @@ def model_report(
 ) -> dg.MaterializeResult:
     """Report card (report.md): data per stage, tokenizer compression, preset, loss curves, val
     loss/perplexity/bits per byte, the GGUF table, and a generation evaluation (mpy-cross syntax rate,
-    MicroPython import rate, chrF) of the instruct model in HF and Q4_K_M.
+    API overlap with the reference, repetition loops, MicroPython import rate, chrF) of the instruct
+    model in HF and in every GGUF variant built.
     """
-    built = set(artifact_store.store().partitions("gguf_models"))
+    store = artifact_store.store()
+    built = set(store.partitions("gguf_models"))
+    # One generation of artifacts only: after `retrain`, GGUF files of the previous model must not
+    # be reported as this one's. Refuse, naming what is stale, instead of mixing them.
+    inputs = [(name, None) for name in _CHAIN] + [("gguf_models", v) for v in published_variants() if v in built]
+    stale = [problem for asset, partition in inputs for problem in store.upstream_mismatches(asset, partition)]
+    if stale:
+        raise dg.Failure(
+            "model_report: its inputs are not one generation: " + "; ".join(stale) + ". Re-run the stale assets "
+            "(`mpyforge run` rebuilds what is stale) and then the report."
+        )
 
     def build(write):
         inputs = ReportInputs(

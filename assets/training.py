@@ -3,25 +3,28 @@
 The trainer (`python -m pipeline.train.run SETTINGS.json`) runs as a subprocess, or under
 torchrun when the GPU resource asks for several processes, so its logs stream to the
 UI, a cancelled run stops it, and a crash cannot take the run worker down with it.
-Checkpoints go to a fixed directory derived from the settings (not the run id), so a
-retry or a re-run with the same inputs resumes from the last checkpoint.
+Checkpoints go to a fixed directory derived from the settings and the process count (not the
+run id), so a retry or a re-run with the same inputs resumes from the last checkpoint; once the
+model is exported the directory is removed.
 """
 
 import base64
 import hashlib
 import json
+import shutil
 import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import dagster as dg
 
-from pipeline.common.artifacts import ArtifactWrite, default_root
+from pipeline.common.artifacts import ArtifactStore, ArtifactWrite
 from pipeline.common.text_metrics import perplexity
 from pipeline.tokens.shards import SHARDS_SUBDIR
 from pipeline.train.settings import RETRAIN_CRON, TrainSettings
 from resources.artifact_store import ArtifactStoreResource
 from resources.gpu import GpuResource
+from resources.pools import GPU_POD_TAGS, GPU_POOL
 from resources.settings_config import settings_config, to_settings
 
 # Paths and the device come from the artifact store and the GPU resource, not from config.
@@ -35,17 +38,27 @@ CHECKPOINT_IDENTITY = ("model.safetensors", "config.json", "tokenizer.json")
 _TRAINING = dict(
     group_name="training",
     kinds={"pytorch", "huggingface"},
-    pool="gpu",
+    pool=GPU_POOL,
+    op_tags=GPU_POD_TAGS,
     retry_policy=dg.RetryPolicy(max_retries=2, delay=15, backoff=dg.Backoff.EXPONENTIAL),
     automation_condition=dg.AutomationCondition.on_cron(RETRAIN_CRON),
 )
 
 
-def _run_dir(asset: str, settings: TrainSettings) -> Path:
-    """Checkpoint directory: the same settings and inputs always map to the same place."""
+def _run_dir(asset: str, settings: TrainSettings, world_size: int, store: ArtifactStore) -> Path:
+    """Checkpoint directory: the same settings, inputs and process count always map to the same place.
+
+    The process count is part of the key because it sets the global batch and so the schedule:
+    resuming a 1-GPU run with 2 would continue another run's optimizer state. Input paths enter
+    the key relative to the store root, so a worker that mounts the store elsewhere resumes too.
+    """
     identity = {k: v for k, v in asdict(settings).items() if k not in ("output_dir", "export_dir")}
+    for field in ("shards_dir", "tokenizer_dir", "init_from"):
+        if identity.get(field):
+            identity[field] = store.relative(Path(identity[field]))
+    identity["world_size"] = world_size
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
-    return default_root().resolve().parent / "training" / asset / digest
+    return store.root.parent / "training" / asset / digest
 
 
 def _loss_curve_markdown(png: Path) -> str:
@@ -61,15 +74,16 @@ def train_checkpoint(
     pipes: dg.PipesSubprocessClient,
 ) -> dict:
     """Launch the trainer for `settings` and export its model into the artifact directory."""
+    child_device, child_env = gpu.child()  # cuda:N -> CUDA_VISIBLE_DEVICES=N, cuda:0 inside
     settings = replace(
         settings,
-        device=gpu.device,
+        device=child_device,
         precision=gpu.precision,
         compile=gpu.compile,
         shards_dir=str(write.input("token_shards").path / SHARDS_SUBDIR),
         tokenizer_dir=str(write.input("bpe_tokenizer").path),
     )
-    run_dir = _run_dir(context.asset_key.to_python_identifier(), settings)
+    run_dir = _run_dir(context.asset_key.to_python_identifier(), settings, gpu.nproc_per_node, write.store)
     settings = replace(settings, output_dir=str(run_dir), export_dir=str(write.directory))
     settings.validate()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -80,7 +94,7 @@ def train_checkpoint(
         f"training in {run_dir} on {device.name} ({device.memory_bytes / 2**30:.1f} GiB, {device.precision})"
     )
     command = [*gpu.launcher(sys.executable), "-m", "pipeline.train.run", str(settings_file)]
-    pipes.run(command=command, context=context, env={"PYTHONUNBUFFERED": "1"})
+    pipes.run(command=command, context=context, env={"PYTHONUNBUFFERED": "1", **child_env})
     metrics = json.loads((write.directory / "metrics.json").read_text())
     keys = (
         "steps",
@@ -95,6 +109,8 @@ def train_checkpoint(
         "wall_time_s",
         "stopped_reason",
     )
+    # The model is exported: the checkpoints (GBs for the larger presets) have done their job.
+    shutil.rmtree(run_dir, ignore_errors=True)
     return {
         **{key: metrics[key] for key in keys},
         "preset": f"{metrics['preset']['family']}-{metrics['preset']['size']}",

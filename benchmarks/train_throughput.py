@@ -7,7 +7,8 @@ the two are run alternately ``--rounds`` times, keeping each one's best, so that
 noisy shared machine penalises both alike. Goal: trainer / bare ≥ 0.95.
 
     python benchmarks/train_throughput.py                      # CPU: tiny llama
-    python benchmarks/train_throughput.py --size 25m --batch 32 --seq-len 512 --steps 50   # GPU
+    python benchmarks/train_throughput.py --sizes 25m --batch 32 --seq-len 512 --steps 50   # GPU
+    benchmarks/gpu.sh                                          # every preset, bf16, +/- torch.compile
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ import torch
 from torch.utils.data import DataLoader
 from transformers import Trainer, TrainerCallback, default_data_collator
 
-from models.presets import resolve_preset
+from models.presets import PRETRAIN_LR, resolve_preset
 from models.sizing import flops_per_token
 from pipeline.tokens.shard_format import TokenShards, write_manifest, write_stream
 from pipeline.train.data import TokenBlockDataset
-from pipeline.train.device import DeviceInfo, resolve_device
+from pipeline.train.device import DeviceInfo, model_flops_utilization, resolve_device
 from pipeline.train.model import build_model
+from pipeline.train.plan import RunPlan
 from pipeline.train.run import training_arguments
 from pipeline.train.settings import TrainSettings
 
@@ -61,8 +63,10 @@ def _write_random_shards(directory: Path, tokens: int) -> TokenShards:
 def run_trainer(settings: TrainSettings, device: DeviceInfo, data: TokenBlockDataset, steps: int, warmup: int) -> float:
     torch.manual_seed(0)
     model = build_model(resolve_preset(settings.family, settings.size, VOCAB))
+    tokens = settings.batch_size * settings.seq_len
+    plan = RunPlan(settings.seq_len, tokens, steps * tokens, tokens, steps, settings.lr)
     args = dataclasses.replace(
-        training_arguments(settings, device, steps), eval_strategy="no", save_strategy="no", logging_steps=steps
+        training_arguments(settings, device, plan), eval_strategy="no", save_strategy="no", logging_steps=steps
     )
     clock = _StepClock(warmup)
     Trainer(model=model, args=args, train_dataset=data, data_collator=default_data_collator, callbacks=[clock]).train()
@@ -77,7 +81,7 @@ def run_bare(settings: TrainSettings, device: DeviceInfo, data: TokenBlockDatase
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=settings.learning_rate,
+        lr=settings.lr,
         betas=(0.9, 0.95),
         fused=True,
     )
@@ -105,10 +109,37 @@ def run_bare(settings: TrainSettings, device: DeviceInfo, data: TokenBlockDatase
     return time.perf_counter() - started
 
 
+def measure(opts: argparse.Namespace, device: DeviceInfo, size: str, compile_model: bool) -> dict[str, float]:
+    """Tokens/s of each loop for one preset: the best of ``--rounds`` alternating runs."""
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = TrainSettings(
+            family=opts.family,
+            size=size,
+            shards_dir=tmp,
+            tokenizer_dir=tmp,
+            output_dir=str(Path(tmp) / "run"),
+            batch_size=opts.batch,
+            seq_len=opts.seq_len,
+            lr=PRETRAIN_LR[size],
+            device=opts.device,
+            precision=opts.precision,
+            compile=compile_model,
+        )
+        shards = _write_random_shards(Path(tmp), opts.batch * opts.seq_len * (opts.steps + 2))
+        data = TokenBlockDataset(shards, opts.seq_len, use_mask=False)
+        timed_tokens = (opts.steps - opts.warmup) * opts.batch * opts.seq_len
+        loops = {"trainer": run_trainer} if opts.trainer_only else {"bare": run_bare, "trainer": run_trainer}
+        best = dict.fromkeys(loops, float("inf"))
+        for _ in range(opts.rounds):
+            for name, loop in loops.items():
+                best[name] = min(best[name], loop(settings, device, data, opts.steps, opts.warmup))
+    return {name: timed_tokens / seconds for name, seconds in best.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--family", default="llama")
-    parser.add_argument("--size", default="tiny")
+    parser.add_argument("--sizes", default="tiny", help="comma-separated preset sizes, e.g. 5m,25m,50m,80m")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--seq-len", type=int, default=128)
     parser.add_argument("--steps", type=int, default=25)
@@ -116,42 +147,31 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto")
+    parser.add_argument("--compile", choices=("off", "on", "both"), default="off", help="torch.compile the model")
+    parser.add_argument("--trainer-only", action="store_true", help="time the Trainer alone (no bare loop)")
     opts = parser.parse_args()
 
     device = resolve_device(opts.device, opts.precision)
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = TrainSettings(
-            family=opts.family,
-            size=opts.size,
-            shards_dir=tmp,
-            tokenizer_dir=tmp,
-            output_dir=str(Path(tmp) / "run"),
-            batch_size=opts.batch,
-            seq_len=opts.seq_len,
-            device=opts.device,
-            precision=opts.precision,
-        )
-        shards = _write_random_shards(Path(tmp), opts.batch * opts.seq_len * (opts.steps + 2))
-        data = TokenBlockDataset(shards, opts.seq_len, use_mask=False)
-        timed_tokens = (opts.steps - opts.warmup) * opts.batch * opts.seq_len
-        best = {"bare": float("inf"), "trainer": float("inf")}
-        for _ in range(opts.rounds):
-            best["bare"] = min(best["bare"], run_bare(settings, device, data, opts.steps, opts.warmup))
-            best["trainer"] = min(best["trainer"], run_trainer(settings, device, data, opts.steps, opts.warmup))
-
-    preset = resolve_preset(opts.family, opts.size, VOCAB)
-    per_token = flops_per_token(preset, opts.seq_len)
-    print(f"device {device.name} ({device.precision}), peak {device.peak_flops / 1e12:.2f} TFLOP/s")
+    print(f"device {device.name} ({device.precision}), peak {(device.peak_flops or 0) / 1e12:.2f} TFLOP/s")
     print(
-        f"preset {opts.family}/{opts.size}, batch {opts.batch} x seq_len {opts.seq_len}, "
-        f"{opts.steps - opts.warmup} timed steps, best of {opts.rounds}"
+        f"batch {opts.batch} x seq_len {opts.seq_len}, {opts.steps - opts.warmup} timed steps "
+        f"after {opts.warmup}, best of {opts.rounds}"
     )
-    rates = {}
-    for name, seconds in best.items():
-        rates[name] = timed_tokens / seconds
-        mfu = rates[name] * per_token / device.peak_flops if device.peak_flops else float("nan")
-        print(f"{name:8s} {rates[name]:12,.0f} tokens/s   MFU {mfu:.1%}")
-    print(f"ratio trainer/bare = {rates['trainer'] / rates['bare']:.3f} (goal >= 0.95)")
+    compiles = {"off": [False], "on": [True], "both": [False, True]}[opts.compile]
+    for size in opts.sizes.split(","):
+        preset = resolve_preset(opts.family, size, VOCAB)
+        per_token = flops_per_token(preset, opts.seq_len)
+        for compile_model in compiles:
+            rates = measure(opts, device, size, compile_model)
+            for name, rate in rates.items():
+                mfu = model_flops_utilization(rate, per_token, device.peak_flops)
+                print(
+                    f"{opts.family}/{size:4s} compile {'on ' if compile_model else 'off'} {name:8s} "
+                    f"{rate:12,.0f} tokens/s   MFU {'–' if mfu is None else f'{mfu:.1%}'}",
+                    flush=True,
+                )
+            if "bare" in rates:
+                print(f"ratio trainer/bare = {rates['trainer'] / rates['bare']:.3f} (goal >= 0.95)", flush=True)
 
 
 if __name__ == "__main__":

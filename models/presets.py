@@ -35,6 +35,14 @@ SIZES: dict[str, tuple[int, int]] = {
     "80m": (768, 12),
 }
 
+# Peak AdamW learning rate for pretraining, per size. Smaller models take larger rates:
+# GPT-3 (Brown et al. 2020, Table 2.1) uses 6e-4 at 125M and 3e-4 at 350M; Pythia (Biderman
+# et al. 2023, Table 1) 1e-3 at 70M, 6e-4 at 160M, 3e-4 at 410M. Both used
+# ~0.5-2M-token batches; ours are ~8K tokens (16 × 512), so the rates stay at or below
+# Pythia's 70M rate for 50m/80m and rise to 2e-3 only for the smallest models, where the
+# warmup and grad-norm clipping at 1.0 keep them stable.
+PRETRAIN_LR: dict[str, float] = {"tiny": 2e-3, "5m": 1.5e-3, "25m": 1e-3, "50m": 8e-4, "80m": 6e-4}
+
 
 class PresetError(ValueError):
     """An architecture preset that cannot be built or trained as configured."""

@@ -2,30 +2,51 @@
 
 Training assets hold the `gpu` pool (limit 1 in dagster.yaml), so two trainings never
 share one GPU. The resource resolves what "auto" means on this machine and says so in
-the run log before any GPU hour is spent.
+the run log before any GPU hour is spent, and says how to launch the trainer on it:
+`cuda:N` reaches the trainer as `CUDA_VISIBLE_DEVICES=N` (`child_device`).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 from pydantic import Field
 
-from pipeline.train.device import DEVICES_HELP, DeviceInfo, resolve_device
+from pipeline.train.settings import DEVICES_HELP
+
+if TYPE_CHECKING:
+    from pipeline.train.device import DeviceInfo
 
 
 class GpuResource(dg.ConfigurableResource):
     device: str = Field("auto", description=DEVICES_HELP)
     precision: str = Field(
-        "auto", description="auto | bf16-mixed | fp16-mixed | fp32 (auto: bf16-mixed on CUDA with bf16, else fp32)"
+        "auto",
+        description="auto | bf16-mixed | fp16-mixed | fp32 (auto: bf16-mixed on compute capability 8.0+, "
+        "fp16-mixed on older GPUs, fp32 on the CPU)",
     )
     compile: bool = Field(False, description="torch.compile the model (worth it for long GPU runs)")
     nproc_per_node: int = Field(1, description="processes (GPUs) per node; >1 launches the trainer with torchrun")
 
+    # pipeline.train.device imports torch: only a training step loads it, not the code location.
     def describe(self) -> DeviceInfo:
+        from pipeline.train.device import resolve_device
+
         return resolve_device(self.device, self.precision)
 
+    def child(self) -> tuple[str, dict[str, str]]:
+        """The trainer's device setting and extra environment (refuses `cuda:N` with several processes)."""
+        from pipeline.train.device import child_device
+
+        return child_device(self.device, self.nproc_per_node)
+
     def launcher(self, python: str) -> list[str]:
-        """The command prefix that starts `-m pipeline.train.run`: python, or torchrun for several GPUs."""
+        """The command prefix that starts `-m pipeline.train.run`: python, or torchrun for several processes.
+
+        `--standalone` gives torchrun a local rendezvous on a free port, so two runs on one
+        machine do not collide on the default 29500.
+        """
         if self.nproc_per_node > 1:
-            return [python, "-m", "torch.distributed.run", f"--nproc_per_node={self.nproc_per_node}"]
+            return [python, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={self.nproc_per_node}"]
         return [python]

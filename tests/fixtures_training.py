@@ -89,6 +89,7 @@ def tiny_settings(tmp: Path, shards_dir: Path, tokenizer_dir: Path, **changes) -
         save_every=20,
         log_every=1,
         eval_tokens=2048,
+        early_stopping_patience=0,  # tests count steps; the demo (test_demo_resume) runs with it on
         device="cpu",
         precision="fp32",
     )

@@ -3,6 +3,7 @@ training; the re-run resumes from the checkpoint and completes with a continuous
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -64,6 +65,9 @@ def test_killed_demo_run_resumes_from_checkpoint(tmp_path):
     second = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "base_checkpoint: ok" in second.stdout
+    # The live progress line reached the terminal, and the finished run directory is gone.
+    assert re.search(r"step \d+/\d+ \(\d+%\)  loss [\d.]+  val .*tok/s  ETA ", second.stderr), second.stderr[-2000:]
+    assert not list(training.glob("base_checkpoint/*/checkpoints"))
 
     listing = json.loads(
         subprocess.run(
@@ -78,6 +82,7 @@ def test_killed_demo_run_resumes_from_checkpoint(tmp_path):
     with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path / "home"))) as instance:
         messages = _training_messages(instance)
     assert any(f"resume from {checkpoint}" in m for m in messages), messages[-20:]
+    assert any(m.startswith("step ") and "ETA" in m for m in messages), messages[-20:]
 
     # The loss curve is continuous: a logged loss every 10 steps (and at the last step), no gap, no repeat.
     logged = [entry["step"] for entry in metrics["log_history"] if "loss" in entry]

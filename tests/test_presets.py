@@ -147,7 +147,11 @@ def test_gpu_peak_table_matches_names_as_torch_reports_them():
     assert gpu_peak_flops("NVIDIA GeForce RTX 4090") == 165.2e12
     assert gpu_peak_flops("NVIDIA GeForce RTX 5070") == 61.7e12
     assert gpu_peak_flops("NVIDIA GeForce RTX 3060") == 25.5e12
-    assert gpu_peak_flops("Some Future GPU") == 0.0
+    assert gpu_peak_flops("NVIDIA H200", "fp32") == 989e12 / 2  # TF32
+    # Exact names only: a substring match would give these the listed cards' peaks.
+    assert gpu_peak_flops("Some Future GPU") is None
+    assert gpu_peak_flops("NVIDIA H100 NVL") is None
+    assert gpu_peak_flops("NVIDIA GeForce RTX 4090 Laptop GPU") is None
 
 
 def test_settings_json_round_trip_and_checks(tmp_path):
@@ -155,7 +159,8 @@ def test_settings_json_round_trip_and_checks(tmp_path):
     path = tmp_path / "cfg.json"
     path.write_text(settings.to_json())
     assert TrainSettings.from_json_file(path) == settings
-    assert settings.learning_rate == 3e-4 and TrainSettings(mode="sft").learning_rate == 5e-5
+    assert settings.lr is None and settings.seq_len is None and settings.token_budget is None
+    assert settings.early_stopping_patience > 0  # early stopping is on by default
     path.write_text('{"mode": "pretrain", "epochs": 3}')
     with pytest.raises(ValueError, match=r"cfg.json: unknown TrainSettings field\(s\) \['epochs'\]"):
         TrainSettings.from_json_file(path)
@@ -165,6 +170,8 @@ def test_settings_json_round_trip_and_checks(tmp_path):
         ({"mode": "finetune"}, "mode 'finetune' is unknown"),
         ({"batch_size": 0}, "batch_size must be positive"),
         ({"warmup_ratio": 1.5}, r"warmup_ratio must be in \[0, 1\)"),
+        ({"seq_len": 0}, "seq_len must be positive when given"),
+        ({"eval_every": 15, "log_every": 10, "save_every": 30}, "eval_every 15 must be a multiple of log_every 10"),
     ]:
         bad = TrainSettings(shards_dir="s", tokenizer_dir="t", output_dir="o", **changes)
         with pytest.raises(ValueError, match=message):

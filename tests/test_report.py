@@ -19,8 +19,9 @@ from transformers import AutoTokenizer
 
 from pipeline.common.prompt_format import BOS, EOS
 from pipeline.common.text_metrics import chrf, exact_match
+from pipeline.report.answer_checks import check_answer
 from pipeline.report.build import GgufInput, ReportInputs, ReportSettings, build_model_report, stage_metadata
-from pipeline.report.generation_eval import cut_at_stop, load_eval_pairs, score_code, summarize
+from pipeline.report.generation_eval import cut_at_stop, load_eval_pairs, score_answers, score_code, summarize
 from pipeline.report.mpy_imports import check_imports
 from pipeline.tokens.texts import corpus_documents
 from pipeline.train.generate import generate_hf
@@ -72,6 +73,36 @@ def test_syntax_rate_with_real_mpy_cross():
     summary = summarize(scores, "x", against_reference=False)
     assert summary["syntax_valid_rate_x"] == 0.4
     assert summary["import_valid_rate_x"] == 0.75  # machine, time, machine known; ssd1306 is not
+
+
+COMMENT_ONLY = '#\n#\n# Blink the LED\n#\n"""docstring only"""\n'
+LOOPING = "led = Pin(2, Pin.OUT)\n" + "led.value(1)\n" * 12
+
+
+def test_comment_only_and_looping_answers_score_zero():
+    references = [GOOD_CODE] * 4
+    answers = [COMMENT_ONLY, LOOPING, GOOD_CODE, "import time\ntime.sleep(1)\n"]
+    scores = score_answers(answers, references, march="armv7m")
+    comment, loop, good, other = scores
+    assert comment["syntax_valid"] is False and comment["compile_error"].startswith("no statement")
+    assert comment["useful"] is False and comment["calls_reference_api"] is False
+    assert loop["syntax_valid"] is True and loop["looping"] is True and loop["useful"] is False
+    assert loop["repeated_line_share"] == pytest.approx(1 - 2 / 13, abs=1e-4)
+    assert good["useful"] is True and good["looping"] is False and good["repeated_line_share"] == 0.0
+    assert other["calls_reference_api"] is True  # time.sleep: the reference calls sleep too
+    summary = summarize(scores, "x", against_reference=True)
+    assert summary["syntax_valid_rate_x"] == 0.75 and summary["looping_rate_x"] == 0.25
+    assert summary["api_overlap_rate_x"] == 0.75 and summary["useful_rate_x"] == 0.5
+    only_bad = summarize(scores[:2], "bad", against_reference=True)
+    assert only_bad["useful_rate_bad"] == 0.0 and only_bad["api_overlap_rate_bad"] == 0.5
+
+
+def test_api_calls_are_names_and_methods_without_builtins():
+    check = check_answer("from machine import Pin, PWM\npwm = PWM(Pin(2))\npwm.duty_u16(100)\nprint(len('x'))\n")
+    assert check.calls == {"PWM", "Pin", "duty_u16"} and check.statements == 4
+    cut_off = check_answer("pwm = PWM(Pin(2))\npwm.duty_u16(  # cut\n    freq(")
+    assert {"PWM", "Pin", "duty_u16", "freq"} <= cut_off.calls  # regex fallback when ast fails
+    assert check_answer("# just a comment\n").calls == frozenset()
 
 
 def test_cut_at_stop_ends_the_answer_at_a_new_turn():
@@ -229,12 +260,16 @@ def test_report_end_to_end(run_artifacts, tmp_path):
     assert [r["pair_id"] for r in records] == ["p1", "p2"]
     assert metadata["syntax_valid_rate_reference"] == 1.0
     assert metadata["import_valid_rate_reference"] == 0.75  # machine, time, machine known; ssd1306 not
-    for label in ("hf", "gguf"):
-        assert metadata[f"syntax_valid_rate_{label}"] == sum(r[label]["syntax_valid"] for r in records) / 2
+    assert metadata["gguf_variants_evaluated"] == ["q4_k_m"]
+    by_label = {"hf": [r["hf"] for r in records], "gguf_q4_k_m": [r["gguf"]["q4_k_m"] for r in records]}
+    for label, answers in by_label.items():
+        assert metadata[f"syntax_valid_rate_{label}"] == sum(a["syntax_valid"] for a in answers) / 2
+        assert metadata[f"useful_rate_{label}"] == sum(a["useful"] for a in answers) / 2
         assert metadata[f"chrf_{label}"] == pytest.approx(
-            sum(chrf(r[label]["completion"], r["reference"]) for r in records) / 2, abs=0.01
+            sum(chrf(a["completion"], r["reference"]) for a, r in zip(answers, records)) / 2, abs=0.01
         )
         assert 0.0 <= metadata[f"exact_match_{label}"] <= 1.0
+    assert "useful answers" in card and "repetition loops" in card
 
     # The scored answer is the greedy answer the instruct model gives on its own, cut at a new turn.
     alone = generate_hf(inputs.instruct_checkpoint_dir, records[0]["instruction"], 16, instruct=True)
@@ -252,7 +287,8 @@ def test_report_without_gguf_and_with_missing_inputs(run_artifacts, tmp_path):
     inputs, root = run_artifacts
     without_gguf = dataclasses.replace(inputs, gguf={})
     metadata = build_model_report(without_gguf, tmp_path / "a", ReportSettings(max_eval_pairs=1, max_new_tokens=4))
-    assert metadata["gguf_variant_evaluated"] is None and metadata["syntax_valid_rate_gguf"] is None
+    assert metadata["gguf_variants_evaluated"] == [] and "syntax_valid_rate_gguf_q4_k_m" not in metadata
+    assert "HF only (no GGUF variant given)" in metadata["report"]
     assert "No GGUF variants" in metadata["report"]
     broken = dataclasses.replace(inputs, base_checkpoint_dir=root / "nowhere")
     with pytest.raises(ValueError, match=r"nowhere/metrics\.json: not found"):

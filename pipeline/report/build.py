@@ -74,7 +74,7 @@ class ReportInputs:
 class ReportSettings:
     max_eval_pairs: int = 16  # val originals answered by each model
     max_new_tokens: int = 96  # greedy tokens per answer (less when the context is shorter)
-    gguf_variant: str = "q4_k_m"  # the GGUF variant whose answers are scored
+    gguf_variant: str = "all"  # the GGUF variant whose answers are scored; "all": every variant given
     march: str = "armv7m"  # mpy-cross -march for the syntax check
 
     def validate(self) -> None:
@@ -159,16 +159,14 @@ def build_model_report(inputs: ReportInputs, out_dir: Path, settings: ReportSett
         "instruct": bits_per_byte(instruct["final_val_loss"], per_byte["instruct"]),
     }
 
-    gguf = inputs.gguf.get(settings.gguf_variant)
-    if gguf is not None and not Path(gguf.path).is_file():
-        raise ValueError(f"{gguf.path}: GGUF file of variant {settings.gguf_variant!r} not found")
+    wanted = sorted(inputs.gguf) if settings.gguf_variant == "all" else [settings.gguf_variant]
+    gguf_paths = {variant: Path(inputs.gguf[variant].path) for variant in wanted if variant in inputs.gguf}
+    for variant, path in gguf_paths.items():
+        if not path.is_file():
+            raise ValueError(f"{path}: GGUF file of variant {variant!r} not found")
     pairs = load_eval_pairs(pairs_path, settings.max_eval_pairs)
     records, summary = evaluate_generations(
-        Path(inputs.instruct_checkpoint_dir),
-        gguf.path if gguf else None,
-        pairs,
-        settings.max_new_tokens,
-        settings.march,
+        Path(inputs.instruct_checkpoint_dir), gguf_paths, pairs, settings.max_new_tokens, settings.march
     )
     with open(out_dir / GENERATIONS_FILE, "w", encoding="utf-8") as handle:
         handle.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
@@ -188,7 +186,7 @@ def build_model_report(inputs: ReportInputs, out_dir: Path, settings: ReportSett
     ]
     after_figure = [
         gguf_section([g.row for g in inputs.gguf.values()]),
-        generation_section(summary, records, settings.gguf_variant if gguf else None, settings.march),
+        generation_section(summary, records, list(gguf_paths), settings.march),
     ]
 
     def render(image: str) -> str:
@@ -208,6 +206,6 @@ def build_model_report(inputs: ReportInputs, out_dir: Path, settings: ReportSett
         "instruct_val_bits_per_byte": bpb["instruct"],
         "bytes_per_token_val_code": tokenizer_meta.get("bytes_per_token_val_code"),
         "gguf_variants": sorted(inputs.gguf),
-        "gguf_variant_evaluated": settings.gguf_variant if gguf else None,
+        "gguf_variants_evaluated": list(gguf_paths),
         **summary,
     }

@@ -6,12 +6,7 @@ import base64
 import re
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # headless: reports are built on servers without a display
-import matplotlib.pyplot as plt  # noqa: E402
-
-from pipeline.gguf.export import VARIANTS, variant_table_markdown  # noqa: E402
+from pipeline.gguf.export import VARIANTS, variant_table_markdown
 
 SAMPLES_SHOWN = 3
 
@@ -24,6 +19,11 @@ def _curve(log_history: list[dict], key: str, offset: int) -> tuple[list[int], l
 def plot_loss_curves(base_history: list[dict], instruct_history: list[dict], path: Path) -> None:
     """Base then instruct train/val loss on one axis; instruct steps continue after the base's last step."""
     offset = max((entry.get("step", 0) for entry in base_history), default=0)
+    import matplotlib  # loaded by the step that plots, not by the code location
+
+    matplotlib.use("Agg")  # headless: reports are built on servers without a display
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for label, history, shift, color in (
         ("base", base_history, 0, "tab:blue"),
@@ -128,8 +128,10 @@ def model_section(preset: dict, parameters: int | None) -> str:
 
 
 def training_section(base: dict, instruct: dict, bits_per_byte: dict[str, float | None], image: str) -> str:
-    keys = ("steps", "tokens", "final_train_loss", "final_val_loss", "val_perplexity", "tokens_per_second", "mfu")
+    keys = ("steps", "tokens", "final_train_loss", "final_val_loss", "val_perplexity", "tokens_per_second")
     rows = [(key, base.get(key), instruct.get(key)) for key in keys]
+    # MFU against a known peak only (None otherwise); a ratio >= 1 would mean a wrong peak.
+    rows.append(("mfu", *(m.get("mfu") if (m.get("mfu") or 1) < 1 else None for m in (base, instruct))))
     rows.append(("val bits per byte", bits_per_byte["base"], bits_per_byte["instruct"]))
     rows.append(("stopped", base.get("stopped_reason"), instruct.get("stopped_reason")))
     return (
@@ -148,41 +150,49 @@ def gguf_section(rows: list[dict]) -> str:
     return "## GGUF variants\n\n" + variant_table_markdown(rows)
 
 
-def generation_section(summary: dict, records: list[dict], gguf_variant: str | None, march: str) -> str:
-    gguf_label = f"GGUF {gguf_variant}" if gguf_variant else "GGUF (not evaluated)"
+GENERATION_METRICS = (
+    ("mpy-cross syntax-valid rate (at least one statement)", "syntax_valid_rate", True),
+    ("useful answers (valid, not looping, calls a reference API)", "useful_rate", False),
+    ("calls an API the reference calls", "api_overlap_rate", False),
+    ("repetition loops (most lines repeated)", "looping_rate", True),
+    ("share of repeated lines", "repeated_line_share", True),
+    ("imports MicroPython has", "import_valid_rate", True),
+    ("chrF (0-100)", "chrf", False),
+    ("exact match", "exact_match", False),
+)
+
+
+def _sample(label: str, score: dict) -> str:
+    return (
+        f"{label} (syntax valid: {cell(score['syntax_valid'])}, useful: {cell(score['useful'])}, "
+        f"repeated lines {cell(score['repeated_line_share'])}, chrF {cell(score['chrf'])}):\n\n"
+        + fenced(score["completion"])
+    )
+
+
+def generation_section(summary: dict, records: list[dict], gguf_variants: list[str], march: str) -> str:
+    labels = ["hf", *(f"gguf_{v}" for v in gguf_variants)]
+    header = ("metric", "reference", "HF instruct", *(f"GGUF {v}" for v in gguf_variants))
     metric_rows = [
         (
-            "mpy-cross syntax-valid rate",
-            summary.get("syntax_valid_rate_reference"),
-            summary.get("syntax_valid_rate_hf"),
-            summary.get("syntax_valid_rate_gguf"),
-        ),
-        (
-            "imports MicroPython has",
-            summary.get("import_valid_rate_reference"),
-            summary.get("import_valid_rate_hf"),
-            summary.get("import_valid_rate_gguf"),
-        ),
-        ("chrF (0-100)", None, summary.get("chrf_hf"), summary.get("chrf_gguf")),
-        ("exact match", None, summary.get("exact_match_hf"), summary.get("exact_match_gguf")),
+            name,
+            summary.get(f"{key}_reference") if for_reference else None,
+            *(summary.get(f"{key}_{label}") for label in labels),
+        )
+        for name, key, for_reference in GENERATION_METRICS
     ]
+    evaluated = f"HF and GGUF {', '.join(gguf_variants)}" if gguf_variants else "HF only (no GGUF variant given)"
     intro = (
         f"Greedy answers to {summary['eval_pairs']} val instructions (original pairs; "
-        f"{summary['eval_pairs_skipped_too_long']} skipped as longer than the context), compiled with "
-        f"`mpy-cross -march={march}`; imports parsed with `ast`, never executed. The reference column scores "
-        "the reference answers themselves: the ceiling for the import rate."
+        f"{summary['eval_pairs_skipped_too_long']} skipped as longer than the context) by {evaluated}, compiled "
+        f"with `mpy-cross -march={march}`; imports and calls parsed with `ast`, never executed. An empty or "
+        "comment-only answer is not valid code, and a looping one is not useful. The reference column scores "
+        "the reference answers themselves: the ceiling for the syntax and import rates."
     )
-    parts = ["## Generation evaluation", intro, table(("metric", "reference", "HF instruct", gguf_label), metric_rows)]
+    parts = ["## Generation evaluation", intro, table(header, metric_rows)]
     for record in records[:SAMPLES_SHOWN]:
         parts.append(f"**{cell(record['instruction'])}**")
         parts.append("Reference:\n\n" + fenced(record["reference"]))
-        parts.append(
-            f"HF (syntax valid: {cell(record['hf']['syntax_valid'])}, chrF {cell(record['hf']['chrf'])}):\n\n"
-            + fenced(record["hf"]["completion"])
-        )
-        if record["gguf"] is not None:
-            parts.append(
-                f"{gguf_label} (syntax valid: {cell(record['gguf']['syntax_valid'])}, "
-                f"chrF {cell(record['gguf']['chrf'])}):\n\n" + fenced(record["gguf"]["completion"])
-            )
+        parts.append(_sample("HF", record["hf"]))
+        parts.extend(_sample(f"GGUF {variant}", score) for variant, score in record["gguf"].items())
     return "\n\n".join(parts)

@@ -1,4 +1,4 @@
-"""Trainer callbacks: throughput/MFU and perplexity, the non-finite-loss guard.
+"""Trainer callbacks: throughput/MFU and perplexity, the non-finite-loss guard, the progress line.
 
 Values added in ``on_log`` are written both into the ``logs`` dict (seen by the
 callbacks after this one, e.g. the Pipes streamer) and into the entry the Trainer has
@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from pipeline.common.text_metrics import perplexity
+from pipeline.train.device import model_flops_utilization
+
+# Under fp16 the GradScaler skips a step whose gradients overflowed and halves its scale;
+# from its initial 2**16 a few skips in a row are normal. This many consecutive non-finite
+# log entries mean the run itself diverged.
+FP16_NONFINITE_TOLERANCE = 8
 
 
 class NonFiniteLossError(RuntimeError):
@@ -27,40 +34,58 @@ def _record(state: TrainerState, logs: dict, values: dict) -> None:
 
 
 class ThroughputCallback(TrainerCallback):
-    """Tokens/s and MFU over optimizer-step time only (evaluation and saving excluded).
+    """Tokens/s and MFU over training time only.
 
-    MFU = achieved FLOP/s / (peak FLOP/s × processes), with FLOPs per token from
-    ``models.sizing.flops_per_token`` (6·N + 12·L·d·T). A peak of 0 (unknown GPU)
-    leaves MFU out rather than reporting a made-up number.
+    The clock runs from the end of the last log, evaluation or save to the next training
+    log, so evaluation and checkpointing (which follow a log) are left out while the data
+    loading of every step is in. ``synchronize`` (``torch.cuda.synchronize`` on a GPU) is
+    called before each reading, once per logging window rather than once per step, so
+    queued kernels are counted and no step is stalled. MFU = achieved FLOP/s / (peak × processes),
+    with FLOPs per token from ``models.sizing.flops_per_token`` (6·N + 12·L·d·T); it is left
+    out when the peak is unknown (``model_flops_utilization``).
     """
 
-    def __init__(self, tokens_per_step: int, flops_per_token: int, peak_flops: float, world_size: int):
+    def __init__(
+        self,
+        tokens_per_step: int,
+        flops_per_token: int,
+        peak_flops: float | None,
+        world_size: int,
+        synchronize: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ):
         self.tokens_per_step = tokens_per_step
         self.flops_per_token = flops_per_token
-        self.peak_flops = peak_flops * world_size
-        self.window_seconds = 0.0
-        self.window_steps = 0
+        self.peak_flops = peak_flops * world_size if peak_flops else None
+        self.synchronize = synchronize or (lambda: None)
+        self.clock = clock
         self.total_seconds = 0.0
         self.total_steps = 0
-        self._step_started = 0.0
+        self._window_started = 0.0
+        self._window_first_step = 0
 
-    def on_step_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
-        self._step_started = time.perf_counter()
+    def _restart(self, state: TrainerState) -> None:
+        self.synchronize()
+        self._window_started = self.clock()
+        self._window_first_step = state.global_step
 
-    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
-        elapsed = time.perf_counter() - self._step_started
-        self.window_seconds += elapsed
-        self.window_steps += 1
-        self.total_seconds += elapsed
-        self.total_steps += 1
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
+        self._restart(state)
 
-    def _rates(self, steps: int, seconds: float) -> dict:
-        if steps == 0 or seconds <= 0:
+    def on_evaluate(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
+        self._restart(state)
+
+    def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
+        self._restart(state)
+
+    def rates(self, steps: int, seconds: float) -> dict:
+        if steps <= 0 or seconds <= 0:
             return {}
         tokens_per_second = steps * self.tokens_per_step / seconds
         rates = {"tokens_per_second": tokens_per_second}
-        if self.peak_flops > 0:
-            rates["mfu"] = tokens_per_second * self.flops_per_token / self.peak_flops
+        mfu = model_flops_utilization(tokens_per_second, self.flops_per_token, self.peak_flops)
+        if mfu is not None:
+            rates["mfu"] = mfu
         return rates
 
     def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, logs=None, **kwargs):
@@ -69,40 +94,108 @@ class ThroughputCallback(TrainerCallback):
         if "eval_loss" in logs:
             _record(state, logs, {"eval_perplexity": perplexity(logs["eval_loss"])})
         if "loss" in logs:
-            _record(state, logs, self._rates(self.window_steps, self.window_seconds))
-            self.window_seconds, self.window_steps = 0.0, 0
+            self.synchronize()
+            seconds = self.clock() - self._window_started
+            steps = state.global_step - self._window_first_step
+            _record(state, logs, self.rates(steps, seconds))
+            self.total_seconds += seconds
+            self.total_steps += steps
+            self._restart(state)
 
     def overall(self) -> dict:
         """Average tokens/s and MFU over every step this process ran."""
-        return self._rates(self.total_steps, self.total_seconds)
+        return self.rates(self.total_steps, self.total_seconds)
 
 
 class NonFiniteLossGuard(TrainerCallback):
-    """Stop with a clear error on a NaN/inf training loss or gradient norm.
+    """Stop with a clear error after ``tolerance`` consecutive NaN/inf training losses or gradient norms.
 
-    The Trainer logs, then evaluates, then saves, so raising from ``on_log`` keeps
-    the diverged weights out of any checkpoint: the last checkpoint stays the last
-    good one. (``logging_nan_inf_filter`` must be off, or the Trainer would replace
-    a NaN loss by the running mean before it reaches here.)
+    ``tolerance`` is 1 (stop at the first) except under fp16, where the GradScaler skips
+    overflowing steps without touching the weights (``FP16_NONFINITE_TOLERANCE``). The
+    Trainer logs, then evaluates, then saves, so raising from ``on_log`` keeps the diverged
+    weights out of any checkpoint: the last checkpoint stays the last good one.
+    (``logging_nan_inf_filter`` must be off, or the Trainer would replace a NaN loss by the
+    running mean before it reaches here.)
     """
+
+    def __init__(self, tolerance: int = 1):
+        if tolerance < 1:
+            raise ValueError(f"NonFiniteLossGuard tolerance must be >= 1, got {tolerance}")
+        self.tolerance = tolerance
+        self.streak = 0
+
+    def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, logs=None, **kwargs):
+        if not logs or "loss" not in logs:
+            return
+        bad = [(key, logs[key]) for key in ("loss", "grad_norm") if logs.get(key) is not None]
+        bad = [(key, value) for key, value in bad if not math.isfinite(value)]
+        self.streak = self.streak + 1 if bad else 0
+        if self.streak < self.tolerance:
+            return
+        key, value = bad[0]
+        first = state.global_step - args.logging_steps + 1
+        span = (
+            f"step {state.global_step}"
+            if first >= state.global_step
+            else f"step {state.global_step} (logged over steps {max(first, 1)}..{state.global_step})"
+        )
+        repeated = f", {self.streak} log entries in a row" if self.streak > 1 else ""
+        raise NonFiniteLossError(
+            f"training {key} became {value} at {span}{repeated}, learning rate {logs.get('learning_rate')}; "
+            "stopped before saving, so the last checkpoint holds the last good weights. "
+            "Lower the learning rate or use fp32/bf16 instead of fp16."
+        )
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def progress_line(
+    step: int, max_steps: int, loss: float | None, val_loss: float | None, tokens_per_second: float | None, eta_s
+) -> str:
+    """One human line: ``step 120/400 (30%)  loss 2.314  val 2.450  5,120 tok/s  ETA 3m12s``."""
+    parts = [f"step {step}/{max_steps} ({step / max_steps:.0%})" if max_steps else f"step {step}"]
+    parts.append(f"loss {loss:.3f}" if loss is not None else "loss –")
+    parts.append(f"val {val_loss:.3f}" if val_loss is not None else "val –")
+    parts.append(f"{tokens_per_second:,.0f} tok/s" if tokens_per_second else "– tok/s")
+    parts.append(f"ETA {_duration(eta_s)}" if eta_s is not None else "ETA –")
+    return "  ".join(parts)
+
+
+class ProgressCallback(TrainerCallback):
+    """Emit a progress line at every training log (after ThroughputCallback has added tokens/s).
+
+    The ETA divides the wall time since this process started training (evaluation and saving
+    included, since the user waits for them too) by the steps it ran, times the steps left.
+    """
+
+    def __init__(self, emit: Callable[[str], None], clock: Callable[[], float] = time.monotonic):
+        self.emit = emit
+        self.clock = clock
+        self.val_loss: float | None = None
+        self._started = 0.0
+        self._first_step = 0
+
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
+        self._started, self._first_step = self.clock(), state.global_step
 
     def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, logs=None, **kwargs):
         if not logs:
             return
-        for key in ("loss", "grad_norm"):
-            value = logs.get(key)
-            if value is not None and not math.isfinite(value):
-                first = state.global_step - args.logging_steps + 1
-                span = (
-                    f"step {state.global_step}"
-                    if first >= state.global_step
-                    else (f"step {state.global_step} (logged over steps {max(first, 1)}..{state.global_step})")
-                )
-                raise NonFiniteLossError(
-                    f"training {key} became {value} at {span}, learning rate {logs.get('learning_rate')}; "
-                    "stopped before saving, so the last checkpoint holds the last good weights. "
-                    "Lower the learning rate or use fp32/bf16 instead of fp16."
-                )
+        if "eval_loss" in logs:
+            self.val_loss = logs["eval_loss"]
+        if "loss" not in logs:
+            return
+        done = state.global_step - self._first_step
+        eta = (self.clock() - self._started) / done * (state.max_steps - state.global_step) if done > 0 else None
+        self.emit(
+            progress_line(
+                state.global_step, state.max_steps, logs["loss"], self.val_loss, logs.get("tokens_per_second"), eta
+            )
+        )
 
 
 class FinalCheckpoint(TrainerCallback):

@@ -1,8 +1,14 @@
 """Pick the training device and precision, and know its peak FLOPs for MFU.
 
-``resolve_device("auto", "auto")`` gives CUDA with bf16-mixed when the GPU supports
-bf16, else the CPU in fp32: bf16 autocast on a CPU without AMX runs ~80× slower than
-fp32 here, so mixed precision is never chosen for the CPU automatically.
+``resolve_device("auto", "auto")`` gives CUDA with bf16-mixed on compute capability 8.0+
+(Ampere and later: native bf16 tensor cores), fp16-mixed on older GPUs (a T4, V100 or
+RTX 20xx would otherwise run bf16 in slow emulation: ``torch.cuda.is_bf16_supported()``
+counts emulation as support), and the CPU in fp32: bf16 autocast on a CPU without AMX runs
+~80x slower than fp32 here, so mixed precision is never chosen for the CPU automatically.
+
+``cuda:N`` is applied by the launcher, not here: the trainer's process gets
+``CUDA_VISIBLE_DEVICES=N`` and sees that GPU as ``cuda:0`` (``child_device``), because the
+HF Trainer places the model on ``cuda:LOCAL_RANK`` whatever device string it is given.
 """
 
 from __future__ import annotations
@@ -10,18 +16,23 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 
-DEVICES_HELP = "auto | cpu | cuda | cuda:N"
-PRECISIONS = ("auto", "bf16-mixed", "fp16-mixed", "fp32")
+from pipeline.train.settings import DEVICES_HELP
 
-# Dense (no sparsity) BF16 tensor-core peak with FP32 accumulate, FLOP/s. Matched by
-# substring of torch.cuda.get_device_name(), most specific first.
+PRECISIONS = ("auto", "bf16-mixed", "fp16-mixed", "fp32")
+BF16_MIN_CAPABILITY = (8, 0)  # Ampere: the first tensor cores with native bf16
+
+# Dense (no sparsity) BF16/FP16 tensor-core peak with FP32 accumulate, FLOP/s, keyed by the
+# exact torch.cuda.get_device_name() string: a substring match would give an H100 NVL or a
+# laptop RTX 4090 the desktop card's peak. A GPU not listed reports no MFU.
 # - H200 / H100 SXM: 989 TFLOPS (NVIDIA H100 Tensor Core GPU Architecture whitepaper,
 #   Table 3 "1979 with sparsity"; the H200 datasheet lists the same 1,979 sparse).
 # - H100 PCIe: 756 (same whitepaper, 1513 with sparsity).
-# - A100: 312 (NVIDIA A100 Tensor Core GPU Architecture whitepaper, Table 1).
+# - A100 (SXM4 and PCIe, 40 and 80 GB): 312 (NVIDIA A100 Tensor Core GPU Architecture
+#   whitepaper, Table 1).
 # - RTX 4090: 165.2 (NVIDIA Ada Lovelace GPU Architecture whitepaper, Appendix A,
 #   "Peak BF16 Tensor TFLOPS with FP32 Accumulate 165.2/330.4").
 # - RTX 5070: 61.7 = 192 tensor cores × 2.51 GHz boost × 128 FLOP/clk, the per-core
@@ -30,15 +41,18 @@ PRECISIONS = ("auto", "bf16-mixed", "fp16-mixed", "fp32")
 # - RTX 3060: 25.5 = 112 tensor cores × 1.777 GHz × 128 FLOP/clk (GA10x GeForce runs
 #   FP32-accumulate at half the FP16-accumulate rate: NVIDIA Ampere GA102 whitepaper,
 #   RTX 3090 71 vs 142 TFLOPS).
-GPU_PEAK_BF16_FLOPS: tuple[tuple[str, float], ...] = (
-    ("h200", 989e12),
-    ("h100 pcie", 756e12),
-    ("h100", 989e12),
-    ("a100", 312e12),
-    ("rtx 5070", 61.7e12),
-    ("rtx 4090", 165.2e12),
-    ("rtx 3060", 25.5e12),
-)
+GPU_PEAK_BF16_FLOPS: dict[str, float] = {
+    "NVIDIA H200": 989e12,
+    "NVIDIA H100 80GB HBM3": 989e12,
+    "NVIDIA H100 PCIe": 756e12,
+    "NVIDIA A100-SXM4-80GB": 312e12,
+    "NVIDIA A100-SXM4-40GB": 312e12,
+    "NVIDIA A100-PCIE-40GB": 312e12,
+    "NVIDIA A100 80GB PCIe": 312e12,
+    "NVIDIA GeForce RTX 5070": 61.7e12,
+    "NVIDIA GeForce RTX 4090": 165.2e12,
+    "NVIDIA GeForce RTX 3060": 25.5e12,
+}
 
 
 @dataclass(frozen=True)
@@ -48,7 +62,7 @@ class DeviceInfo:
     device: str  # torch device string, e.g. "cuda:0"
     memory_bytes: int
     precision: str  # "bf16-mixed" | "fp16-mixed" | "fp32"
-    peak_flops: float  # FLOP/s in the training precision; 0.0 when unknown (MFU not reported)
+    peak_flops: float | None  # FLOP/s in the training precision; None when unknown (MFU not reported)
 
     @property
     def mixed_precision(self) -> bool:
@@ -58,12 +72,45 @@ class DeviceInfo:
         return asdict(self)
 
 
-def gpu_peak_flops(device_name: str) -> float:
-    lowered = device_name.lower()
-    for key, flops in GPU_PEAK_BF16_FLOPS:
-        if key in lowered:
-            return flops
-    return 0.0
+def gpu_peak_flops(device_name: str, precision: str = "bf16-mixed") -> float | None:
+    """Peak FLOP/s of a GPU named exactly as CUDA names it; None for a GPU not in the table."""
+    peak = GPU_PEAK_BF16_FLOPS.get(device_name.strip())
+    if peak is None:
+        return None
+    # fp16 runs at the bf16 rate on these tensor cores; fp32 matmuls use TF32 at half of it.
+    return peak / 2 if precision == "fp32" else peak
+
+
+def model_flops_utilization(tokens_per_second: float, flops_per_token: int, peak_flops: float | None) -> float | None:
+    """Achieved / peak FLOP/s, or None when the peak is unknown.
+
+    A ratio of 1 or more means the peak was not the upper bound it must be (an unlisted
+    clock, a mismeasured CPU): no number is better than a wrong one.
+    """
+    if not peak_flops or tokens_per_second <= 0:
+        return None
+    ratio = tokens_per_second * flops_per_token / peak_flops
+    return ratio if ratio < 1 else None
+
+
+def child_device(device: str, nproc_per_node: int) -> tuple[str, dict[str, str]]:
+    """The device string and extra environment for the trainer process(es) the launcher starts.
+
+    ``cuda:N`` becomes ``CUDA_VISIBLE_DEVICES=N`` and ``cuda:0`` inside the child, so the run
+    really trains on GPU N. Several processes each take their own GPU (``LOCAL_RANK``), so
+    pinning them all to one is refused.
+    """
+    if not device.startswith("cuda:"):
+        return device, {}
+    index = device[5:]
+    if not index.isdigit():
+        raise ValueError(f"device {device!r} is not understood; expected {DEVICES_HELP}")
+    if nproc_per_node > 1:
+        raise ValueError(
+            f"device {device!r} pins one GPU but nproc_per_node is {nproc_per_node}: each process needs its own GPU; "
+            "use device 'cuda' (all visible GPUs) and set CUDA_VISIBLE_DEVICES to choose which"
+        )
+    return "cuda:0", {"CUDA_VISIBLE_DEVICES": index}
 
 
 def measure_cpu_peak_flops(size: int = 1024, min_seconds: float = 0.3) -> float:
@@ -83,33 +130,91 @@ def measure_cpu_peak_flops(size: int = 1024, min_seconds: float = 0.3) -> float:
     return 2 * size**3 / best
 
 
+def cpu_flops_per_cycle(flags: set[str]) -> int:
+    """fp32 FLOPs per core per cycle the vector units can issue at most.
+
+    Two FMA pipes per core (the most any x86 core has: Intel Skylake-SP/Ice Lake, AMD Zen 2-5)
+    × lanes × 2 FLOPs per FMA: AVX-512 16 lanes → 64, AVX2 8 lanes → 32; without FMA, one
+    add and one multiply pipe: AVX 16, SSE 8.
+    """
+    if "avx512f" in flags:
+        return 64
+    if "avx2" in flags and "fma" in flags:
+        return 32
+    return 16 if "avx" in flags else 8
+
+
+# Virtual machines often expose only "cpu MHz", the base clock, while the cores boost above it:
+# an AMD EPYC 7763 has a 2.45 GHz base and a 3.5 GHz maximum boost (AMD product page), 1.43x.
+BOOST_HEADROOM = 1.5
+
+
+def cpu_theoretical_peak_flops(cpuinfo: str, max_khz: int | None, threads: int) -> float | None:
+    """An upper bound on fp32 FLOP/s from /proc/cpuinfo text: threads × clock × FLOPs/cycle.
+
+    The clock is ``cpuinfo_max_freq`` when the kernel exposes it, else the "cpu MHz" line times
+    ``BOOST_HEADROOM``. None when the text gives neither flags nor a clock.
+    """
+    flags: set[str] = set()
+    mhz = None
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags" and not flags:
+            flags = set(value.split())
+        elif key.strip() == "cpu MHz" and mhz is None:
+            mhz = float(value)
+    hz = max_khz * 1e3 if max_khz else (mhz * 1e6 * BOOST_HEADROOM if mhz else None)
+    if not flags or not hz:
+        return None
+    return threads * hz * cpu_flops_per_cycle(flags)
+
+
+def cpu_peak_flops() -> float:
+    """The CPU's peak for MFU: the larger of the ISA bound and a measured matmul (so the ratio stays < 1)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    max_freq = Path("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")
+    bound = cpu_theoretical_peak_flops(
+        cpuinfo.read_text() if cpuinfo.is_file() else "",
+        int(max_freq.read_text()) if max_freq.is_file() else None,
+        torch.get_num_threads(),
+    )
+    return max(bound or 0.0, measure_cpu_peak_flops())
+
+
 def _cpu_memory_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def _resolve_precision(precision: str, device_type: str, bf16_supported: bool) -> str:
+def resolve_precision(precision: str, device_type: str, capability: tuple[int, int] | None = None) -> str:
+    """The concrete precision for a request; ``capability`` is the GPU's (major, minor) compute capability."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision {precision!r} is unknown; expected one of {list(PRECISIONS)}")
+    native_bf16 = capability is not None and tuple(capability) >= BF16_MIN_CAPABILITY
     if precision == "auto":
         if device_type == "cuda":
-            return "bf16-mixed" if bf16_supported else "fp16-mixed"
+            return "bf16-mixed" if native_bf16 else "fp16-mixed"
         return "fp32"
     if precision == "fp16-mixed" and device_type == "cpu":
         raise ValueError("precision 'fp16-mixed' needs a CUDA device (GradScaler); use fp32 or bf16-mixed on the CPU")
-    if precision == "bf16-mixed" and device_type == "cuda" and not bf16_supported:
-        raise ValueError("precision 'bf16-mixed' is not supported by this GPU; use fp16-mixed or fp32")
+    if precision == "bf16-mixed" and device_type == "cuda" and not native_bf16:
+        raise ValueError(
+            f"precision 'bf16-mixed' would be emulated on this GPU (compute capability {capability}, "
+            f"native bf16 needs {BF16_MIN_CAPABILITY}); use fp16-mixed or fp32"
+        )
     return precision
 
 
 def resolve_device(device: str = "auto", precision: str = "auto") -> DeviceInfo:
     """Turn the user's device/precision request into a concrete, checked choice."""
+    # Under torchrun each process trains on the GPU of its LOCAL_RANK (as the HF Trainer places it).
+    own_gpu = f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
     if device == "auto":
-        device = "cuda:0" if torch.cuda.is_available() else "cpu"
+        device = own_gpu if torch.cuda.is_available() else "cpu"
     if device == "cuda":
-        device = "cuda:0"
+        device = own_gpu
     if device == "cpu":
-        resolved = _resolve_precision(precision, "cpu", bf16_supported=True)
-        peak = measure_cpu_peak_flops()
+        resolved = resolve_precision(precision, "cpu")
+        peak = cpu_peak_flops()
         return DeviceInfo(f"cpu ({torch.get_num_threads()} threads)", "cpu", "cpu", _cpu_memory_bytes(), resolved, peak)
     if not device.startswith("cuda:") or not device[5:].isdigit():
         raise ValueError(f"device {device!r} is not understood; expected {DEVICES_HELP}")
@@ -121,11 +226,8 @@ def resolve_device(device: str = "auto", precision: str = "auto") -> DeviceInfo:
             f"device {device!r} does not exist; this machine has {torch.cuda.device_count()} CUDA device(s)"
         )
     props = torch.cuda.get_device_properties(index)
-    resolved = _resolve_precision(precision, "cuda", torch.cuda.is_bf16_supported())
+    resolved = resolve_precision(precision, "cuda", (props.major, props.minor))
     # TF32 for any fp32 matmul that remains (optimizer-free paths, fp32 runs).
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
-    peak = gpu_peak_flops(props.name)
-    if resolved == "fp32":
-        peak /= 2  # TF32 tensor-core peak is half the BF16 peak on every GPU in the table
-    return DeviceInfo(props.name, "cuda", device, props.total_memory, resolved, peak)
+    return DeviceInfo(props.name, "cuda", device, props.total_memory, resolved, gpu_peak_flops(props.name, resolved))

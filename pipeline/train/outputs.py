@@ -7,11 +7,6 @@ import json
 import shutil
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # headless: no display on training machines
-import matplotlib.pyplot as plt  # noqa: E402
-
 PRESET_FILE = "preset.json"
 METRICS_FILE = "metrics.json"
 LOSS_CURVE_FILE = "loss_curve.png"
@@ -47,6 +42,11 @@ def read_preset(model_dir: Path) -> dict:
 def plot_loss_curve(log_history: list[dict], path: Path, title: str) -> None:
     train = [(e["step"], e["loss"]) for e in log_history if "loss" in e]
     val = [(e["step"], e["eval_loss"]) for e in log_history if "eval_loss" in e]
+    import matplotlib  # loaded by the step that plots, not by the code location
+
+    matplotlib.use("Agg")  # headless: no display on training machines
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(7, 4))
     if train:
         ax.plot(*zip(*train), label="train loss")

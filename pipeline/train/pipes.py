@@ -20,11 +20,12 @@ def pipes_session(rank: int):
 
 
 class PipesLogCallback(TrainerCallback):
-    """Stream every log entry to Dagster as one JSON line."""
+    """Stream every log entry to Dagster as one JSON line, at debug level: the human progress
+    line (``callbacks.ProgressCallback``) is the info-level message of the same step."""
 
     def __init__(self, pipes):
         self.pipes = pipes
 
     def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, logs=None, **kwargs):
         if logs:
-            self.pipes.log.info(json.dumps({"step": state.global_step, **logs}, default=float))
+            self.pipes.log.debug(json.dumps({"step": state.global_step, **logs}, default=float))

@@ -4,9 +4,12 @@ Run standalone, under ``torchrun --nproc_per_node N``, or from Dagster through P
 
     python -m pipeline.train.run CONFIG.json      # CONFIG.json: TrainSettings fields
 
-Re-running with the same ``output_dir`` resumes from the last checkpoint in
+Re-running with the same ``output_dir`` resumes from the last complete checkpoint in
 ``<output_dir>/checkpoints`` (the sampler replays to that step, so the data order
-and the loss curve continue exactly). The finished model is written to
+and the loss curve continue exactly); a lock file keeps a second trainer out of it.
+Knobs left unset (sequence length, token budget, learning rate) are sized from the
+splits and the preset (``pipeline.train.plan``). Rank 0 prints a progress line at every
+log step (to stderr, and to Dagster through Pipes). The finished model is written to
 ``settings.model_dir``: an HF directory (weights, config, generation config,
 tokenizer files, ``preset.json``, ``metrics.json``, ``loss_curve.png``, README.md).
 Inside Dagster, rank 0 streams logs and metrics as JSON lines through Pipes; the asset then
@@ -15,6 +18,7 @@ commits the exported directory to the artifact store and reports it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -22,25 +26,32 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
     EarlyStoppingCallback,
     GenerationConfig,
     PreTrainedModel,
+    PrinterCallback,
     Trainer,
     TrainerState,
     TrainingArguments,
     default_data_collator,
     set_seed,
 )
-from transformers.trainer_utils import get_last_checkpoint
 
 from models.presets import ModelPreset, check_sequence, resolve_preset
 from models.sizing import check_fits, flops_per_token, parameter_count
 from pipeline.common.prompt_format import BOS, EOS, PAD, SPECIAL_TOKEN_IDS
 from pipeline.common.text_metrics import perplexity
-from pipeline.train.callbacks import FinalCheckpoint, NonFiniteLossGuard, ThroughputCallback
+from pipeline.train.callbacks import (
+    FP16_NONFINITE_TOLERANCE,
+    FinalCheckpoint,
+    NonFiniteLossGuard,
+    ProgressCallback,
+    ThroughputCallback,
+)
 from pipeline.train.data import TokenBlockDataset, open_split, unigram_entropy
 from pipeline.train.device import DeviceInfo, resolve_device
 from pipeline.train.model import build_model
@@ -55,6 +66,8 @@ from pipeline.train.outputs import (
     write_json,
 )
 from pipeline.train.pipes import PipesLogCallback, pipes_session
+from pipeline.train.plan import RunPlan, plan_run
+from pipeline.train.run_dir import RunLock, last_complete_checkpoint
 from pipeline.train.settings import TrainSettings
 
 
@@ -81,11 +94,11 @@ def _prepare_model(settings: TrainSettings, vocab_size: int) -> tuple[ModelPrese
     return preset, model
 
 
-def training_arguments(settings: TrainSettings, device: DeviceInfo, max_steps: int) -> TrainingArguments:
-    lr = settings.learning_rate
+def training_arguments(settings: TrainSettings, device: DeviceInfo, plan: RunPlan) -> TrainingArguments:
+    lr = plan.learning_rate
     return TrainingArguments(
         output_dir=str(settings.checkpoint_dir),
-        max_steps=max_steps,
+        max_steps=plan.max_steps,
         per_device_train_batch_size=settings.batch_size,
         per_device_eval_batch_size=settings.batch_size,
         gradient_accumulation_steps=settings.grad_accum,
@@ -115,6 +128,9 @@ def training_arguments(settings: TrainSettings, device: DeviceInfo, max_steps: i
         seed=settings.seed,
         data_seed=settings.seed,
         dataloader_pin_memory=device.type == "cuda",
+        # Every parameter gets a gradient in these models; the search for unused ones costs a
+        # graph traversal per step under DDP.
+        ddp_find_unused_parameters=False,
         report_to="none",
         disable_tqdm=True,
         save_only_model=False,
@@ -157,30 +173,52 @@ def _restore_finished(trainer: Trainer, checkpoint: Path) -> None:
 def run_training(settings: TrainSettings, pipes=None) -> dict:
     """Train as ``settings`` says and return the run's metrics (also in ``metrics.json``).
 
-    ``pipes`` is an open Dagster Pipes context (or None): logs stream to it.
+    ``pipes`` is an open Dagster Pipes context (or None): logs stream to it. Rank 0 holds the
+    run directory's lock for the whole run (the other ranks follow it).
     """
     settings.validate()
-    started = time.time()
     rank, world_size = _world()
+    lock = RunLock(Path(settings.output_dir)) if rank == 0 else contextlib.nullcontext()
+    with lock:
+        return _train(settings, pipes, rank, world_size)
+
+
+def _progress_printer(pipes):
+    def emit(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+        if pipes is not None:
+            pipes.log.info(line)
+
+    return emit
+
+
+def _train(settings: TrainSettings, pipes, rank: int, world_size: int) -> dict:
+    started = time.time()
     device = resolve_device(settings.device, settings.precision)
     tokenizer = AutoTokenizer.from_pretrained(settings.tokenizer_dir)
     train_shards = open_split(Path(settings.shards_dir), settings.stream, "train")
     val_shards = open_split(Path(settings.shards_dir), settings.stream, "val")
 
     preset, model = _prepare_model(settings, len(tokenizer))
-    check_sequence(preset, settings.seq_len, train_shards.vocab_size, int(np.iinfo(train_shards.dtype).max))
-    check_fits(preset, settings.batch_size, settings.seq_len, device.mixed_precision, device.memory_bytes, device.name)
+    plan = plan_run(settings, preset, train_shards.num_tokens, val_shards.num_tokens, world_size)
+    check_sequence(preset, plan.seq_len, train_shards.vocab_size, int(np.iinfo(train_shards.dtype).max))
+    check_fits(preset, settings.batch_size, plan.seq_len, device.mixed_precision, device.memory_bytes, device.name)
 
     use_mask = settings.mode == "sft"
-    train_data = TokenBlockDataset(train_shards, settings.seq_len, use_mask)
-    val_data = TokenBlockDataset(val_shards, settings.seq_len, use_mask, max_tokens=settings.eval_tokens)
-    tokens_per_step = settings.batch_size * settings.grad_accum * settings.seq_len * world_size
-    max_steps = settings.max_steps or max(1, settings.token_budget // tokens_per_step)
+    train_data = TokenBlockDataset(train_shards, plan.seq_len, use_mask)
+    val_data = TokenBlockDataset(val_shards, plan.seq_len, use_mask, max_tokens=plan.eval_tokens)
 
     throughput = ThroughputCallback(
-        tokens_per_step, flops_per_token(preset, settings.seq_len), device.peak_flops, world_size
+        plan.tokens_per_step,
+        flops_per_token(preset, plan.seq_len),
+        device.peak_flops,
+        world_size,
+        synchronize=torch.cuda.synchronize if device.type == "cuda" else None,
     )
-    callbacks = [throughput, NonFiniteLossGuard()]
+    tolerance = FP16_NONFINITE_TOLERANCE if device.precision == "fp16-mixed" else 1
+    callbacks = [throughput, NonFiniteLossGuard(tolerance)]
+    if rank == 0:
+        callbacks.append(ProgressCallback(_progress_printer(pipes)))
     if pipes is not None:
         callbacks.append(PipesLogCallback(pipes))
     if settings.early_stopping_patience > 0:
@@ -188,19 +226,22 @@ def run_training(settings: TrainSettings, pipes=None) -> dict:
     callbacks.append(FinalCheckpoint())  # last: it sees the early-stopping decision of this evaluation
     trainer = Trainer(
         model=model,
-        args=training_arguments(settings, device, max_steps),
+        args=training_arguments(settings, device, plan),
         train_dataset=train_data,
         eval_dataset=val_data,
         data_collator=default_data_collator,
         callbacks=callbacks,
     )
-    last_checkpoint = get_last_checkpoint(str(settings.checkpoint_dir)) if settings.checkpoint_dir.is_dir() else None
+    # The progress line replaces the Trainer's printout of every log dict (with disable_tqdm).
+    trainer.remove_callback(PrinterCallback)
+    checkpoint = last_complete_checkpoint(settings.checkpoint_dir, remove_torn=rank == 0)
+    last_checkpoint = str(checkpoint) if checkpoint else None
     if pipes is not None:
         pipes.log.info(
             f"preset {preset.to_dict()}, {parameter_count(preset):,} parameters, device {device.to_dict()}, "
-            f"{max_steps} steps of {tokens_per_step} tokens, resume from {last_checkpoint}"
+            f"plan {plan.to_dict()}, {world_size} process(es), resume from {last_checkpoint}"
         )
-    if _finished(last_checkpoint, max_steps):
+    if _finished(last_checkpoint, plan.max_steps):
         # A re-run of a completed training: take its weights instead of resuming, which would
         # make the Trainer step the optimizer once more and change the exported model.
         _restore_finished(trainer, Path(last_checkpoint))
@@ -210,7 +251,8 @@ def run_training(settings: TrainSettings, pipes=None) -> dict:
 
     history = trainer.state.log_history
     train_losses = [e["loss"] for e in history if "loss" in e]
-    stopped_early = trainer.state.global_step < max_steps
+    stopped_early = trainer.state.global_step < plan.max_steps
+    overall = throughput.overall()
     metrics = {
         "mode": settings.mode,
         "stream": settings.stream,
@@ -218,25 +260,28 @@ def run_training(settings: TrainSettings, pipes=None) -> dict:
         "preset": preset.to_dict(),
         "parameters": parameter_count(preset),
         "device": device.to_dict(),
+        "world_size": world_size,
         "shards_dir": settings.shards_dir,
-        "seq_len": settings.seq_len,
-        "tokens_per_step": tokens_per_step,
+        "seq_len": plan.seq_len,
+        "tokens_per_step": plan.tokens_per_step,
+        "token_budget": plan.token_budget,
         "train_tokens_available": train_shards.num_tokens,
-        "learning_rate": settings.learning_rate,
-        "min_learning_rate": settings.learning_rate * settings.min_lr_ratio,
+        "val_tokens_evaluated": len(val_data) * plan.seq_len,
+        "learning_rate": plan.learning_rate,
+        "min_learning_rate": plan.learning_rate * settings.min_lr_ratio,
         "steps": trainer.state.global_step,
-        "max_steps": max_steps,
-        "tokens": trainer.state.global_step * tokens_per_step,
+        "max_steps": plan.max_steps,
+        "tokens": trainer.state.global_step * plan.tokens_per_step,
         "resumed_from": last_checkpoint,
         "stopped_reason": "stopped early: val loss stopped improving"
         if stopped_early
-        else f"ran all {max_steps} steps",
+        else f"ran all {plan.max_steps} steps",
         "final_train_loss": train_losses[-1] if train_losses else None,
         "final_val_loss": final_eval["eval_loss"],
         "val_perplexity": perplexity(final_eval["eval_loss"]),
-        "val_unigram_entropy": unigram_entropy(val_shards, settings.eval_tokens),
-        "tokens_per_second": throughput.overall().get("tokens_per_second", 0.0),
-        "mfu": throughput.overall().get("mfu", 0.0),
+        "val_unigram_entropy": unigram_entropy(val_shards, plan.eval_tokens),
+        "tokens_per_second": overall.get("tokens_per_second"),
+        "mfu": overall.get("mfu"),
         "wall_time_s": time.time() - started,
         "log_history": history,
     }

@@ -15,10 +15,10 @@ from pathlib import Path
 # changes it (docs/operations.md).
 RETRAIN_CRON = os.environ.get("MPYFORGE_RETRAIN_CRON", "0 3 * * 0")
 
+# What the device setting accepts (resources/gpu.py shows it in the Launchpad).
+DEVICES_HELP = "auto | cpu | cuda | cuda:N"
+
 MODES = ("pretrain", "sft")
-# Mode defaults: pretraining from scratch tolerates a high LR; SFT starts from a
-# trained base and must not wash it out.
-DEFAULT_LR = {"pretrain": 3e-4, "sft": 5e-5}
 
 
 @dataclass
@@ -32,12 +32,15 @@ class TrainSettings:
     init_from: str | None = None  # base model directory (sft only)
     output_dir: str = ""  # FIXED per run config: checkpoints live here so a re-run resumes
     export_dir: str | None = None  # final HF directory; default <output_dir>/model
-    token_budget: int = 2_000_000  # training tokens; sets max_steps unless max_steps is given
-    max_steps: int | None = None
+    # Unset knobs are sized from the data and the model (pipeline.train.plan).
+    token_budget: int | None = None  # training tokens (None: max_epochs of the train split, capped by size)
+    max_epochs: float = 4.0  # passes over the train split when token_budget is None
+    tokens_per_parameter: float = 20.0  # cap on the derived budget (Chinchilla-optimal ~20)
+    max_steps: int | None = None  # overrides the budget
     batch_size: int = 16  # sequences per device per micro-step
     grad_accum: int = 1
-    seq_len: int = 512
-    lr: float | None = None  # None: 3e-4 for pretrain, 5e-5 for sft
+    seq_len: int | None = None  # None: the longest power of two up to the context the splits can feed
+    lr: float | None = None  # None: the preset size's rate for pretrain (models.presets.PRETRAIN_LR), 5e-5 for sft
     min_lr_ratio: float = 0.1  # cosine floor as a fraction of lr (Chinchilla's lr/10)
     warmup_ratio: float = 0.02
     weight_decay: float = 0.1
@@ -45,7 +48,7 @@ class TrainSettings:
     save_every: int = 100  # steps between checkpoints; a multiple of eval_every
     log_every: int = 10
     eval_tokens: int = 262_144  # val tokens per evaluation (a fixed prefix of the val split)
-    early_stopping_patience: int = 0  # evaluations without val improvement before stopping; 0 = off
+    early_stopping_patience: int = 3  # evaluations without val improvement before stopping; 0 = off
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "auto"  # auto | bf16-mixed | fp16-mixed | fp32
     compile: bool = False  # torch.compile the model
@@ -54,10 +57,6 @@ class TrainSettings:
     @property
     def stream(self) -> str:
         return self.mode
-
-    @property
-    def learning_rate(self) -> float:
-        return self.lr if self.lr is not None else DEFAULT_LR[self.mode]
 
     @property
     def model_dir(self) -> Path:
@@ -81,28 +80,34 @@ class TrainSettings:
         for name in (
             "batch_size",
             "grad_accum",
-            "seq_len",
             "eval_every",
             "save_every",
             "log_every",
-            "token_budget",
             "eval_tokens",
+            "max_epochs",
+            "tokens_per_parameter",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"TrainSettings.{name} must be positive, got {getattr(self, name)}")
-        if self.max_steps is not None and self.max_steps <= 0:
-            raise ValueError(f"TrainSettings.max_steps must be positive when given, got {self.max_steps}")
-        if self.learning_rate <= 0:
-            raise ValueError(f"TrainSettings.lr must be positive, got {self.lr}")
+        for name in ("max_steps", "token_budget", "seq_len", "lr"):
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
+                raise ValueError(f"TrainSettings.{name} must be positive when given, got {getattr(self, name)}")
+        if self.early_stopping_patience < 0:
+            raise ValueError(f"TrainSettings.early_stopping_patience must be >= 0, got {self.early_stopping_patience}")
         if not 0 <= self.min_lr_ratio <= 1:
             raise ValueError(f"TrainSettings.min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
         if not 0 <= self.warmup_ratio < 1:
             raise ValueError(f"TrainSettings.warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         # Best-model tracking (for early stopping) needs every checkpoint to follow an eval,
-        # and the NaN guard only sees losses at log steps, so checkpoints must fall on them.
+        # and the NaN guard only sees losses at log steps, so checkpoints must fall on them;
+        # evaluations on log steps keep them out of the timed windows (ThroughputCallback).
         if self.save_every % self.eval_every:
             raise ValueError(
                 f"TrainSettings.save_every {self.save_every} must be a multiple of eval_every {self.eval_every}"
+            )
+        if self.eval_every % self.log_every:
+            raise ValueError(
+                f"TrainSettings.eval_every {self.eval_every} must be a multiple of log_every {self.log_every}"
             )
         if self.save_every % self.log_every:
             raise ValueError(

@@ -1,0 +1,94 @@
+"""Defaults from the data and the model: what a run does when the user leaves a knob unset.
+
+* learning rate: the preset size's rate (``models.presets.PRETRAIN_LR``); SFT a fixed low one;
+* sequence length: the longest power of two up to the model's context at which the val split
+  still holds ``MIN_EVAL_BLOCKS`` blocks and the train split one batch, so a small library
+  trains at 64 or 128 tokens instead of failing on a 512-token block;
+* token budget: ``max_epochs`` passes over the train split, capped at ``tokens_per_parameter``
+  tokens per model parameter (Chinchilla's ~20, Hoffmann et al. 2022), since repeating data
+  beyond ~4 epochs stops paying (Muennighoff et al. 2023, "Scaling Data-Constrained Language
+  Models": up to 4 epochs are almost as good as fresh data).
+
+A split too small for even the shortest sequence is refused here, naming the split and its size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from models.presets import PRETRAIN_LR, ModelPreset
+from models.sizing import parameter_count
+from pipeline.train.settings import TrainSettings
+
+SFT_LR = 5e-5  # SFT starts from a trained base and must not wash it out
+MIN_SEQ_LEN = 64
+MIN_EVAL_BLOCKS = 2  # one val block is a noisy signal for early stopping and best-model choice
+
+
+class SplitTooSmall(ValueError):
+    """A train or val split holds fewer tokens than the run needs."""
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    seq_len: int
+    eval_tokens: int
+    token_budget: int
+    tokens_per_step: int
+    max_steps: int
+    learning_rate: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def choose_seq_len(context: int, train_tokens: int, val_tokens: int, batch_size: int, where: str) -> int:
+    """The longest power-of-two sequence length (``MIN_SEQ_LEN``..``context``) both splits can feed."""
+    seq_len = 1 << (context.bit_length() - 1)  # largest power of two <= context
+    while seq_len >= MIN_SEQ_LEN:
+        if val_tokens >= MIN_EVAL_BLOCKS * seq_len and train_tokens >= batch_size * seq_len:
+            return seq_len
+        seq_len //= 2
+    raise SplitTooSmall(
+        f"{where}: the val split holds {val_tokens:,} tokens and the train split {train_tokens:,}; even "
+        f"seq_len {MIN_SEQ_LEN} needs {MIN_EVAL_BLOCKS * MIN_SEQ_LEN:,} val tokens and "
+        f"{batch_size * MIN_SEQ_LEN:,} train tokens (batch_size {batch_size}); add documents or lower batch_size"
+    )
+
+
+def check_splits(seq_len: int, train_tokens: int, val_tokens: int, where: str) -> None:
+    """A user-set seq_len must fit at least one block in each split."""
+    for split, tokens in (("train", train_tokens), ("val", val_tokens)):
+        if tokens < seq_len:
+            raise SplitTooSmall(
+                f"{where}: the {split} split holds {tokens:,} tokens, fewer than one block of seq_len {seq_len}; "
+                "lower seq_len or leave it unset to size it to the data"
+            )
+
+
+def plan_run(
+    settings: TrainSettings, preset: ModelPreset, train_tokens: int, val_tokens: int, world_size: int
+) -> RunPlan:
+    where = f"{settings.shards_dir} stream {settings.stream!r}"
+    if settings.seq_len is None:
+        seq_len = choose_seq_len(preset.context, train_tokens, val_tokens, settings.batch_size, where)
+    else:
+        seq_len = settings.seq_len
+        check_splits(seq_len, train_tokens, val_tokens, where)
+    tokens_per_step = settings.batch_size * settings.grad_accum * seq_len * world_size
+    if settings.token_budget is not None:
+        budget = settings.token_budget
+    else:
+        budget = int(min(settings.max_epochs * train_tokens, settings.tokens_per_parameter * parameter_count(preset)))
+    if settings.lr is not None:
+        lr = settings.lr
+    else:
+        lr = SFT_LR if settings.mode == "sft" else PRETRAIN_LR[preset.size]
+    return RunPlan(
+        seq_len=seq_len,
+        eval_tokens=min(settings.eval_tokens, val_tokens // seq_len * seq_len),
+        token_budget=budget,
+        tokens_per_step=tokens_per_step,
+        max_steps=settings.max_steps or max(1, budget // tokens_per_step),
+        learning_rate=lr,
+    )

@@ -1,0 +1,89 @@
+"""The run directory's rules: which checkpoint counts, and one trainer at a time.
+
+A kill (OOM, a cancelled Dagster run, a pre-empted machine) can leave ``checkpoint-N``
+half written. The Trainer writes ``trainer_state.json`` after the weights, optimizer and
+scheduler, so a checkpoint counts only when that state parses and those files are present;
+otherwise the one before it is used, and the torn one is removed (the Trainer will write
+step N again). A lock file keeps a second trainer (a retry racing a zombie, two terminals)
+out of a directory another one is writing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+# Written by Trainer._save_checkpoint before trainer_state.json (transformers 5).
+CHECKPOINT_FILES = ("model.safetensors", "optimizer.pt", "scheduler.pt")
+LOCK_FILE = "trainer.lock"
+
+
+class RunDirectoryBusy(RuntimeError):
+    """Another trainer holds the run directory's lock."""
+
+
+def checkpoint_step(path: Path) -> int | None:
+    """The global step of a complete checkpoint directory, else None."""
+    if not all((path / name).is_file() for name in CHECKPOINT_FILES):
+        return None
+    try:
+        return int(json.loads((path / "trainer_state.json").read_text())["global_step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def last_complete_checkpoint(checkpoint_dir: Path, remove_torn: bool = False) -> Path | None:
+    """The newest complete ``checkpoint-N`` under ``checkpoint_dir``; torn newer ones are skipped
+    (and deleted when ``remove_torn``: only rank 0 should, while it holds the lock)."""
+    checkpoint_dir = Path(checkpoint_dir)
+    if not checkpoint_dir.is_dir():
+        return None
+    candidates = sorted(
+        (int(m.group(1)), p) for p in checkpoint_dir.iterdir() if p.is_dir() and (m := CHECKPOINT.match(p.name))
+    )
+    for _, path in reversed(candidates):
+        if checkpoint_step(path) is not None:
+            return path
+        if remove_torn:
+            shutil.rmtree(path)
+    return None
+
+
+class RunLock:
+    """An exclusive, non-blocking ``flock`` on ``<run dir>/trainer.lock``; the kernel drops it when
+    the process dies, so a killed trainer never leaves a stale lock behind."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / LOCK_FILE
+        self._handle = None
+
+    def __enter__(self) -> RunLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise RunDirectoryBusy(
+                f"{self.path.parent}: another trainer (pid {holder}) is using this run directory; "
+                "wait for it to finish or stop it"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._handle is not None:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
