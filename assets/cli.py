@@ -30,6 +30,12 @@ def _cmd_ui(args: argparse.Namespace) -> int:
     dagster = str(Path(sys.executable).parent / "dagster")
     command = [dagster, "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)]
     os.environ.setdefault("DAGSTER_HOME", str(Path.cwd()))
+    import dagster as dg
+
+    from resources.pools import ensure_pool_limits
+
+    with dg.DagsterInstance.get() as instance:
+        ensure_pool_limits(instance)  # the one limited pool: `gpu`, one training at a time
     return subprocess.call(command)
 
 
@@ -43,6 +49,8 @@ def _cmd_artifacts(args: argparse.Namespace) -> int:
     for row in rows:
         name = row["asset"] if row["partition"] is None else f"{row['asset']}[{row['partition']}]"
         print(f"{name:40s} {row['version']}  {row['path']}")
+        for held in row["quarantined"]:
+            print(f"{'':40s} {held['version']}  QUARANTINED, not current: {held['reason']}")
     return 0
 
 

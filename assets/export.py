@@ -94,7 +94,8 @@ def ollama_model(
     def build(write):
         preset = write.input("instruct_checkpoint").manifest["metadata"]["preset"]
         gguf_path = write.input("gguf_models", variant).file(f"model-{variant}.gguf")
-        write_modelfile(write.directory / "Modelfile", gguf_path, read_gguf_facts(gguf_path).context_length, settings)
+        context_length = read_gguf_facts(gguf_path).context_length
+        write_modelfile(write.directory / "Modelfile", gguf_path, context_length, settings, root=write.store.root)
         name = ollama.model_tag(preset, variant)
         try:
             outcome = {"registered": True, **register_model(ollama.base_url(), name, gguf_path, settings)}

@@ -18,6 +18,7 @@ from collections.abc import Callable
 import dagster as dg
 
 from assets.definitions import defs, run_config_for_preset, sync_pdf_partitions
+from resources.pools import ensure_pool_limits
 
 
 def _ordered_keys(selection: str | None) -> list[dg.AssetKey]:
@@ -49,6 +50,7 @@ def run_pipeline(
     # Pipes' message reader uses a preview API internally; that is Dagster's concern, not the user's.
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     sync_pdf_partitions(instance)
+    ensure_pool_limits(instance)
     keys = _ordered_keys(selection)
     graph = defs.resolve_asset_graph()
     blocked: set[dg.AssetKey] = set()

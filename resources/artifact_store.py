@@ -41,6 +41,18 @@ def to_metadata(values: dict) -> dict[str, dg.MetadataValue]:
     return out
 
 
+def _blocking_failures(context: dg.AssetExecutionContext, results: list[dg.AssetCheckResult]) -> str | None:
+    """Why the version must not become current: the blocking checks it failed, with their numbers."""
+    blocking = {spec.name for spec in context.assets_def.check_specs if spec.blocking}
+    failed = [r for r in results if not r.passed and r.check_name in blocking]
+    if not failed:
+        return None
+    return "; ".join(
+        f"blocking check {r.check_name} failed ({json.dumps({k: v.value for k, v in r.metadata.items()}, default=str)})"
+        for r in failed
+    )
+
+
 class ArtifactStoreResource(dg.ConfigurableResource):
     """Where artifacts live (``var/artifacts`` under the repo by default) and how many versions to keep."""
 
@@ -71,23 +83,33 @@ class ArtifactStoreResource(dg.ConfigurableResource):
         write = self.store().begin(key.to_python_identifier(), partition)
         try:
             metadata = build(write) or {}
+            check_results = list(checks(metadata)) if checks else []
+            quarantine = _blocking_failures(context, check_results)
             artifact = write.commit(
                 run_id=context.run.run_id,
                 code_version=context.assets_def.code_versions_by_key.get(key),
                 extra={"metadata": json.loads(json.dumps(metadata, default=str))},
                 identity=identity,
+                quarantine=quarantine,
             )
         except BaseException:
             write.abort()
             raise
+        if quarantine:
+            context.log.warning(
+                f"{key.to_user_string()}: version {artifact.version} is quarantined ({quarantine}); "
+                f"the current version stays {self.store().current_version(key.to_python_identifier(), partition)}"
+            )
         context.log.info(f"{key.to_user_string()}: wrote version {artifact.version} at {artifact.path}")
         return dg.MaterializeResult(
             metadata={
-                "path": dg.MetadataValue.path(str(artifact.path)),
+                # Relative to the store root: right on every host, whatever its mount path.
+                "path": dg.MetadataValue.path(write.store.relative(artifact.path)),
                 "artifact_version": dg.MetadataValue.text(artifact.version),
+                **({"quarantined": dg.MetadataValue.text(quarantine)} if quarantine else {}),
                 "upstream_versions": dg.MetadataValue.json(write.upstream),
                 **to_metadata(metadata),
             },
             data_version=dg.DataVersion(artifact.version),
-            check_results=list(checks(metadata)) if checks else None,
+            check_results=check_results or None,
         )

@@ -120,6 +120,7 @@ class StandinHandler(BaseHTTPRequestHandler):
                 "/api/create": lambda store: self._send(200, store.create(self._json_body())),
                 "/api/show": lambda store: self._send(200, store.show(self._model_name(self._json_body()))),
                 "/api/generate": lambda store: self._send(200, store.generate(self._json_body())),
+                "/api/chat": lambda store: self._chat(store, self._json_body()),
             }
         )
 
@@ -129,6 +130,21 @@ class StandinHandler(BaseHTTPRequestHandler):
             self._send(200)
 
         self._dispatch({"/api/delete": delete})
+
+    def _chat(self, store: ModelStore, body: dict) -> None:
+        objects = store.chat(body)
+        if body.get("stream", True) is False:
+            self._send(200, objects[-1])
+            return
+        # Ollama streams application/x-ndjson with chunked transfer encoding, one object a chunk.
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for item in objects:
+            data = (json.dumps(item) + "\n").encode()
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.write(b"0\r\n\r\n")
 
     @staticmethod
     def _model_name(body: dict) -> str:

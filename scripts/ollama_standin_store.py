@@ -4,8 +4,8 @@ Behaviour follows Ollama's ``docs/api.md`` and ``server/`` handlers: blobs are
 content-addressed files checked against their digest; ``/api/create`` takes the
 ``files`` form (>= 0.5.5) or, in old mode, only the ``modelfile`` form (<= 0.5.4);
 ``/api/show`` flattens the GGUF metadata into ``model_info`` (arrays blanked, as
-without ``verbose``); ``/api/generate`` renders the model's Go TEMPLATE and runs
-the GGUF in llama.cpp greedily, stopping at the model's ``stop`` parameters.
+without ``verbose``); generation (``/api/generate``, ``/api/chat``) is in
+``ollama_standin_generation.py``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -21,35 +20,13 @@ from pathlib import Path
 
 import gguf
 
-from scripts.go_template import render_go_template
 from scripts.modelfile_parser import ModelfileParseError, parse_modelfile
+from scripts.ollama_standin_generation import PARAMETER_TYPES, Generation, StandinError, typed_parameters
 
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,79})?$")
 GGUF_MAGIC = b"GGUF"
 DEFAULT_TEMPLATE = "{{ .Prompt }}"
-# api.Options fields accepted as model parameters, with the type Ollama converts them to.
-PARAMETER_TYPES = {
-    "num_ctx": int,
-    "num_predict": int,
-    "top_k": int,
-    "seed": int,
-    "repeat_last_n": int,
-    "temperature": float,
-    "top_p": float,
-    "min_p": float,
-    "repeat_penalty": float,
-    "stop": list,
-}
-
-
-class StandinError(Exception):
-    """An error answer: HTTP status plus Ollama's ``{"error": message}`` text."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def version_tuple(version: str) -> tuple[int, ...]:
@@ -60,19 +37,6 @@ def full_name(name: str) -> str:
     if not name or not NAME.match(name):
         raise StandinError(400, "invalid model name")
     return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
-
-
-def typed_parameters(raw: dict[str, object]) -> dict[str, object]:
-    typed: dict[str, object] = {}
-    for key, value in raw.items():
-        kind = PARAMETER_TYPES.get(key)
-        if kind is None:
-            raise StandinError(400, f"unknown parameter '{key}'")
-        try:
-            typed[key] = [str(v) for v in value] if kind is list else kind(value)
-        except (TypeError, ValueError):
-            raise StandinError(400, f"invalid value for parameter '{key}': {value!r}") from None
-    return typed
 
 
 def _human_number(n: int) -> str:
@@ -124,8 +88,7 @@ class ModelStore:
         (self.root / "blobs").mkdir(parents=True, exist_ok=True)
         (self.root / "manifests").mkdir(parents=True, exist_ok=True)
         self.counters: Counter[str] = Counter()
-        self._lock = threading.Lock()
-        self._llamas: dict[tuple[str, int], object] = {}
+        self.generation = Generation(self)
 
     # --- blobs -------------------------------------------------------------------------
     def blob_path(self, digest: str) -> Path:
@@ -276,82 +239,10 @@ class ModelStore:
         }
 
     def close(self) -> None:
-        for llm in self._llamas.values():
-            llm.close()
-        self._llamas.clear()
-
-    # --- generation --------------------------------------------------------------------
-    def _prompt_text(self, record: dict, body: dict) -> str:
-        """What the model reads: the raw prompt, or the TEMPLATE over System/Prompt/Messages."""
-        prompt = body.get("prompt", "")
-        if body.get("raw"):
-            return prompt
-        system = body.get("system", record["system"])
-        messages = ([{"Role": "system", "Content": system}] if system else []) + [{"Role": "user", "Content": prompt}]
-        data = {"System": system, "Prompt": prompt, "Response": "", "Messages": messages}
-        try:
-            return render_go_template(body.get("template") or record["template"], data)
-        except ValueError as exc:
-            raise StandinError(500, f"template: {exc}") from None
-
-    def _llama(self, record: dict, n_ctx: int):
-        from pipeline.gguf.generate import load_llama  # llama.cpp loads only when generating
-
-        key = (record["blob"], n_ctx)
-        if key not in self._llamas:
-            self._llamas[key] = load_llama(self.blob_path(record["blob"]), n_ctx=n_ctx)
-        return self._llamas[key]
+        self.generation.close()
 
     def generate(self, body: dict) -> dict:
-        self.counters["generate"] += 1
-        name = body.get("model") or ""
-        try:
-            record = self.load(name)
-        except StandinError:
-            raise StandinError(404, f'model "{name}" not found, try pulling it first') from None
-        started = datetime.now(UTC).isoformat()
-        if not body.get("prompt"):
-            return {"model": name, "created_at": started, "response": "", "done": True, "done_reason": "load"}
-        options = {**record["parameters"], **typed_parameters(body.get("options") or {})}
-        arch = record["model_info"]["general.architecture"]
-        trained = int(record["model_info"][f"{arch}.context_length"])
-        n_ctx = min(int(options.get("num_ctx", 2048)), trained)  # Ollama clamps num_ctx the same way
-        text = self._prompt_text(record, body)
-        with self._lock:  # one llama.cpp context per model; requests take turns
-            from pipeline.gguf.generate import tokenize
+        return self.generation.generate(body)
 
-            llm = self._llama(record, n_ctx)
-            response, done_reason, count, prompt_count = self._greedy(llm, tokenize(llm, text), n_ctx, options)
-        return {
-            "model": name,
-            "created_at": started,
-            "response": response,
-            "done": True,
-            "done_reason": done_reason,
-            "prompt_eval_count": prompt_count,
-            "eval_count": count,
-        }
-
-    @staticmethod
-    def _greedy(llm, prompt_ids: list[int], n_ctx: int, options: dict) -> tuple[str, str, int, int]:
-        """(text, done_reason, generated tokens, prompt tokens), cut before the first stop string."""
-        room = n_ctx - len(prompt_ids)
-        if room <= 0:
-            raise StandinError(400, f"input length {len(prompt_ids)} exceeds the context length {n_ctx}")
-        num_predict = int(options.get("num_predict", -1))
-        limit = room if num_predict < 0 else min(num_predict, room)
-        stops = options.get("stop", [])
-        produced = b""
-        count = 0
-        for token in llm.generate(prompt_ids, top_k=1, temp=0.0, repeat_penalty=1.0, reset=True):
-            if token == llm.token_eos():
-                return produced.decode("utf-8", "replace"), "stop", count, len(prompt_ids)
-            produced += llm.detokenize([token], special=True)
-            count += 1
-            text = produced.decode("utf-8", "ignore")
-            hits = [text.index(stop) for stop in stops if stop in text]
-            if hits:
-                return text[: min(hits)], "stop", count, len(prompt_ids)
-            if count >= limit:
-                break
-        return produced.decode("utf-8", "replace"), "length", count, len(prompt_ids)
+    def chat(self, body: dict) -> list[dict]:
+        return self.generation.chat(body)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pipeline.common.prompt_format import ollama_template, stop_sequences
@@ -69,6 +71,22 @@ def test_gguf_outside_the_modelfile_directory_is_referenced_absolutely(tmp_path)
     commands = parse_modelfile(text)
     assert commands[0] == ("model", str(gguf.resolve()))
     assert not any(name == "license" for name, _ in commands)
+
+
+def test_a_gguf_elsewhere_in_the_artifact_store_is_referenced_relatively(tmp_path):
+    store = tmp_path / "artifacts"
+    gguf = store / "gguf_models" / "q4_k_m" / "v1" / "model-q4_k_m.gguf"
+    gguf.parent.mkdir(parents=True)
+    gguf.write_bytes(b"GGUF")
+    modelfile = store / "ollama_model" / "q4_k_m" / "v2" / "Modelfile"
+    modelfile.parent.mkdir(parents=True)
+    text = write_modelfile(modelfile, gguf, 128, OllamaSettings(license=""), root=store)
+    ref = parse_modelfile(text)[0][1]
+    assert not Path(ref).is_absolute() and ref.startswith("../")
+    # Ollama resolves it against the Modelfile's directory; the store may be mounted anywhere.
+    moved = tmp_path / "mounted-elsewhere"
+    store.rename(moved)
+    assert (moved / "ollama_model" / "q4_k_m" / "v2" / ref).resolve() == (moved / gguf.relative_to(store)).resolve()
 
 
 def test_reader_rejects_what_ollama_rejects():

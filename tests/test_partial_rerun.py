@@ -72,14 +72,23 @@ class Daemon:
         assert result.success
 
 
-@pytest.fixture()
-def daemon(tmp_path, monkeypatch):
+def _storage(request) -> dict:
+    """Instance storage overrides: Dagster's default (SQLite), or a fresh database on the test server."""
+    if request.param == "sqlite":
+        return {}
+    url = request.getfixturevalue("postgres").create_database()
+    return {"storage": {"postgres": {"postgres_url": url}}}
+
+
+# The same scenario on both run/event-log/schedule storages a deployment can choose.
+@pytest.fixture(params=["sqlite", "postgres"])
+def daemon(request, tmp_path, monkeypatch):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     monkeypatch.setenv("MPYFORGE_PDF_INBOX", str(inbox))
     monkeypatch.setenv("MPYFORGE_ARTIFACT_ROOT", str(tmp_path / "artifacts"))  # training checkpoints beside it
     resources = {**defs.resources, "artifact_store": ArtifactStoreResource(root=str(tmp_path / "artifacts"))}
-    with dg.instance_for_test() as instance:
+    with dg.instance_for_test(overrides=_storage(request)) as instance:
         yield Daemon(instance, resources), inbox
 
 

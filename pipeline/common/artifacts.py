@@ -5,14 +5,18 @@ Layout under the store root::
     <asset>/[<partition>/]<version>/...files...   a finished artifact, never modified again
     <asset>/[<partition>/]<version>/manifest.json files, sizes, sha256, run id, upstream versions
     <asset>/[<partition>/]CURRENT                  the version readers should use
-    <asset>/[<partition>/].tmp-<pid>-<hex>/        a write in progress (never read)
+    <asset>/[<partition>/].tmp-<hex>/              a write in progress (never read)
+    <asset>/[<partition>/].tmp-<hex>.owner         its owner (host, pid) and heartbeat
+    <asset>/[<partition>/].lock                    held while a version is committed
 
 A write goes into a temporary sibling directory; only when every file is in place is
 the content hashed, the manifest written and the directory renamed to its version
 (the content hash), and then ``CURRENT`` is replaced atomically. A writer killed at
-any point leaves at most a ``.tmp-*`` directory, which readers never look at and the
-next write removes. Identical content gives the identical version, which is what keeps
-Dagster from marking downstream assets stale after a no-op re-run.
+any point leaves at most a ``.tmp-*`` directory, which readers never look at and a later
+write removes once it is known to be abandoned (``store_locks``: at once on the writer's host,
+after a stale heartbeat from any other host sharing the store). Identical content gives the
+identical version, which is what keeps Dagster from marking downstream assets stale after a
+no-op re-run.
 """
 
 from __future__ import annotations
@@ -26,6 +30,17 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pipeline.common.store_locks import (
+    DEFAULT_STALE_AFTER_S,
+    OWNER_SUFFIX,
+    Heartbeat,
+    claim,
+    host_id,
+    is_abandoned,
+    owner_path,
+    slot_lock,
+)
 
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
@@ -75,16 +90,6 @@ def _write_text_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @dataclass(frozen=True)
 class Artifact:
     asset: str
@@ -112,6 +117,7 @@ class ArtifactWrite:
     partition: str | None
     directory: Path
     upstream: dict[str, str] = field(default_factory=dict)
+    heartbeat: Heartbeat | None = None
 
     def input(self, asset: str, partition: str | None = None) -> Artifact:
         """Locate an upstream artifact and record its version in this write's manifest."""
@@ -126,7 +132,10 @@ class ArtifactWrite:
         code_version: str | None,
         extra: dict | None = None,
         identity: tuple[str, ...] | None = None,
+        quarantine: str | None = None,
     ) -> Artifact:
+        """Finish the write. With ``quarantine`` (why a blocking check failed) the version is kept
+        for inspection but ``CURRENT`` keeps naming the previous one, so nothing downstream reads it."""
         if (self.directory / MANIFEST).exists():
             raise ValueError(
                 f"artifact {self.asset}: the build wrote its own {MANIFEST} at the top level, "
@@ -149,30 +158,53 @@ class ArtifactWrite:
             "code_version": code_version,
             "upstream": dict(sorted(self.upstream.items())),
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "quarantined": quarantine,
             **(extra or {}),
         }
         (self.directory / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        final = self.directory.parent / version
-        if final.exists():
-            # Same content as an earlier write: keep the earlier directory, drop this one.
-            shutil.rmtree(self.directory)
-            os.utime(final)  # now the newest version again, for pruning order
-        else:
-            os.replace(self.directory, final)
-        _write_text_atomic(final.parent / CURRENT, version + "\n")
-        self.store.prune(self.asset, self.partition)
+        slot = self.directory.parent
+        final = slot / version
+        with slot_lock(slot):
+            if final.exists():
+                # Same content as an earlier write: keep the earlier directory, drop this one.
+                shutil.rmtree(self.directory)
+                os.utime(final)  # now the newest version again, for pruning order
+            else:
+                os.replace(self.directory, final)
+            if quarantine is None:
+                _write_text_atomic(slot / CURRENT, version + "\n")
+                self.store.prune(self.asset, self.partition)
+        self._release()
         return Artifact(self.asset, self.partition, version, final)
 
     def abort(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
+        self._release()
+
+    def _release(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+        owner_path(self.directory).unlink(missing_ok=True)
 
 
 class ArtifactStore:
-    def __init__(self, root: Path | str, keep_versions: int = 3):
+    def __init__(
+        self,
+        root: Path | str,
+        keep_versions: int = 3,
+        host: str | None = None,
+        stale_after_s: float = DEFAULT_STALE_AFTER_S,
+    ):
         if keep_versions < 1:
             raise ValueError(f"keep_versions must be at least 1, got {keep_versions}")
         self.root = Path(root).resolve()
         self.keep_versions = keep_versions
+        self.host = host or host_id()  # hosts sharing the store must have distinct ids
+        self.stale_after_s = stale_after_s
+
+    def relative(self, path: Path) -> str:
+        """``path`` relative to the store root: what metadata records, valid on every host's mount."""
+        return Path(path).resolve().relative_to(self.root).as_posix()
 
     def _slot(self, asset: str, partition: str | None) -> Path:
         for label, name in (("asset", asset), ("partition", partition)):
@@ -185,9 +217,10 @@ class ArtifactStore:
         slot = self._slot(asset, partition)
         slot.mkdir(parents=True, exist_ok=True)
         self._remove_abandoned(slot)
-        tmp = slot / f"{_TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        tmp = slot / f"{_TMP_PREFIX}{uuid.uuid4().hex[:16]}"
         tmp.mkdir()
-        return ArtifactWrite(self, asset, partition, tmp)
+        claim(tmp, self.host)
+        return ArtifactWrite(self, asset, partition, tmp, heartbeat=Heartbeat(tmp))
 
     def current(self, asset: str, partition: str | None = None) -> Artifact:
         slot = self._slot(asset, partition)
@@ -200,6 +233,29 @@ class ArtifactStore:
         if not (path / MANIFEST).exists():
             raise ArtifactNotFound(f"{pointer} names version {version}, but {path} has no {MANIFEST}")
         return Artifact(asset, partition, version, path)
+
+    def current_version(self, asset: str, partition: str | None = None) -> str | None:
+        """The version ``CURRENT`` names, or None before the first finished write."""
+        try:
+            return self.current(asset, partition).version
+        except ArtifactNotFound:
+            return None
+
+    def upstream_mismatches(self, asset: str, partition: str | None = None) -> list[str]:
+        """Inputs of the current ``asset`` version that are no longer current themselves, in words.
+
+        Every write records the versions it read (``manifest.upstream``); an artifact built from an
+        input that has since been replaced belongs to an older generation of the pipeline.
+        """
+        artifact = self.current(asset, partition)
+        name = asset if partition is None else f"{asset}[{partition}]"
+        problems = []
+        for label, version in artifact.manifest.get("upstream", {}).items():
+            source, _, source_partition = label.partition("/")
+            now = self.current_version(source, source_partition or None)
+            if now != version:
+                problems.append(f"{name} was built from {label} {version}, but the current {label} is {now}")
+        return problems
 
     def partitions(self, asset: str) -> list[str]:
         """Partitions of ``asset`` that have a finished artifact."""
@@ -215,8 +271,18 @@ class ArtifactStore:
         found = [p for p in slot.iterdir() if (p / MANIFEST).exists()]
         return [p.name for p in sorted(found, key=lambda p: p.stat().st_mtime)]
 
+    def quarantined(self, asset: str, partition: str | None = None) -> list[dict]:
+        """Versions kept for inspection after a blocking check failed: ``{version, path, reason}``."""
+        slot = self._slot(asset, partition)
+        rows = []
+        for version in self.versions(asset, partition):
+            reason = json.loads((slot / version / MANIFEST).read_text()).get("quarantined")
+            if reason:
+                rows.append({"version": version, "path": str(slot / version), "reason": reason})
+        return rows
+
     def listing(self) -> list[dict]:
-        """Current version and path of every asset (and partition) in the store."""
+        """Current version and path of every asset (and partition) in the store, and its quarantined versions."""
         rows = []
         if not self.root.exists():
             return rows
@@ -235,6 +301,7 @@ class ArtifactStore:
                         "files": [f["path"] for f in manifest["files"]],
                         "bytes": manifest["total_bytes"],
                         "created_at": manifest["created_at"],
+                        "quarantined": self.quarantined(asset_dir.name, partition),
                     }
                 )
         return rows
@@ -247,16 +314,16 @@ class ArtifactStore:
         for version in old[: max(0, len(old) - (self.keep_versions - 1))]:
             shutil.rmtree(slot / version, ignore_errors=True)
 
-    @staticmethod
-    def _remove_abandoned(slot: Path) -> None:
-        """Delete temp directories whose writer process is gone (a crash or a kill)."""
+    def _remove_abandoned(self, slot: Path) -> None:
+        """Delete temp directories (and files) whose writer is gone, with their owner files."""
         for tmp in slot.glob(f"{_TMP_PREFIX}*"):
-            pid = tmp.name[len(_TMP_PREFIX) :].split("-", 1)[0]
-            if pid.isdigit() and not _pid_alive(int(pid)):
-                if tmp.is_dir():
-                    shutil.rmtree(tmp, ignore_errors=True)
-                else:
-                    tmp.unlink(missing_ok=True)
+            if tmp.name.endswith(OWNER_SUFFIX) or not is_abandoned(tmp, self.host, self.stale_after_s):
+                continue
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
+            owner_path(tmp).unlink(missing_ok=True)
 
 
 def default_root() -> Path:

@@ -37,8 +37,6 @@ SPECIAL_TOKEN_IDS: dict[str, int] = {tok: i for i, tok in enumerate(SPECIAL_TOKE
 
 ROLE_TOKENS = {"system": SYSTEM, "user": USER, "assistant": ASSISTANT}
 
-DEFAULT_SYSTEM = "You are a MicroPython assistant. Answer with MicroPython code."
-
 
 @dataclass(frozen=True)
 class Message:

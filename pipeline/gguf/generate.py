@@ -31,6 +31,13 @@ def load_llama(model_path: Path, logits_all: bool = False, n_ctx: int | None = N
     return Llama(str(model_path), n_ctx=size, logits_all=logits_all, n_threads=n_threads, verbose=False)
 
 
+def is_end_of_generation(llm, token: int) -> bool:
+    """llama.cpp's own end-of-generation test: the GGUF's eos, eot and eom ids (what Ollama stops on)."""
+    import llama_cpp
+
+    return bool(llama_cpp.llama_vocab_is_eog(llm._model.vocab, token))
+
+
 def context_length(llm) -> int:
     arch = llm.metadata["general.architecture"]
     return int(llm.metadata[f"{arch}.context_length"])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import gguf
 
-from pipeline.common.prompt_format import BOS, EOS, PAD, SPECIAL_TOKENS, UNK, chat_template_jinja
+from pipeline.common.prompt_format import BOS, EOS, PAD, SPECIAL_TOKENS, SYSTEM, UNK, USER, chat_template_jinja
 
 TOKEN_NORMAL = int(gguf.TokenType.NORMAL)
 TOKEN_CONTROL = int(gguf.TokenType.CONTROL)
@@ -96,7 +96,10 @@ def read_vocab(tokenizer_json: Path, vocab_size: int) -> GgufVocab:
     merges = _merge_strings(model.get("merges", []), tokenizer_json)
     if not merges:
         raise ValueError(f"{tokenizer_json}: model.merges is empty; llama.cpp refuses a BPE without merges")
-    ids = {name: tokens.index(tok) for name, tok in (("bos", BOS), ("eos", EOS), ("unk", UNK), ("pad", PAD))}
+    # A new user or system turn ends the assistant's answer as surely as <eos>: llama.cpp (and so
+    # Ollama) counts the eos, eot and eom ids as end-of-generation tokens.
+    named = (("bos", BOS), ("eos", EOS), ("unk", UNK), ("pad", PAD), ("eot", USER), ("eom", SYSTEM))
+    ids = {name: tokens.index(tok) for name, tok in named}
     return GgufVocab(tokens=tokens, token_types=types, merges=merges, special_ids=ids)
 
 
@@ -110,6 +113,8 @@ def add_vocab(writer: gguf.GGUFWriter, vocab: GgufVocab) -> None:
     writer.add_eos_token_id(vocab.special_ids["eos"])
     writer.add_unk_token_id(vocab.special_ids["unk"])
     writer.add_pad_token_id(vocab.special_ids["pad"])
+    writer.add_eot_token_id(vocab.special_ids["eot"])
+    writer.add_eom_token_id(vocab.special_ids["eom"])
     # The prompt format writes <bos> into the text itself (pipeline/common/prompt_format.py).
     writer.add_add_bos_token(False)
     writer.add_add_eos_token(False)

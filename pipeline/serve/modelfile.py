@@ -63,16 +63,27 @@ def render_modelfile(from_ref: str, template: str, system: str, parameters: dict
     return "\n".join(lines) + "\n"
 
 
-def write_modelfile(out_path: Path, gguf_path: Path, context_length: int, settings: OllamaSettings) -> str:
+def write_modelfile(
+    out_path: Path, gguf_path: Path, context_length: int, settings: OllamaSettings, root: Path | None = None
+) -> str:
     """Write a Modelfile for ``gguf_path`` at ``out_path`` and return its text.
 
-    Ollama resolves a relative FROM against the Modelfile's directory, so a GGUF
-    that lives next to (or below) the Modelfile is referenced relatively: the pair
-    keeps working after the artifact directory is moved into place.
+    Ollama resolves a relative FROM against the Modelfile's directory. A GGUF next to (or below)
+    the Modelfile, or anywhere in the same artifact store ``root``, is referenced relatively, so
+    the pair keeps working after the artifact directory is moved into place and on every host
+    that mounts the store, wherever it mounts it; any other GGUF by its absolute path.
     """
     out_path, gguf_path = Path(out_path), Path(gguf_path)
     relative = os.path.relpath(gguf_path.resolve(), out_path.parent.resolve())
-    from_ref = str(gguf_path.resolve()) if Path(relative).parts[0] == ".." else f"./{relative}"
+    inside_root = root is not None and all(
+        Path(path).resolve().is_relative_to(Path(root).resolve()) for path in (gguf_path, out_path)
+    )
+    if Path(relative).parts[0] != "..":
+        from_ref = f"./{relative}"
+    elif inside_root:
+        from_ref = relative
+    else:
+        from_ref = str(gguf_path.resolve())
     text = render_modelfile(
         from_ref, ollama_template(), settings.system, model_parameters(context_length, settings), settings.license
     )

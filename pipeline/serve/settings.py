@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from pipeline.common.prompt_format import DEFAULT_SYSTEM, stop_sequences
+from pipeline.common.prompt_format import stop_sequences
 
 DEFAULT_PORT = 11434
 DEFAULT_HOST = f"http://127.0.0.1:{DEFAULT_PORT}"
@@ -18,7 +18,9 @@ DEFAULT_HOST = f"http://127.0.0.1:{DEFAULT_PORT}"
 
 @dataclass
 class OllamaSettings:
-    system: str = DEFAULT_SYSTEM
+    # The SFT data has no system turn, so by default Ollama gets none: a SYSTEM text the model never
+    # saw in training is only noise in its prompt. Set one only for a model trained with it.
+    system: str = ""
     temperature: float = 0.2
     top_p: float = 0.9
     repeat_penalty: float = 1.1

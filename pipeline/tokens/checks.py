@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-from transformers import AutoTokenizer
 
 from pipeline.common.prompt_format import BOS, EOS, PAD, SPECIAL_TOKEN_IDS, UNK, chat_template_jinja
 from pipeline.tokens.shard_format import (
@@ -43,6 +42,8 @@ def special_token_problems(tokenizer_dir: Path) -> list[str]:
         ids = tokenizer.encode(f"x{token}\ny", add_special_tokens=False).ids
         if ids.count(expected) != 1:
             problems.append(f"{token}: 'x{token}\\ny' encodes to {ids}, not one id {expected}")
+    from transformers import AutoTokenizer  # heavy; only the check step needs it
+
     hf = AutoTokenizer.from_pretrained(tokenizer_dir)
     for name, token in (("bos", BOS), ("eos", EOS), ("pad", PAD), ("unk", UNK)):
         if getattr(hf, f"{name}_token") != token:

@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import PreTrainedTokenizerFast
 
 from pipeline.common.prompt_format import BOS, EOS, PAD, SPECIAL_TOKENS, UNK, chat_template_jinja
 from pipeline.tokens.texts import corpus_block_batches, pair_batches
@@ -75,6 +74,9 @@ def train_tokenizer(batches: Iterator[list[str]], settings: TokenizerSettings) -
 
 def save_tokenizer(tokenizer: Tokenizer, out_dir: Path) -> None:
     """Write tokenizer.json + tokenizer_config.json (with the chat template) for AutoTokenizer."""
+    # transformers (and through it torch) loads here, not when the code location imports the stage.
+    from transformers import PreTrainedTokenizerFast
+
     wrapped = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         bos_token=BOS,

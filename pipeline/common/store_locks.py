@@ -1,0 +1,121 @@
+"""What lets several hosts share one artifact store: write owners with heartbeats, and slot locks.
+
+A write in progress is a ``.tmp-*`` directory with a sidecar ``<dir>.owner`` file naming the host
+and process that own it. The writer touches the sidecar every ``HEARTBEAT_S`` seconds, so any
+host can tell a live write from an abandoned one without seeing the writer's processes:
+
+- on the owner's own host, a dead PID means abandoned at once (a crash or a kill);
+- from another host, only a heartbeat older than ``stale_after_s`` does (PIDs mean nothing
+  across hosts, and a PID that is dead here may be alive on the owner's machine).
+
+Committing a version (rename, ``CURRENT``, pruning) happens under an exclusive POSIX lock on the
+slot's ``.lock`` file (``fcntl.lockf``, which NFS v4 and most shared volumes honour), so two
+writers never interleave a pointer update with a prune.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NamedTuple
+
+HEARTBEAT_S = 30.0
+# A write whose owner on another host has not beaten for this long is abandoned. Ten heartbeats:
+# a busy or briefly paused host is not mistaken for a dead one.
+DEFAULT_STALE_AFTER_S = float(os.environ.get("MPYFORGE_STALE_WRITE_S", "300"))
+OWNER_SUFFIX = ".owner"
+LOCK_NAME = ".lock"
+
+
+def host_id() -> str:
+    """This machine's name in owner files: ``$MPYFORGE_HOST_ID`` (e.g. a pod name) or the hostname."""
+    return os.environ.get("MPYFORGE_HOST_ID") or socket.gethostname()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Owner(NamedTuple):
+    """Who holds a write in progress (the sidecar file's JSON)."""
+
+    host: str
+    pid: int
+    started: float
+
+
+def owner_path(tmp: Path) -> Path:
+    return tmp.with_name(tmp.name + OWNER_SUFFIX)
+
+
+def claim(tmp: Path, host: str) -> None:
+    """Record who owns the write in ``tmp`` (the sidecar's mtime is its heartbeat)."""
+    owner_path(tmp).write_text(json.dumps({"host": host, "pid": os.getpid(), "started": time.time()}))
+
+
+def read_owner(tmp: Path) -> Owner | None:
+    try:
+        data = json.loads(owner_path(tmp).read_text())
+        return Owner(str(data["host"]), int(data["pid"]), float(data["started"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def is_abandoned(tmp: Path, host: str, stale_after_s: float, now: float | None = None) -> bool:
+    """Whether the write in ``tmp`` can be swept by ``host`` (see the module docstring)."""
+    now = time.time() if now is None else now
+    owner = read_owner(tmp)
+    if owner is not None and owner.host == host:
+        return not _pid_alive(owner.pid)
+    beat = owner_path(tmp) if owner is not None else tmp  # no owner file: a bare temp file or dir
+    try:
+        last = beat.stat().st_mtime
+    except FileNotFoundError:
+        return True
+    return now - last > stale_after_s
+
+
+class Heartbeat:
+    """Touch a write's owner file every ``interval_s`` seconds until stopped."""
+
+    def __init__(self, tmp: Path, interval_s: float = HEARTBEAT_S):
+        self._path, self._interval = owner_path(tmp), interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat {tmp.name}", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                os.utime(self._path)
+            except FileNotFoundError:
+                return  # the write was committed or swept
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@contextmanager
+def slot_lock(slot: Path) -> Iterator[None]:
+    """Exclusive lock on one asset (or partition) slot of the store."""
+    slot.mkdir(parents=True, exist_ok=True)
+    with open(slot / LOCK_NAME, "a+") as handle:
+        fcntl.lockf(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.lockf(handle, fcntl.LOCK_UN)
