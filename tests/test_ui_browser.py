@@ -271,10 +271,12 @@ def test_asset_graph_and_run_render_in_chromium(webserver, browser, tmp_path):
     assert "[SUCCESS]" in browser.title
 
     # The asset page shows the group, the kinds and the materialization's path metadata.
+    version = (artifacts / "source_files" / "CURRENT").read_text().strip()
     browser.get(f"{url}/assets/source_files")
     _wait_for_texts(
         browser,
         tmp_path,
         "asset_source_files",
-        ["Latest materialization", "data", "Parquet", "Python", str(artifacts / "source_files")],
+        # The path metadata is relative to the store root (the same on every host that mounts it).
+        ["Latest materialization", "data", "Parquet", "Python", f"source_files/{version}"],
     )
