@@ -21,6 +21,7 @@ import dagster as dg
 from pipeline.common.artifacts import ArtifactStore, ArtifactWrite
 from pipeline.common.text_metrics import perplexity
 from pipeline.tokens.shards import SHARDS_SUBDIR
+from pipeline.train.outputs import RESULT_KEYS
 from pipeline.train.settings import RETRAIN_CRON, TrainSettings
 from resources.artifact_store import ArtifactStoreResource
 from resources.gpu import GpuResource
@@ -96,19 +97,7 @@ def train_checkpoint(
     command = [*gpu.launcher(sys.executable), "-m", "pipeline.train.run", str(settings_file)]
     pipes.run(command=command, context=context, env={"PYTHONUNBUFFERED": "1", **child_env})
     metrics = json.loads((write.directory / "metrics.json").read_text())
-    keys = (
-        "steps",
-        "tokens",
-        "parameters",
-        "final_train_loss",
-        "final_val_loss",
-        "val_perplexity",
-        "val_unigram_entropy",
-        "tokens_per_second",
-        "mfu",
-        "wall_time_s",
-        "stopped_reason",
-    )
+    keys = ("parameters", *RESULT_KEYS, "stopped_reason")
     # The model is exported: the checkpoints (GBs for the larger presets) have done their job.
     shutil.rmtree(run_dir, ignore_errors=True)
     return {

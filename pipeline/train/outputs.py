@@ -9,6 +9,18 @@ from pathlib import Path
 
 PRESET_FILE = "preset.json"
 METRICS_FILE = "metrics.json"
+# The numbers of a finished run that the model card and the asset's metadata both show.
+RESULT_KEYS = (
+    "steps",
+    "tokens",
+    "final_train_loss",
+    "final_val_loss",
+    "val_perplexity",
+    "val_unigram_entropy",
+    "tokens_per_second",
+    "mfu",
+    "wall_time_s",
+)
 LOSS_CURVE_FILE = "loss_curve.png"
 # Files of the tokenizer directory that are not tokenizer files and must not
 # overwrite the model's own.
@@ -70,18 +82,7 @@ def model_card(metrics: dict) -> str:
     """A short Markdown card: what was trained, on what, how far, how well."""
     preset = metrics["preset"]
     shape_rows = "\n".join(f"| {key} | {value} |" for key, value in preset.items())
-    result_keys = (
-        "steps",
-        "tokens",
-        "final_train_loss",
-        "final_val_loss",
-        "val_perplexity",
-        "val_unigram_entropy",
-        "tokens_per_second",
-        "mfu",
-        "wall_time_s",
-    )
-    result_rows = "\n".join(f"| {key} | {_fmt(metrics.get(key))} |" for key in result_keys)
+    result_rows = "\n".join(f"| {key} | {_fmt(metrics.get(key))} |" for key in RESULT_KEYS)
     if metrics["mode"] == "sft":
         origin = f"Instruction-tuned from `{metrics.get('init_from')}`."
     else:
