@@ -13,9 +13,16 @@ from pipeline.common.artifacts import ArtifactStore, default_root
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from assets.runner import run_pipeline  # imports Dagster and the code location: slow, so lazily
+    # Dagster and the code location are slow to import, so only this command does.
+    from assets.run_config import RunConfigError, load_config_file, merge_ops, parse_sets
+    from assets.runner import run_pipeline
 
-    ok = run_pipeline(preset=args.preset, selection=args.select)
+    try:
+        ops = merge_ops(load_config_file(Path(args.config)) if args.config else {}, parse_sets(args.set or []))
+        ok = run_pipeline(preset=args.preset, selection=args.select, force=args.force, ops=ops)
+    except RunConfigError as err:
+        print(f"mpyforge run: {err}", file=sys.stderr)
+        return 2
     return 0 if ok else 1
 
 
@@ -88,9 +95,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mpyforge", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="materialize the pipeline in-process against $DAGSTER_HOME")
+    run = sub.add_parser("run", help="build what is missing or stale, as Dagster runs in $DAGSTER_HOME")
     run.add_argument("--preset", default="tiny", help="model preset, e.g. tiny, 5m, llama-25m (default tiny)")
     run.add_argument("--select", default=None, help="Dagster asset selection, e.g. 'corpus+' (default: all)")
+    run.add_argument("--force", action="store_true", help="rebuild the whole selection, up to date or not")
+    run.add_argument(
+        "--config", default=None, help="Dagster run-config YAML (the Launchpad's `ops:` shape), over the preset"
+    )
+    run.add_argument(
+        "--set",
+        action="append",
+        metavar="ASSET.FIELD=VALUE",
+        help="one config field, over --config (repeatable), e.g. source_files.source_dir=/home/me/mpy",
+    )
     run.set_defaults(func=_cmd_run)
 
     doctor = sub.add_parser("doctor", help="check that every dependency works on this machine (llama.cpp included)")

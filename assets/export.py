@@ -4,6 +4,7 @@ import json
 
 import dagster as dg
 
+from assets.automation import AFTER_NEW_MODEL
 from pipeline.gguf.export import GgufSettings, build_gguf_variant, published_variants
 from pipeline.gguf.summary import read_gguf_facts
 from pipeline.serve.client import register_model
@@ -23,7 +24,7 @@ GgufModelsConfig = settings_config(
     GgufSettings, "GgufModelsConfig", exclude=frozenset({"master_path", "reference_ppl", "fail_on_check"})
 )
 OllamaModelConfig = settings_config(OllamaSettings, "OllamaModelConfig")
-_EXPORT = dict(group_name="export", code_version="1")
+_EXPORT = dict(group_name="export", code_version="1", automation_condition=AFTER_NEW_MODEL)
 
 
 def _parity_checks(metadata: dict) -> list[dg.AssetCheckResult]:
@@ -84,8 +85,9 @@ def ollama_model(
     artifact_store: ArtifactStoreResource,
     ollama: OllamaResource,
 ) -> dg.MaterializeResult:
-    """One GGUF variant registered in Ollama over its REST API (`mpyforge run` and `make demo` register the
-    variants OllamaResource.variants names), plus a Modelfile for `ollama create NAME -f Modelfile`.
+    """One GGUF variant registered in Ollama over its REST API as `<model_name>:<preset>-<variant>` (every
+    variant that passed its parity check, whatever started the run), plus a Modelfile for
+    `ollama create NAME -f Modelfile`.
     """
     settings = to_settings(config, OllamaSettings)
 

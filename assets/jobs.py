@@ -3,28 +3,38 @@
 Dagster jobs need one partitioning scheme, so the unpartitioned chain, the per-PDF
 extraction (run by `pdf_inbox_sensor`) and the per-variant export are separate jobs.
 "Materialize all" in the asset graph launches everything, partitions included.
+The schedule runs `retrain`; the export and the report follow it by automation
+(assets/automation.py).
 """
+
+import os
 
 import dagster as dg
 
-from pipeline.train.settings import RETRAIN_CRON
+# When scheduled re-training runs: weekly by default (Sundays 03:00); MPYFORGE_RETRAIN_CRON
+# changes it (docs/configuration.md).
+RETRAIN_CRON = os.environ.get("MPYFORGE_RETRAIN_CRON", "0 3 * * 0")
 
-_UNPARTITIONED = dg.AssetSelection.all() - dg.AssetSelection.assets("pdf_documents", "gguf_models", "ollama_model")
+_EXPORT = dg.AssetSelection.assets("gguf_models", "ollama_model")
+_UNPARTITIONED = dg.AssetSelection.all() - dg.AssetSelection.assets("pdf_documents") - _EXPORT
+# The report joins every GGUF variant, so it follows the export (automation), never a training job.
+_TRAINING_CHAIN = _UNPARTITIONED - dg.AssetSelection.assets("model_report")
 
 full_pipeline = dg.define_asset_job(
     "full_pipeline",
-    selection=_UNPARTITIONED,
-    description="Sources, corpus and pairs through both checkpoints and the report (PDFs and GGUF variants "
-    "have their own jobs: pdf_extraction and export).",
+    selection=_TRAINING_CHAIN,
+    description="Sources, corpus and pairs through both checkpoints (PDFs and GGUF variants have their own jobs: "
+    "pdf_extraction and export; the report follows the export).",
 )
 retrain = dg.define_asset_job(
     "retrain",
-    selection=dg.AssetSelection.assets("bpe_tokenizer").downstream() & _UNPARTITIONED,
-    description="Tokenizer, shards and both checkpoints from the current corpus and pairs.",
+    selection=dg.AssetSelection.assets("bpe_tokenizer").downstream() & _TRAINING_CHAIN,
+    description="Tokenizer, shards and both checkpoints from the current corpus and pairs; with automation on, "
+    "the GGUF variants, their Ollama registration and the report follow.",
 )
 export = dg.define_asset_job(
     "export",
-    selection=dg.AssetSelection.assets("gguf_models", "ollama_model"),
+    selection=_EXPORT,
     description="One GGUF variant (the partition) written, quantized, verified and registered in Ollama.",
 )
 
@@ -45,5 +55,6 @@ weekly_retrain = dg.ScheduleDefinition(
     job=retrain,
     cron_schedule=RETRAIN_CRON,
     default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Re-train from the current data on a schedule.",
+    description="Re-train from the current data on a schedule; automation carries it on to GGUF, Ollama and "
+    "the report.",
 )

@@ -107,7 +107,12 @@ def corpus(
         sources = write.input("source_files").file("source_files.parquet")
         return build_corpus(pdf_blocks, sources, write.directory, to_settings(config, CorpusSettings), failed)
 
-    return artifact_store.materialize(context, build)
+    result = artifact_store.materialize(context, build)
+    # A PDF that left the inbox lost its partition (the sensor); now that the corpus no longer
+    # reads it, its extracted text goes too.
+    for key in artifact_store.store().remove_partitions("pdf_documents", keep=set(keys)):
+        context.log.info(f"removed the artifacts of {key}: it is no longer in the inbox")
+    return result
 
 
 @dg.asset_check(

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.automation import AFTER_NEW_MODEL
 from pipeline.gguf.export import published_variants
 from pipeline.report.build import GgufInput, ReportInputs, ReportSettings, build_model_report
 from resources.artifact_store import ArtifactStoreResource
@@ -24,6 +25,7 @@ _CHAIN = ("instruction_pairs", "bpe_tokenizer", "token_shards", "base_checkpoint
     group_name="export",
     kinds={"markdown"},
     code_version="1",
+    automation_condition=AFTER_NEW_MODEL,
 )
 def model_report(
     context: dg.AssetExecutionContext, config: ModelReportConfig, artifact_store: ArtifactStoreResource

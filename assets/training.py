@@ -22,7 +22,8 @@ from pipeline.common.artifacts import ArtifactStore, ArtifactWrite
 from pipeline.common.text_metrics import perplexity
 from pipeline.tokens.shards import SHARDS_SUBDIR
 from pipeline.train.outputs import RESULT_KEYS
-from pipeline.train.settings import RETRAIN_CRON, TrainSettings
+from pipeline.train.run_dir import prune_run_dirs
+from pipeline.train.settings import TrainSettings
 from resources.artifact_store import ArtifactStoreResource
 from resources.gpu import GpuResource
 from resources.pools import GPU_POD_TAGS, GPU_POOL
@@ -42,7 +43,6 @@ _TRAINING = dict(
     pool=GPU_POOL,
     op_tags=GPU_POD_TAGS,
     retry_policy=dg.RetryPolicy(max_retries=2, delay=15, backoff=dg.Backoff.EXPONENTIAL),
-    automation_condition=dg.AutomationCondition.on_cron(RETRAIN_CRON),
 )
 
 
@@ -98,8 +98,11 @@ def train_checkpoint(
     pipes.run(command=command, context=context, env={"PYTHONUNBUFFERED": "1", **child_env})
     metrics = json.loads((write.directory / "metrics.json").read_text())
     keys = ("parameters", *RESULT_KEYS, "stopped_reason")
-    # The model is exported: the checkpoints (GBs for the larger presets) have done their job.
+    # The model is exported: the checkpoints (GBs for the larger presets) have done their job,
+    # and of the runs that never finished only the newest few are kept for a resume.
     shutil.rmtree(run_dir, ignore_errors=True)
+    for stale in prune_run_dirs(run_dir.parent, keep=write.store.keep_versions):
+        context.log.info(f"removed the unfinished training directory {stale}")
     return {
         **{key: metrics[key] for key in keys},
         "preset": f"{metrics['preset']['family']}-{metrics['preset']['size']}",

@@ -14,7 +14,6 @@ class OllamaResource(dg.ConfigurableResource):
     )
     timeout_s: float = Field(300.0, description="seconds for one request (create re-reads the whole GGUF)")
     model_name: str = Field("mpyforge-micropython", description="model name; the tag is <preset>-<variant>")
-    variants: list[str] = Field(default_factory=lambda: ["q4_k_m"], description="GGUF variants to register")
 
     def base_url(self) -> str:
         return normalize_host(self.host)

@@ -10,7 +10,12 @@ deployment runs `dagster instance concurrency set gpu 1` once (docs/operations.m
 
 from __future__ import annotations
 
+import os
+import socket
+
 import dagster as dg
+
+from pipeline.common.store_locks import pid_alive
 
 GPU_POOL = "gpu"
 # One training at a time per GPU. With several GPUs in one machine, raise it to the card count and
@@ -23,6 +28,38 @@ def ensure_pool_limits(instance: dg.DagsterInstance) -> None:
     storage = instance.event_log_storage
     if GPU_POOL not in storage.get_concurrency_keys():
         storage.set_concurrency_slots(GPU_POOL, GPU_POOL_LIMIT)
+
+
+# Which process on which host executes a run in-process (`mpyforge run`); see release_abandoned_runs.
+RUN_HOST_TAG = "mpyforge/host"
+RUN_PID_TAG = "mpyforge/pid"
+
+
+def process_tags() -> dict[str, str]:
+    """Tags for a run this process executes itself."""
+    return {RUN_HOST_TAG: socket.gethostname(), RUN_PID_TAG: str(os.getpid())}
+
+
+def release_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Fail the runs this host's `mpyforge run` processes left unfinished and free their pool slots.
+
+    A run executed in-process dies with its process (SIGKILL, a closed terminal, power loss) and
+    stays STARTED in the instance, still holding its ``gpu`` slot: every later training would wait
+    for that slot forever. With no daemon watching such runs, the next `mpyforge run` does what run
+    monitoring would: a run whose recorded process is gone is marked failed, its slots freed.
+    Returns the ids of the runs released.
+    """
+    host = socket.gethostname()
+    unfinished = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+    released = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=unfinished, tags={RUN_HOST_TAG: host})):
+        pid = int(run.tags.get(RUN_PID_TAG, "0"))
+        if pid and pid_alive(pid):
+            continue
+        instance.report_run_failed(run, f"its mpyforge process (pid {pid} on {host}) ended without finishing it")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        released.append(run.run_id)
+    return released
 
 
 # On Kubernetes (the k8s_job_executor runs each step in its own pod) a training step asks the

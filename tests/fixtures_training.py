@@ -16,6 +16,7 @@ import numpy as np
 
 from pipeline.common.prompt_format import BOS, EOS, split_pair
 from pipeline.tokens.shard_format import write_manifest, write_stream
+from pipeline.tokens.tokenizer import tokenizer_sha256
 from pipeline.train.settings import TrainSettings
 from tests.tiny_models import build_tiny_tokenizer
 
@@ -67,7 +68,7 @@ def make_shards(directory: Path, tokenizer_dir: Path, docs_per_split: dict[str, 
             sft_masks.append(np.array([0] * len(prompt_ids) + [1] * len(response_ids), dtype=np.uint8))
         entries += write_stream(directory, "pretrain", split, pretrain_docs, None, len(tokenizer), shard_tokens=4096)
         entries += write_stream(directory, "sft", split, sft_docs, sft_masks, len(tokenizer), shard_tokens=4096)
-    write_manifest(directory, entries, len(tokenizer), tokenizer_sha256="test")
+    write_manifest(directory, entries, len(tokenizer), tokenizer_sha256=tokenizer_sha256(tokenizer_dir))
     return directory
 
 

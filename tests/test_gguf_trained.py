@@ -1,11 +1,14 @@
 """GGUF export of *trained* tiny models (both families): weights that moved away from their
 random initialisation still match HF in llama.cpp, and every quantized variant loads and generates."""
 
+import json
 from pathlib import Path
 
+import gguf
 import pytest
 
 from pipeline.gguf.export import GgufSettings, build_gguf_variant
+from pipeline.gguf.summary import read_field
 from pipeline.gguf.verify import verify_variant
 from pipeline.gguf.writer import write_gguf
 from pipeline.train.run import run_training
@@ -31,7 +34,14 @@ def trained(tmp_path_factory) -> dict[str, Path]:
 @pytest.mark.parametrize("family", ["gpt2", "llama"])
 def test_trained_f32_matches_hf_and_variants_run(family, trained, tmp_path):
     master = tmp_path / "model-f32.gguf"
-    write_gguf(trained[family], master, dtype="f32")
+    written = write_gguf(trained[family], master, dtype="f32")
+    # The declared context is what training used, not the position table (512), and for GPT-2
+    # the table is cut to it, or llama.cpp would refuse the file.
+    seq_len = json.loads((trained[family] / "metrics.json").read_text())["seq_len"]
+    assert written["context_length"] == read_field(master, f"{family}.context_length") == seq_len < 512
+    if family == "gpt2":
+        rows = {t.name: t.shape for t in gguf.GGUFReader(master).tensors}["position_embd.weight"]
+        assert seq_len in rows
     row = verify_variant(master, trained[family], VAL_TEXTS, None, **VERIFY)
     assert row["tokenizer_parity"] == 1.0
     assert row["kl_vs_hf"] < 1e-4

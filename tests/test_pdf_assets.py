@@ -101,3 +101,12 @@ def test_bad_pdf_fails_its_partition_only(instance, inbox, tmp_path):
     assert {f"pdf:{Path(s).stem}" for s in SAMPLES[:2]} <= set(corpus.source)
     assert "pdf:broken" not in set(corpus.source)
     assert [f["partition"] for f in store.current("corpus").manifest["metadata"]["failed_pdfs"]] == ["broken"]
+
+    # A PDF leaves the inbox: the next corpus build drops its text and removes its artifacts.
+    gone = Path(SAMPLES[0]).stem
+    (inbox / SAMPLES[0].name).unlink()
+    sync_pdf_partitions(instance, inbox)
+    assert dg.materialize(defs.assets, selection=["corpus"], instance=instance, resources=resources).success
+    assert f"pdf:{gone}" not in set(pd.read_parquet(store.current("corpus").file("corpus.parquet")).source)
+    assert not (store.root / "pdf_documents" / gone).exists()
+    assert Path(SAMPLES[1]).stem in store.partitions("pdf_documents")

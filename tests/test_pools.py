@@ -1,12 +1,17 @@
 """Only the GPU pool is limited (to one training at a time); everything else may run in parallel."""
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
 import yaml
 
 from assets.definitions import defs
-from resources.pools import GPU_POOL, GPU_POOL_LIMIT, ensure_pool_limits
+from resources.pools import GPU_POOL, GPU_POOL_LIMIT, ensure_pool_limits, release_abandoned_runs
+from tests.waits import STARTUP_S
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -43,3 +48,52 @@ def test_only_the_training_assets_use_a_pool():
     }
     assert {name for name, pool in pools.items() if pool} == {"base_checkpoint", "instruct_checkpoint"}
     assert {pools["base_checkpoint"], pools["instruct_checkpoint"]} == {GPU_POOL}
+
+
+# A run executed in-process by a `mpyforge run`-like process; it holds the gpu slot until killed.
+_HOLDER = """
+import sys, time
+import dagster as dg
+from resources.pools import GPU_POOL, ensure_pool_limits, process_tags
+
+@dg.asset(pool=GPU_POOL)
+def training() -> None:
+    print("HOLDING", flush=True)
+    time.sleep(600)
+
+with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
+    ensure_pool_limits(instance)
+    dg.materialize([training], instance=instance, tags=process_tags())
+"""
+
+
+def test_a_killed_cli_run_gives_its_gpu_slot_back(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    _instance_from_repo_config(home).dispose()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(home)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        try:
+            # The slot is claimed before the step body runs, so HOLDING means the slot is taken.
+            assert holder.stdout.readline().strip() == "HOLDING"
+            # While its process lives, the run is left alone.
+            assert release_abandoned_runs(instance) == []
+        finally:
+            holder.send_signal(signal.SIGKILL)
+            holder.wait(timeout=STARTUP_S)
+
+        (dead,) = instance.get_runs()
+        assert dead.status == dg.DagsterRunStatus.STARTED
+        assert instance.event_log_storage.get_concurrency_info(GPU_POOL).claimed_slots
+        assert release_abandoned_runs(instance) == [dead.run_id]
+        assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert not instance.event_log_storage.get_concurrency_info(GPU_POOL).claimed_slots
+        failure = instance.all_logs(dead.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+        assert "ended without finishing it" in failure[0].message
+        assert release_abandoned_runs(instance) == []  # nothing left to release

@@ -17,11 +17,12 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingA
 
 from models.presets import PresetError, resolve_preset
 from pipeline.train.callbacks import NonFiniteLossError
-from pipeline.train.data import IGNORE_INDEX, TokenBlockDataset, open_split
+from pipeline.train.data import IGNORE_INDEX, TokenBlockDataset, TokenizerMismatchError, open_split
 from pipeline.train.generate import generate_hf
 from pipeline.train.model import build_model
 from pipeline.train.run import run_training
 from tests.fixtures_training import make_shards, make_tokenizer, read_metrics, tiny_settings
+from tests.tiny_models import build_tiny_tokenizer
 from tests.waits import STARTUP_S
 
 REPO = Path(__file__).resolve().parents[1]
@@ -190,6 +191,25 @@ def test_invalid_config_fails_before_training(inputs, tmp_path):
     with pytest.raises(ValueError, match="no preset.json"):
         run_training(no_mask)
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_a_mismatched_tokenizer_is_refused_by_name(pretrained, inputs, tmp_path):
+    shards_dir, tokenizer_dir = inputs
+    other_tokenizer = tmp_path / "other_tokenizer"
+    other_tokenizer.mkdir()
+    build_tiny_tokenizer(other_tokenizer, vocab_size=300)  # what a new PDF does to the vocabulary
+    stale_shards = tiny_settings(tmp_path / "a", shards_dir, other_tokenizer)
+    with pytest.raises(TokenizerMismatchError, match=f"token_shards {shards_dir} were written with tokenizer"):
+        run_training(stale_shards)
+    # SFT on shards of the new tokenizer, from a base model trained with the old one.
+    other_shards = make_shards(tmp_path / "other_shards", other_tokenizer, {"train": 40, "val": 8})
+    base = pretrained["llama"]["model_dir"]
+    old_base = tiny_settings(tmp_path / "b", other_shards, other_tokenizer, mode="sft", init_from=base)
+    with pytest.raises(TokenizerMismatchError, match=f"base model {base} was trained with tokenizer"):
+        run_training(old_base)
+    assert (
+        not (tmp_path / "a" / "run" / "checkpoints").exists() and not (tmp_path / "b" / "run" / "checkpoints").exists()
+    )
 
 
 @pytest.mark.slow

@@ -3,8 +3,10 @@ capability, MFU peaks, the fp16-tolerant NaN guard, timing windows, progress lin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import subprocess
 import sys
 import textwrap
@@ -28,7 +30,7 @@ from pipeline.train.device import (
     model_flops_utilization,
     resolve_precision,
 )
-from pipeline.train.run_dir import RunDirectoryBusy, RunLock, last_complete_checkpoint
+from pipeline.train.run_dir import RunDirectoryBusy, RunLock, last_complete_checkpoint, prune_run_dirs
 from resources.gpu import GpuResource
 
 REPO = Path(__file__).resolve().parents[1]
@@ -204,13 +206,15 @@ def test_a_torn_checkpoint_is_skipped_and_removed(tmp_path):
     assert last_complete_checkpoint(tmp_path) is None
 
 
-def test_the_run_lock_keeps_a_second_trainer_out(tmp_path):
+@contextlib.contextmanager
+def _trainer_holding(run_dir: Path):
+    """Another process that holds ``run_dir``'s lock for the duration of the block (yields its pid)."""
     holder = textwrap.dedent(
         f"""
-        import sys, time
+        import sys
         from pathlib import Path
         from pipeline.train.run_dir import RunLock
-        with RunLock(Path({str(tmp_path)!r})):
+        with RunLock(Path({str(run_dir)!r})):
             print("locked", flush=True)
             sys.stdin.readline()
         """
@@ -220,10 +224,30 @@ def test_the_run_lock_keeps_a_second_trainer_out(tmp_path):
     )
     try:
         assert other.stdout.readline().strip() == "locked"
-        with pytest.raises(RunDirectoryBusy, match=rf"another trainer \(pid {other.pid}\)"):
-            with RunLock(tmp_path):
-                pass
+        yield other.pid
     finally:
         other.communicate("\n", timeout=60)
+
+
+def test_the_run_lock_keeps_a_second_trainer_out(tmp_path):
+    with _trainer_holding(tmp_path) as pid:
+        with pytest.raises(RunDirectoryBusy, match=rf"another trainer \(pid {pid}\)"):
+            with RunLock(tmp_path):
+                pass
     with RunLock(tmp_path):  # released when its holder exits
         pass
+
+
+def test_old_unfinished_run_directories_are_pruned_but_never_one_in_use(tmp_path):
+    runs = []
+    for age, name in enumerate(["newest", "second", "third", "oldest_busy", "oldest"]):
+        run_dir = tmp_path / name
+        (run_dir / "checkpoints" / "checkpoint-20").mkdir(parents=True)
+        (run_dir / "settings.json").write_text("{}")
+        os.utime(run_dir / "settings.json", (1_000_000 - age * 100, 1_000_000 - age * 100))
+        runs.append(run_dir)
+    with _trainer_holding(runs[3]):
+        assert prune_run_dirs(tmp_path, keep=2) == [runs[2], runs[4]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["newest", "oldest_busy", "second"]
+    assert (runs[3] / "checkpoints" / "checkpoint-20").is_dir()  # a live trainer's files are untouched
+    assert prune_run_dirs(tmp_path / "missing", keep=2) == []

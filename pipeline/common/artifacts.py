@@ -33,6 +33,7 @@ from pathlib import Path
 
 from pipeline.common.store_locks import (
     DEFAULT_STALE_AFTER_S,
+    LOCK_NAME,
     OWNER_SUFFIX,
     Heartbeat,
     claim,
@@ -313,6 +314,23 @@ class ArtifactStore:
         slot = self._slot(asset, partition)
         for version in old[: max(0, len(old) - (self.keep_versions - 1))]:
             shutil.rmtree(slot / version, ignore_errors=True)
+
+    def remove_partitions(self, asset: str, keep: set[str]) -> list[str]:
+        """Delete every stored partition of ``asset`` not in ``keep`` (a PDF that left the inbox).
+
+        Each slot goes under its own lock, so a write to it that is still running finishes first."""
+        root = self._slot(asset, None)
+        stored = {p.name for p in root.iterdir() if p.is_dir()} if root.is_dir() else set()
+        removed = []
+        for partition in sorted(stored - keep):
+            slot = self._slot(asset, partition)
+            with slot_lock(slot):
+                for child in slot.iterdir():
+                    if child.name != LOCK_NAME:
+                        shutil.rmtree(child) if child.is_dir() else child.unlink()
+            shutil.rmtree(slot, ignore_errors=True)
+            removed.append(partition)
+        return removed
 
     def _remove_abandoned(self, slot: Path) -> None:
         """Delete temp directories (and files) whose writer is gone, with their owner files."""

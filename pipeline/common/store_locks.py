@@ -39,7 +39,7 @@ def host_id() -> str:
     return os.environ.get("MPYFORGE_HOST_ID") or socket.gethostname()
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -79,7 +79,7 @@ def is_abandoned(tmp: Path, host: str, stale_after_s: float, now: float | None =
     now = time.time() if now is None else now
     owner = read_owner(tmp)
     if owner is not None and owner.host == host:
-        return not _pid_alive(owner.pid)
+        return not pid_alive(owner.pid)
     beat = owner_path(tmp) if owner is not None else tmp  # no owner file: a bare temp file or dir
     try:
         last = beat.stat().st_mtime

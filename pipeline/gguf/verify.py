@@ -76,12 +76,13 @@ def hf_reference(hf_model_dir: Path, texts: list[str], window: int, max_windows:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from pipeline.gguf.writer import trained_context
     from pipeline.train.model import context_length
 
     tokenizer = AutoTokenizer.from_pretrained(hf_model_dir)
     model = AutoModelForCausalLM.from_pretrained(hf_model_dir, dtype=torch.float32).eval()
     text_ids = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
-    context = context_length(model.config)
+    context = trained_context(hf_model_dir, context_length(model.config))  # what the GGUF declares
     stream = [token for ids in text_ids for token in ids]
     windows = make_windows(stream, tokenizer.convert_tokens_to_ids(BOS), min(window, context), max_windows)
     if not windows:

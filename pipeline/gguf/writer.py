@@ -9,7 +9,7 @@ current ``GPT2Config`` no longer has. Key names and required fields follow
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import gguf
@@ -17,7 +17,9 @@ import numpy as np
 
 from pipeline.gguf.tensors import convert_tensors, keeps_f32, read_checkpoint
 from pipeline.gguf.tokenizer import add_vocab, read_vocab
+from pipeline.train.outputs import METRICS_FILE
 
+POSITION_TABLE = "position_embd.weight"  # GPT-2's learned positions (wpe), rows = context
 FILE_TYPES = {"f32": gguf.LlamaFileType.ALL_F32, "f16": gguf.LlamaFileType.MOSTLY_F16}
 # llama.cpp's gpt2 graph uses the tanh GELU; the llama graph uses SiLU.
 SUPPORTED_ACTIVATIONS = {"gpt2": {"gelu_new", "gelu_pytorch_tanh"}, "llama": {"silu"}}
@@ -45,8 +47,35 @@ def _require(config: dict, key: str, path: Path):
     return config[key]
 
 
+def trained_context(model_dir: Path, table: int) -> int:
+    """The context to declare: the longest sequence this model, or the base it was tuned from,
+    trained on (``seq_len`` in their metrics.json), never more than its position table.
+
+    Positions past it were never trained (GPT-2's table rows there are still random init), so
+    llama.cpp and Ollama should not offer them. A model without metrics (not trained here) keeps
+    its table.
+    """
+    lengths, directory = [], Path(model_dir)
+    for _ in range(2):  # the model, then its base
+        try:
+            metrics = json.loads((directory / METRICS_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            break
+        lengths.append(int(metrics["seq_len"]))
+        if not metrics.get("init_from"):
+            break
+        directory = Path(metrics["init_from"])
+    return min(table, max(lengths)) if lengths else table
+
+
 def read_hparams(model_dir: Path) -> Hparams:
-    """Architecture numbers from ``config.json`` (GPT-2 or Llama), validated for llama.cpp."""
+    """Architecture numbers from ``config.json`` (GPT-2 or Llama), validated for llama.cpp; the
+    context is the trained one (``trained_context``)."""
+    hp = _config_hparams(Path(model_dir))
+    return replace(hp, context_length=trained_context(model_dir, hp.context_length))
+
+
+def _config_hparams(model_dir: Path) -> Hparams:
     path = model_dir / "config.json"
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
@@ -132,6 +161,8 @@ def write_gguf(model_dir: Path, out_path: Path, dtype: str = "f32", name: str | 
     for gguf_name, array in convert_tensors(
         checkpoint, hp.model_type, hp.block_count, hp.head_count, hp.head_count_kv, hp.tied, model_dir
     ):
+        if gguf_name == POSITION_TABLE:
+            array = array[: hp.context_length]  # llama.cpp wants one row per declared position
         store_dtype = np.float32 if dtype == "f32" or keeps_f32(gguf_name, array) else np.float16
         writer.add_tensor(gguf_name, array.astype(store_dtype))
         n_params += array.size

@@ -148,14 +148,28 @@ def _read_text(path: Path) -> str:
         raise ValueError(f"{path}: not UTF-8 text (invalid byte at offset {err.start}); re-save it as UTF-8") from err
 
 
-def build_source_files(source_dir: Path, out_dir: Path) -> dict:
-    """Ingest every supported file below ``source_dir`` into ``out_dir/source_files.parquet``."""
+def _source_paths(source_dir: Path) -> list[Path]:
     source_dir = Path(source_dir)
     if not source_dir.is_dir():
         raise FileNotFoundError(f"source directory {source_dir} does not exist")
+    return sorted(p for p in source_dir.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+
+
+def source_dir_sha256(source_dir: Path) -> str:
+    """One hash of every ingested file's path and bytes: what `mpyforge run` compares to see that the
+    folder changed since the last build (Dagster's staleness knows nothing outside its assets)."""
+    source_dir, digest = Path(source_dir), hashlib.sha256()
+    for path in _source_paths(source_dir):
+        digest.update(path.relative_to(source_dir).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def build_source_files(source_dir: Path, out_dir: Path) -> dict:
+    """Ingest every supported file below ``source_dir`` into ``out_dir/source_files.parquet``."""
+    source_dir = Path(source_dir)
     rows: list[dict] = []
     per_kind: dict[str, int] = {}
-    files = sorted(p for p in source_dir.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+    files = _source_paths(source_dir)
     for path in files:
         rel = path.relative_to(source_dir).as_posix()
         text = _read_text(path)
@@ -186,4 +200,5 @@ def build_source_files(source_dir: Path, out_dir: Path) -> dict:
         "blocks": len(rows),
         "blocks_by_kind": dict(sorted(per_kind.items())),
         "characters": sum(len(r["text"]) for r in rows),
+        "input_sha256": source_dir_sha256(source_dir),
     }

@@ -7,7 +7,6 @@ __getattr__, __all__ = lazy_exports(
     __name__,
     {
         "TrainSettings": "settings",
-        "RETRAIN_CRON": "settings",
         "resolve_device": "device",
         "DeviceInfo": "device",
         "generate_hf": "generate",

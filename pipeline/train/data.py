@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import Dataset
 
 from pipeline.tokens.shard_format import TokenShards
+from pipeline.tokens.tokenizer import tokenizer_sha256
 
 IGNORE_INDEX = -100  # HF / torch cross-entropy ignore_index
 
@@ -67,3 +68,28 @@ def unigram_entropy(shards: TokenShards, max_tokens: int) -> float:
     counts = np.bincount(ids)
     probs = counts[counts > 0] / ids.size
     return float(-(probs * np.log(probs)).sum())
+
+
+class TokenizerMismatchError(ValueError):
+    """Token ids made by one vocabulary, about to be read with another."""
+
+
+def check_one_tokenizer(tokenizer_dir: Path, shards: TokenShards, init_from: Path | None = None) -> str:
+    """Refuse to train unless the shards, the tokenizer and the model to start from share one tokenizer.
+
+    A PDF that arrives between two training steps rebuilds the tokenizer: ids written with the old
+    vocabulary would then be read with the new one (or an SFT run would continue a base model that
+    speaks another), and training would run without error on noise. Returns the tokenizer's sha256.
+    """
+    expected = tokenizer_sha256(tokenizer_dir)
+    if shards.tokenizer_sha256 != expected:
+        raise TokenizerMismatchError(
+            f"token_shards {shards.directory} were written with tokenizer sha256 {shards.tokenizer_sha256[:12]}, "
+            f"but bpe_tokenizer {tokenizer_dir} is {expected[:12]}: re-build token_shards from this tokenizer"
+        )
+    if init_from is not None and (base := tokenizer_sha256(init_from)) != expected:
+        raise TokenizerMismatchError(
+            f"base model {init_from} was trained with tokenizer sha256 {base[:12]}, but bpe_tokenizer "
+            f"{tokenizer_dir} is {expected[:12]}: re-train base_checkpoint from this tokenizer first"
+        )
+    return expected

@@ -52,7 +52,7 @@ from pipeline.train.callbacks import (
     ProgressCallback,
     ThroughputCallback,
 )
-from pipeline.train.data import TokenBlockDataset, open_split, unigram_entropy
+from pipeline.train.data import TokenBlockDataset, check_one_tokenizer, open_split, unigram_entropy
 from pipeline.train.device import DeviceInfo, resolve_device
 from pipeline.train.model import build_model
 from pipeline.train.outputs import (
@@ -200,6 +200,8 @@ def _train(settings: TrainSettings, pipes, rank: int, world_size: int) -> dict:
     val_shards = open_split(Path(settings.shards_dir), settings.stream, "val")
 
     preset, model = _prepare_model(settings, len(tokenizer))
+    init_from = Path(settings.init_from) if settings.mode == "sft" else None
+    check_one_tokenizer(Path(settings.tokenizer_dir), train_shards, init_from)
     plan = plan_run(settings, preset, train_shards.num_tokens, val_shards.num_tokens, world_size)
     check_sequence(preset, plan.seq_len, train_shards.vocab_size, int(np.iinfo(train_shards.dtype).max))
     check_fits(preset, settings.batch_size, plan.seq_len, device.mixed_precision, device.memory_bytes, device.name)

@@ -87,3 +87,34 @@ class RunLock:
             fcntl.flock(self._handle, fcntl.LOCK_UN)
             self._handle.close()
             self._handle = None
+
+
+def _last_started(run_dir: Path) -> float:
+    """When a trainer last started in ``run_dir``: each launch rewrites its settings.json."""
+    settings = run_dir / "settings.json"
+    return (settings if settings.exists() else run_dir).stat().st_mtime
+
+
+def prune_run_dirs(parent: Path, keep: int) -> list[Path]:
+    """Remove all but the ``keep`` newest run directories under ``parent`` (one asset's runs).
+
+    A run directory outlives its run only when the run stopped early (killed, failed, settings
+    changed before it finished); the newest are kept so such a run can still resume, older ones
+    (GBs of checkpoints each for the larger presets) are removed. A directory whose lock a live
+    trainer holds is never touched. Returns what was removed.
+    """
+    if not parent.is_dir():
+        return []
+    runs = sorted((p for p in parent.iterdir() if p.is_dir()), key=_last_started, reverse=True)
+    removed = []
+    for run_dir in runs[keep:]:
+        try:
+            with RunLock(run_dir):
+                for child in run_dir.iterdir():
+                    if child.name != LOCK_FILE:
+                        shutil.rmtree(child) if child.is_dir() else child.unlink()
+        except RunDirectoryBusy:
+            continue
+        shutil.rmtree(run_dir, ignore_errors=True)
+        removed.append(run_dir)
+    return removed

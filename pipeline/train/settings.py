@@ -7,13 +7,8 @@ The same file drives ``python -m pipeline.train.run CONFIG.json``, the Dagster a
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-
-# When scheduled re-training runs: weekly by default (Sundays 03:00); MPYFORGE_RETRAIN_CRON
-# changes it (docs/operations.md).
-RETRAIN_CRON = os.environ.get("MPYFORGE_RETRAIN_CRON", "0 3 * * 0")
 
 # What the device setting accepts (resources/gpu.py shows it in the Launchpad).
 DEVICES_HELP = "auto | cpu | cuda | cuda:N"

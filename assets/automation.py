@@ -1,0 +1,15 @@
+"""How a new model travels on without a job of its own (declarative automation).
+
+`weekly_retrain` (assets/jobs.py) is the one trigger per cron; it ends at the instruct
+checkpoint. `gguf_models`, `ollama_model` and `model_report` carry `AFTER_NEW_MODEL`, so once
+the automation sensor is on, a new instruct checkpoint gets every GGUF variant, then the
+verified ones are registered and the report is written, whoever started the re-train
+(the schedule, a click in the UI, `mpyforge run`).
+"""
+
+import dagster as dg
+
+# Rebuild when an input is new, once none is missing or still being built (so the report waits
+# for the last variant), and never on top of an input whose blocking check failed: a GGUF that
+# failed its parity check is neither registered nor reported.
+AFTER_NEW_MODEL = dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
