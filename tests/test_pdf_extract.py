@@ -125,7 +125,9 @@ def test_isolated_build_writes_the_contract_files(tmp_path: Path, extracted):
     stem = "rp2040_peripherals"
     meta = build_pdf_document(PDFS / f"{stem}.pdf", stem, tmp_path, ExtractionLimits(timeout_s=60))
     table = pq.read_table(tmp_path / "blocks.parquet")
-    assert table.column_names == ["doc_id", "kind", "level", "text", "page", "seq"]
+    assert table.column_names == ["doc_id", "kind", "level", "text", "page", "seq", "repl_session"]
+    sessions = [row for row in table.to_pylist() if row["repl_session"] is not None]
+    assert all(row["kind"] == "code" and row["repl_session"].startswith(">>>") for row in sessions), sessions
     assert table.column("text").to_pylist() == [b.text for b in extracted[stem]]
     markdown = (tmp_path / "document.md").read_text(encoding="utf-8")
     assert markdown.startswith("# Talking to Peripherals") and markdown.count("```python") == 7

@@ -91,3 +91,67 @@ def test_without_notes_a_page_break_adds_no_blank_line():
     first = row("for i in range(3):", 700.0)
     second = row("    print(i)", 90.0)
     assert code_blocks([first, second]) == ["for i in range(3):\n    print(i)"]
+
+
+# LaTeX ``listings`` (pandoc --listings): no background, rows broken at the text column's
+# right edge continue at the package's 20 pt break indent, and two listings in a row are
+# apart by its skips, off the rows' baseline grid.
+COLUMN_RIGHT = LEFT + 80 * ADVANCE
+
+
+def text_column(top: float) -> list[Glyph]:
+    """A justified prose line: it reaches the column's right edge."""
+    return prose("x" * 80, top)
+
+
+def test_a_listings_row_broken_at_the_column_edge_is_joined_to_its_break_indent_row():
+    top = 200.0
+    first = "calibration = struct.unpack(" + '"<' + "H" * 40 + '", raw) +'
+    assert LEFT + (len(first) + 6) * ADVANCE > COLUMN_RIGHT  # "tuple(" would not have fitted
+    glyphs = text_column(top - 3 * PITCH) + row(first, top) + row("tuple(extra)", top + PITCH, x=LEFT + 20.0)
+    assert code_blocks([glyphs]) == [f"{first} tuple(extra)"]
+
+
+def test_a_real_line_ending_at_the_column_edge_is_not_joined_to_the_next():
+    top = 200.0
+    first = "value = sensor.read()  # " + "raw counts " * 5
+    first = first[:78].rstrip()
+    glyphs = text_column(top - 3 * PITCH) + row(first, top) + row("print(value)", top + PITCH)
+    assert code_blocks([glyphs]) == [f"{first}\nprint(value)"]
+
+
+def test_listings_apart_by_more_than_whole_rows_are_two_blocks():
+    top = 200.0
+    first = row("a = 1", top) + row("b = 2", top + PITCH)
+    glyphs = first + row("c = 3", top + 3 * PITCH + 0.9) + row("d = 4", top + 4 * PITCH + 0.9)
+    assert code_blocks([glyphs]) == ["a = 1\nb = 2", "c = 3\nd = 4"]
+    glyphs = first + row("c = 3", top + 3 * PITCH) + row("d = 4", top + 4 * PITCH)
+    assert code_blocks([glyphs]) == ["a = 1\nb = 2\n\nc = 3\nd = 4"]
+
+
+def test_cells_wider_than_the_glyphs_give_the_indent_in_cells():
+    # listings' columns=fixed: 0.6 em cells around Latin Modern Mono's 0.525 em glyphs.
+    cell, glyph = 5.38, 4.71
+
+    def fixed_row(text: str, top: float) -> list[Glyph]:
+        return [
+            Glyph(ch, MONO, SIZE, LEFT + i * cell + 0.33, LEFT + i * cell + 0.33 + glyph, top, top + SIZE, glyph)
+            for i, ch in enumerate(text)
+            if ch != " "  # listings draws no space glyphs
+        ]
+
+    glyphs = fixed_row("def f():", 200.0) + fixed_row("        return 1", 200.0 + PITCH)
+    assert code_blocks([glyphs]) == ["def f():\n        return 1"]
+
+
+def test_a_blank_row_at_the_foot_or_head_of_a_page_is_kept_for_a_listing_on_no_background():
+    foot, head = 760.0, 90.0  # where a full page's last line ends; where a page's first listing row starts
+    full_page = prose("A page of prose that runs to the foot of the text area.", foot - SIZE)
+    # One empty row fits below the listing's last row on page 2, and one sits above its
+    # first row on page 3 (page 4 opens with a listing row at the head of the text area).
+    last = foot - PITCH - SIZE
+    listing = prose("Text.", head) + row("import os", last - PITCH) + row("import time", last)
+    rest = row("led = 1", head + PITCH) + prose("More text.", head + 3 * PITCH)
+    other = row("pass", head) + prose("The end.", head + 2 * PITCH)
+    blocks = code_blocks([full_page, listing, rest, other])
+    assert blocks == ["import os\nimport time\n\n\nled = 1", "pass"]

@@ -12,6 +12,7 @@ __getattr__, __all__ = lazy_exports(
         "sha256_file": "artifacts",
         "BLOCK_KINDS": "blocks",
         "BLOCK_SCHEMA": "blocks",
+        "PDF_BLOCK_SCHEMA": "blocks",
         "SOURCE_SCHEMA": "blocks",
         "format_prompt": "prompt_format",
         "stop_sequences": "prompt_format",

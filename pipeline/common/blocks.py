@@ -17,5 +17,9 @@ BLOCK_SCHEMA = pa.schema([
     ("page", pa.int32()), ("seq", pa.int32()),
 ])
 # fmt: on
+# PDF blocks add the REPL session a code block was typed in, as printed (``>>>``/``...``
+# prompts and the board's output), for the pairs stage; ``text`` keeps only the typed code
+# (``pipeline.common.code_text``). Null for every other block.
+PDF_BLOCK_SCHEMA = BLOCK_SCHEMA.append(pa.field("repl_session", pa.string()))
 # Source files add where they came from and their content hash.
 SOURCE_SCHEMA = BLOCK_SCHEMA.append(pa.field("path", pa.string())).append(pa.field("sha256", pa.string()))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.common.blocks import BLOCK_SCHEMA
+from pipeline.common.blocks import PDF_BLOCK_SCHEMA
 
 # A hyphen at a line end joins the word back when a lowercase letter continues it.
 LINE_END_HYPHEN = re.compile(r"(?<=[A-Za-z])-$")
@@ -24,6 +24,7 @@ class Block:
     text: str
     page: int  # 1-based page where the block starts
     seq: int  # order within the document
+    repl_session: str | None = None  # a code block typed at the REPL: the session as printed
 
 
 def reflow_prose(lines: list[str]) -> str:
@@ -69,7 +70,8 @@ def blocks_to_markdown(blocks: list[Block]) -> str:
 
 
 def write_blocks_parquet(blocks: list[Block], path: Path) -> None:
-    """The block table of the data contract: doc_id, kind, level, text, page, seq."""
+    """The block table of the data contract (doc_id, kind, level, text, page, seq) and the
+    PDF stage's ``repl_session``."""
     rows = [asdict(block) for block in blocks]
-    table = pa.Table.from_pylist(rows, schema=BLOCK_SCHEMA) if rows else BLOCK_SCHEMA.empty_table()
+    table = pa.Table.from_pylist(rows, schema=PDF_BLOCK_SCHEMA) if rows else PDF_BLOCK_SCHEMA.empty_table()
     pq.write_table(table, path)

@@ -11,20 +11,37 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass
 
-from pipeline.common.code_text import dedent_lines, repl_typed_lines
+from pipeline.common.code_text import dedent_lines, is_repl_session, repl_typed_lines
 from pipeline.pdf.blocks import is_python
 from pipeline.pdf.layout import BLANKS, TextLine
 
 VISIBLE_SPACE = "\u2423"  # the open box Sphinx prints where it broke a line at a space
 LINE_NUMBER = re.compile(r"^ *(\d+)(?= |$)")
 MIN_NUMBERED_LINES = 2
+# A step between neighbouring glyphs up to this many advances is one cell (two would be a skipped space).
+CELL_STEP_LIMIT = 1.5
 
 
 def _advance(lines: list[TextLine]) -> float:
-    """Most common glyph advance of the block (its monospace cell width)."""
+    """The block's monospace cell width: the most common step between neighbouring glyphs.
+
+    Usually that is the glyph advance, but LaTeX ``listings`` with ``columns=fixed`` sets
+    each character in a cell of its own ``basewidth`` (0.6 em) whatever the font's advance
+    (0.525 em for Latin Modern Mono), so indents counted in advances come out one in eight
+    too wide. The step from one glyph's left edge to the next one's is the cell either way;
+    without two neighbouring glyphs the advance is all there is.
+    """
     advances = Counter(round(g.adv, 2) for line in lines for g in line.glyphs if g.text not in BLANKS)
-    return advances.most_common(1)[0][0]
+    advance = advances.most_common(1)[0][0]
+    steps = Counter(
+        round(b.x0 - a.x0, 2)
+        for line in lines
+        for a, b in zip(line.glyphs, line.glyphs[1:])
+        if advance * 0.9 <= b.x0 - a.x0 <= advance * CELL_STEP_LIMIT
+    )
+    return steps.most_common(1)[0][0] if steps else advance
 
 
 def _columns(line: TextLine, left: float, advance: float) -> str:
@@ -59,7 +76,7 @@ def _columns(line: TextLine, left: float, advance: float) -> str:
     return "".join(out)
 
 
-def layout_code_lines(lines: list[TextLine], pitch: float) -> list[str]:
+def layout_code_lines(lines: list[TextLine], pitch: float, frame: TextFrame | None = None) -> list[str]:
     """Lines of a code block as text, with blank lines restored from vertical gaps.
 
     A gap of k line pitches between two lines of the same page holds k - 1 empty lines.
@@ -76,10 +93,10 @@ def layout_code_lines(lines: list[TextLine], pitch: float) -> list[str]:
             out[-1] = join_marked_wrap(out[-1], row)
             continue
         if previous is not None and _soft_wrap(previous, line, left, advance, out, row):
-            out[-1] = f"{out[-1].rstrip()} {row.strip()}"
+            out[-1] = join_unmarked_wrap(out[-1], row, previous.glyphs[-1].text in BLANKS)
             continue
         if previous is not None and pitch > 0:
-            out.extend([""] * _blank_rows(previous, line, pitch))
+            out.extend([""] * _blank_rows(previous, line, pitch, frame or TextFrame()))
         out.append(row)
     return out
 
@@ -88,36 +105,75 @@ def _soft_wrap(previous: TextLine, line: TextLine, left: float, advance: float, 
     """Whether ``line`` is the rest of ``previous`` wrapped by the typesetter without a mark.
 
     Browsers wrap ``white-space: pre-wrap`` code at a space when the next word would
-    cross the code box's right edge (its padding taken equal to the left one), and start
-    the rest at the box's left. Both must hold, and the join must be what the code needs:
-    the rows so far parse as Python only when joined, or the row leaves a bracket open.
-    Two real lines are never joined on geometry alone.
+    cross the code box's right edge (its padding taken equal to the left one) and start
+    the rest at the box's left; LaTeX ``listings`` with ``breaklines`` wraps at the text
+    column's right edge and starts the rest at its ``breakindent``. Both must hold, and
+    the join must be what the code needs: the rows so far parse as Python only when
+    joined, or the row leaves a bracket open. Two real lines are never joined on
+    geometry alone.
     """
     box = previous.box
-    if box is None or box != line.box or previous.page != line.page or not row.strip() or row[0] == " ":
+    if box != line.box or previous.page != line.page or not row.strip():
         return False
-    right_edge = box[2] - (left - box[0])
-    next_word = len(row.split(" ", 1)[0])
+    right_edge = box[2] - (left - box[0]) if box is not None else previous.text_right
+    next_word = len(row.split(None, 1)[0])
     if previous.glyphs[-1].x1 + (next_word + 1) * advance <= right_edge:
         return False  # the next word would have fitted on the row: a real line break
-    split, joined = "\n".join([*rows, row]), "\n".join([*rows[:-1], f"{rows[-1].rstrip()} {row.strip()}"])
-    if is_python(dedent_text(joined)) and not is_python(dedent_text(split)):
+    joined = join_unmarked_wrap(rows[-1], row, previous.glyphs[-1].text in BLANKS)
+    if is_python(dedent_text("\n".join([*rows[:-1], joined]))) and not is_python(dedent_text("\n".join([*rows, row]))):
         return True
     last = rows[-1]
     return sum(last.count(c) for c in "([{") > sum(last.count(c) for c in ")]}")
+
+
+def join_unmarked_wrap(row: str, continuation: str, broke_at_space: bool) -> str:
+    """A source line wrapped without marks, put back together.
+
+    The break replaced a space unless the row ends in a word's hyphen (browsers break
+    after one: ``no-`` + ``store``) or in an opening bracket or dot, or the rest starts
+    with a closing bracket or punctuation (``listings`` breaks between any two tokens,
+    and Python style puts no space there). A space glyph left hanging at the row's end
+    (WeasyPrint draws it) settles it.
+    """
+    row, continuation = row.rstrip(), continuation.strip()
+    if not broke_at_space and (re.search(r"\w-$|[(\[{.]$", row) or re.match(r"[)\]},.:]", continuation)):
+        return row + continuation
+    return f"{row} {continuation}"
 
 
 def dedent_text(text: str) -> str:
     return "\n".join(dedent_lines(text.split("\n")))
 
 
-def _blank_rows(previous: TextLine, line: TextLine, pitch: float) -> int:
+@dataclass(frozen=True)
+class TextFrame:
+    """Where a document's text area ends: the lowest line bottom of any page, and the
+    highest top of a listing row that opens a page (0 when none does)."""
+
+    bottom: float = 0.0
+    code_top: float = 0.0
+
+
+def text_frame(lines: list[TextLine]) -> TextFrame:
+    """The frame of lines with running headers and footers already removed."""
+    first_on_page: dict[int, TextLine] = {}
+    for line in lines:
+        first_on_page.setdefault(line.page, line)
+    code_tops = [line.top for line in first_on_page.values() if line.mono]
+    return TextFrame(max((line.bottom for line in lines), default=0.0), min(code_tops, default=0.0))
+
+
+def _blank_rows(previous: TextLine, line: TextLine, pitch: float, frame: TextFrame) -> int:
     """Empty source lines between two rows of a listing.
 
     On one page: a gap of k pitches holds k - 1. Across a page break, the gaps to the
     typesetter's "continues on next page" / "continued from previous page" notes are
-    measured (Sphinx sets each note one pitch from the nearest row); without notes
-    nothing can be inferred, so none are added.
+    measured (Sphinx sets each note one pitch from the nearest row). Without notes, for
+    a listing on no background (LaTeX ``listings``), whole pitches between its last row
+    and the foot of the text area, and between the text area's head and its first row on
+    the next page, are empty source lines: TeX breaks a ragged-bottom page as late as it
+    can and keeps an empty row that falls at the head of the next one. A listing in a box
+    has its own padding, so nothing is inferred there.
     """
 
     def rows(gap: float) -> int:
@@ -125,6 +181,11 @@ def _blank_rows(previous: TextLine, line: TextLine, pitch: float) -> int:
 
     if previous.page == line.page:
         return rows(line.top - previous.top)
+    if previous.note_below is None and line.note_above is None:
+        if previous.box is not None or line.box is not None:
+            return 0
+        above = round((line.top - frame.code_top) / pitch) if frame.code_top else 0
+        return max(0, round((frame.bottom - previous.bottom) / pitch)) + max(0, above)
     below = rows(previous.note_below - previous.top) if previous.note_below is not None else 0
     above = rows(line.top - line.note_above) if line.note_above is not None else 0
     return below + above
@@ -182,7 +243,14 @@ def strip_line_numbers(lines: list[str]) -> list[str]:
     return out
 
 
-def code_block_text(lines: list[TextLine], pitch: float) -> str:
-    """Final text of a listing: columns rebuilt, gutter and REPL prompts removed, trimmed."""
-    text_lines = dedent_lines(repl_typed_lines(dedent_lines(strip_line_numbers(layout_code_lines(lines, pitch)))))
-    return "\n".join(line.rstrip() for line in text_lines).strip("\n")
+def code_block_text(lines: list[TextLine], pitch: float, frame: TextFrame) -> tuple[str, str | None]:
+    """Final text of a listing (columns rebuilt, gutter and REPL prompts removed, trimmed)
+    and, when it is a REPL session, the session as printed (prompts and output kept).
+    ``frame`` places blank rows at a page break (``_blank_rows``)."""
+    rows = dedent_lines(strip_line_numbers(layout_code_lines(lines, pitch, frame)))
+    session = _trimmed(rows) if is_repl_session(rows) else None
+    return _trimmed(dedent_lines(repl_typed_lines(rows))), session
+
+
+def _trimmed(lines: list[str]) -> str:
+    return "\n".join(line.rstrip() for line in lines).strip("\n")

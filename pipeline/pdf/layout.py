@@ -62,6 +62,7 @@ class TextLine:
     note_above: float | None = None
     note_below: float | None = None
     box: tuple[float, float, float, float] | None = None  # the innermost filled shape around the row
+    text_right: float = 0.0  # the right edge of the page's widest line: the text column's, for rows in no box
 
 
 @dataclass
@@ -108,7 +109,11 @@ def group_lines(page: PageGlyphs, mono_fonts: set[str]) -> list[TextLine]:
         line.glyphs.sort(key=lambda g: g.x0)
         _describe(line, mono_fonts)
         line.box = _enclosing_box(line, boxes)
-    return [line for line in lines if line.text]
+    lines = [line for line in lines if line.text]
+    text_right = max((line.glyphs[-1].x1 for line in lines), default=0.0)
+    for line in lines:
+        line.text_right = text_right
+    return lines
 
 
 def merge_stacked_boxes(boxes: list[tuple[float, float, float, float]]) -> list[tuple[float, float, float, float]]:
@@ -224,6 +229,14 @@ def remove_running_lines(lines: list[TextLine], page_heights: dict[int, float]) 
 
 
 def modal_pitch(lines: list[TextLine]) -> float:
-    """The most common distance between consecutive lines of the same page (their line height)."""
-    gaps = Counter(round(b.top - a.top, 1) for a, b in zip(lines, lines[1:]) if a.page == b.page and b.top > a.top)
-    return gaps.most_common(1)[0][0] if gaps else 0.0
+    """The most common distance between consecutive lines of the same page (their line height).
+
+    The mode is taken over distances rounded to 0.1 pt, and the result is the mean of the
+    distances in that bin, so that a gap of several pitches can be measured against it.
+    """
+    gaps = [b.top - a.top for a, b in zip(lines, lines[1:]) if a.page == b.page and b.top > a.top]
+    if not gaps:
+        return 0.0
+    mode = Counter(round(gap, 1) for gap in gaps).most_common(1)[0][0]
+    in_mode = [gap for gap in gaps if round(gap, 1) == mode]
+    return sum(in_mode) / len(in_mode)

@@ -2,7 +2,8 @@
 
 * Code: runs of consecutive all-monospace lines (a line with inline code among prose
   glyphs stays prose), split where the filled background or frame around the rows
-  changes (two listings set one right after the other, on one page or across a break).
+  changes (two listings set one right after the other, on one page or across a break)
+  or, for listings on no background, where a gap is off the rows' baseline grid.
   Runs continue across page breaks, because running headers, footers and continuation
   notes have already been removed, so a listing split by a page is joined again.
 * Headings: lines set larger than the body size (or all bold), ranked by size into
@@ -18,13 +19,16 @@ import re
 from collections import Counter
 
 from pipeline.pdf.blocks import Block, reflow_prose
-from pipeline.pdf.code import code_block_text
+from pipeline.pdf.code import code_block_text, text_frame
 from pipeline.pdf.layout import TextLine, modal_pitch
 
 HEADING_SIZE_RATIO = 1.15  # a line this much larger than body text is a heading
 MAX_HEADING_WORDS = 20
 PARAGRAPH_GAP_RATIO = 1.4  # a gap this many prose pitches apart starts a new paragraph
 SENTENCE_END = (".", "!", "?", ":")
+# Points a listing row may sit off its baseline grid: glyph tops differ by up to ~0.2 pt
+# between a listing's regular, bold and italic fonts (measured on the pandoc/listings PDFs).
+GRID_TOLERANCE = 0.5
 
 
 def normalize_title(text: str) -> str:
@@ -52,17 +56,24 @@ def _heading_levels(lines: list[TextLine], body: float) -> dict[float, int]:
     return {size: min(rank, 6) for rank, size in enumerate(sizes, start=1)}
 
 
-def _listing_ends(previous: TextLine, line: TextLine, boxes_bottom: float) -> bool:
-    """Whether two consecutive code rows belong to different listings by their backgrounds.
+def _listing_ends(previous: TextLine, line: TextLine, boxes_bottom: float, pitch: float) -> bool:
+    """Whether two consecutive code rows belong to different listings, by their backgrounds
+    or, on none, by their baseline grid.
 
-    On one page: when the filled shape around them differs. Across a page break: when the
-    previous row's shape has its own bottom padding and closes more than a row above the
-    lowest any shape reaches (the bottom margin): the listing ended on that page rather
-    than running off it. Without padding (a background drawn row by row) the page's
-    ragged bottom says nothing, so the rows are kept together.
+    On one page: when the filled shape around them differs, or, for rows on no shape,
+    when the gap between them is off the listing's baseline grid: the rows of one
+    listing, blank rows included, are whole pitches apart (to ``GRID_TOLERANCE``), while
+    the space LaTeX puts between two listings (``listings``' above/below skips) is
+    stretchable glue that seldom comes out a whole number of rows. Across a page break:
+    when the previous row's shape has its own bottom padding and closes more than a row
+    above the lowest any shape reaches (the bottom margin): the listing ended on that page
+    rather than running off it. Without padding (a background drawn row by row) the
+    page's ragged bottom says nothing, so the rows are kept together.
     """
     if previous.page == line.page:
-        return previous.box != line.box
+        gap = line.top - previous.top
+        off_grid = pitch > 0 and abs(gap - round(gap / pitch) * pitch) > GRID_TOLERANCE
+        return previous.box != line.box or (previous.box is None and off_grid)
     if previous.box is None:
         return False
     row = previous.bottom - previous.top
@@ -70,7 +81,7 @@ def _listing_ends(previous: TextLine, line: TextLine, boxes_bottom: float) -> bo
     return padded and previous.box[3] < boxes_bottom - row
 
 
-def _runs(lines: list[TextLine], body: float) -> list[tuple[str, list[TextLine]]]:
+def _runs(lines: list[TextLine], body: float, code_pitch: float) -> list[tuple[str, list[TextLine]]]:
     """Consecutive lines of one kind: ("code" | "heading" | "prose", lines)."""
     boxes_bottom = max((line.box[3] for line in lines if line.box), default=0.0)
     runs: list[tuple[str, list[TextLine]]] = []
@@ -78,7 +89,7 @@ def _runs(lines: list[TextLine], body: float) -> list[tuple[str, list[TextLine]]
         kind = "code" if line.mono else "heading" if _is_heading_line(line, body) else "prose"
         previous = runs[-1][1][-1] if runs else None
         if runs and runs[-1][0] == kind and (kind != "heading" or previous.size == line.size):
-            if kind == "code" and _listing_ends(previous, line, boxes_bottom):
+            if kind == "code" and _listing_ends(previous, line, boxes_bottom, code_pitch):
                 runs.append((kind, [line]))
                 continue
             runs[-1][1].append(line)
@@ -108,15 +119,17 @@ def lines_to_blocks(lines: list[TextLine], doc_id: str, outline: dict[str, int])
     levels = _heading_levels(lines, body)
     prose_pitch = modal_pitch([line for line in lines if not line.mono and line.size == body])
     code_pitch = modal_pitch([line for line in lines if line.mono])
+    frame = text_frame(lines)
     blocks: list[Block] = []
 
-    def add(kind: str, level: int, text: str, page: int) -> None:
+    def add(kind: str, level: int, text: str, page: int, repl_session: str | None = None) -> None:
         if text:
-            blocks.append(Block(doc_id, kind, level, text, page, len(blocks)))
+            blocks.append(Block(doc_id, kind, level, text, page, len(blocks), repl_session))
 
-    for kind, run in _runs(lines, body):
+    for kind, run in _runs(lines, body, code_pitch):
         if kind == "code":
-            add("code", 0, code_block_text(run, code_pitch), run[0].page)
+            text, session = code_block_text(run, code_pitch, frame)
+            add("code", 0, text, run[0].page, session)
         elif kind == "heading":
             title = " ".join(line.text for line in run)
             level = outline.get(normalize_title(title), levels[run[0].size])
