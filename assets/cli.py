@@ -19,7 +19,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     try:
         ops = merge_ops(load_config_file(Path(args.config)) if args.config else {}, parse_sets(args.set or []))
-        ok = run_pipeline(preset=args.preset, selection=args.select, force=args.force, ops=ops)
+        ok = run_pipeline(preset=args.preset, selection=args.select, force=args.force, ops=ops, workers=args.workers)
     except RunConfigError as err:
         print(f"mpyforge run: {err}", file=sys.stderr)
         return 2
@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--preset", default="tiny", help="model preset, e.g. tiny, 5m, llama-25m (default tiny)")
     run.add_argument("--select", default=None, help="Dagster asset selection, e.g. 'corpus+' (default: all)")
     run.add_argument("--force", action="store_true", help="rebuild the whole selection, up to date or not")
+    run.add_argument(
+        "--workers", type=int, default=None, help="partition runs (PDFs, GGUF variants) at once (default: cores)"
+    )
     run.add_argument(
         "--config", default=None, help="Dagster run-config YAML (the Launchpad's `ops:` shape), over the preset"
     )

@@ -16,7 +16,8 @@ Each wave makes few runs of the code location's own asset job (what the UI's "Ma
 one run for all the unpartitioned assets of a stretch of the graph (say `corpus` to
 `instruct_checkpoint`), one run per partition for the partitioned ones (one PDF; one GGUF variant with
 its Ollama registration), so a broken PDF fails alone and a variant that fails its parity check is not
-registered. Runs are tagged ``mpyforge/launched_by=cli`` and ``mpyforge/invocation=<id>``: the UI's
+registered. The partition runs execute side by side, one worker process per core
+(assets/partition_pool.py). Runs are tagged ``mpyforge/launched_by=cli`` and ``mpyforge/invocation=<id>``: the UI's
 run list finds them. A failure prints its cause and the run's page in `make ui`.
 """
 
@@ -31,13 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.definitions.assets.job.asset_job import IMPLICIT_ASSET_JOB_NAME
 from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
-from dagster._core.definitions.reconstruct import ReconstructableJob, ReconstructableRepository
 from dagster._core.events import DagsterEventType
 from dagster._core.loader import LoadingContext
 
 from assets.definitions import defs, run_config_for_preset, sync_pdf_partitions
+from assets.partition_pool import Launch, execute_launches
 from assets.pdf import default_inbox
 from assets.run_config import RunConfigError, merge_ops, resolved_config, validate_ops
 from pipeline.common.artifacts import sha256_file
@@ -93,6 +93,7 @@ class _Invocation:
     force: bool
     echo: Callable[[str], None]
     keys: list[dg.AssetKey]
+    workers: int  # partition runs at once
     attempted: set[Item] = field(default_factory=set)
     failed: set[Item] = field(default_factory=set)
     blocked: set[dg.AssetKey] = field(default_factory=set)
@@ -209,14 +210,6 @@ def _blocked_by(run: _Invocation, key: dg.AssetKey, partition: str | None) -> st
     return None
 
 
-def _asset_job() -> ReconstructableJob:
-    """The code location's own asset job, the one the UI's "Materialize" button launches; its steps run
-    under the location's executor when it names one."""
-    module, attribute = LOCATION
-    repository = ReconstructableRepository.for_module(module, attribute, working_directory=os.getcwd())
-    return repository.get_reconstructable_job(IMPLICIT_ASSET_JOB_NAME)
-
-
 def _run_config(ops: dict) -> dict:
     """Keep the terminal to one line per step (Dagster's own events are in the UI and logs). Under
     Dagster's default executor, run the steps in this process: a process per step would import the
@@ -227,8 +220,10 @@ def _run_config(ops: dict) -> dict:
     return config
 
 
-def _launch(run: _Invocation, keys: list[dg.AssetKey], partition: str | None, reasons: dict[Item, str]) -> None:
-    """One Dagster run of `keys` (one partition), then a line per step."""
+def _prepare(
+    run: _Invocation, keys: list[dg.AssetKey], partition: str | None, reasons: dict[Item, str]
+) -> Launch | None:
+    """The run for `keys` (one partition), with a line per step; None when every step is skipped."""
     runnable = []
     for key in keys:
         upstream = _blocked_by(run, key, partition)
@@ -241,18 +236,22 @@ def _launch(run: _Invocation, keys: list[dg.AssetKey], partition: str | None, re
             run.steps += 1
             run.echo(f"{run.label(key, partition)}: building ({reasons[(key, partition)]})")
     if not runnable:
-        return
+        return None
     names = [k.to_user_string() for k in runnable]
     config = {name: {"config": run.ops[name]} for name in names if name in run.ops}
-    result = dg.execute_job(
-        _asset_job(),
-        run.instance,
-        run_config=_run_config(config),
-        tags={**run.tags, **({"dagster/partition": partition} if partition is not None else {})},
-        asset_selection=runnable,
-        raise_on_error=False,
-    )
-    _report(run, result.run_id, runnable, partition)
+    tags = {**run.tags, **({"dagster/partition": partition} if partition is not None else {})}
+    return Launch(partition, runnable, _run_config(config), tags)
+
+
+def _launch_all(run: _Invocation, launches: list[Launch]) -> None:
+    """Execute the runs (partitions side by side, see assets/partition_pool.py) and report each."""
+    for launch, outcome in execute_launches(LOCATION, run.instance, launches, run.workers):
+        if isinstance(outcome, BaseException):  # the worker itself failed, not a step of the run
+            for key in launch.keys:
+                run.echo(f"{run.label(key, launch.partition)}: FAILED: {type(outcome).__name__}: {outcome}")
+                _record_failure(run, key, launch.partition)
+        else:
+            _report(run, outcome, launch.keys, launch.partition)
 
 
 def _record_failure(run: _Invocation, key: dg.AssetKey, partition: str | None) -> None:
@@ -334,6 +333,7 @@ def run_pipeline(
     echo: Callable[[str], None] = print,
     force: bool = False,
     ops: dict | None = None,
+    workers: int | None = None,
 ) -> bool:
     """Build what is missing or stale in the selection; return True when every step succeeded.
 
@@ -366,14 +366,14 @@ def run_pipeline(
         force=force,
         echo=echo,
         keys=_ordered_keys(selection),
+        workers=workers or os.cpu_count() or 1,
     )
     started = time.monotonic()
     while plan := _plan_wave(run):
         for segment in _segments(sorted({key for key, _ in plan}, key=run.keys.index)):
             partitions = sorted({p for k, p in plan if k in segment}, key=lambda p: p or "")
-            for partition in partitions:
-                keys = [k for k in segment if (k, partition) in plan]
-                _launch(run, keys, partition, plan)
+            prepared = [_prepare(run, [k for k in segment if (k, p) in plan], p, plan) for p in partitions]
+            _launch_all(run, [launch for launch in prepared if launch is not None])
             if partitions != [None]:
                 for key in segment:
                     _block_if_nothing_built(run, key)

@@ -153,7 +153,7 @@ variants = dg.StaticPartitionsDefinition(["good", "broken"])
 def exported(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     if context.partition_key == "broken":
         raise dg.Failure("parity check failed")
-    return dg.MaterializeResult(metadata={"path": f"/artifacts/{context.partition_key}"})
+    return dg.MaterializeResult(metadata={"path": f"/artifacts/{context.partition_key}", "pid": os.getpid()})
 
 
 @dg.asset(partitions_def=variants, deps=[exported])
@@ -176,7 +176,8 @@ small_location_defs = dg.Definitions(assets=[exported, registered, never_built, 
 
 @pytest.fixture()
 def small_location(monkeypatch):
-    monkeypatch.setattr(local_run, "LOCATION", (__name__, "small_location_defs"))
+    # By its importable name: partition runs execute in worker processes that import it afresh.
+    monkeypatch.setattr(local_run, "LOCATION", ("tests.test_local_run", "small_location_defs"))
     monkeypatch.setattr(local_run, "defs", small_location_defs)
     monkeypatch.setattr(local_run, "sync_pdf_partitions", lambda instance, inbox=None: None)
     monkeypatch.setattr(local_run, "run_config_for_preset", lambda preset, key: dg.RunConfig({}))
@@ -185,8 +186,9 @@ def small_location(monkeypatch):
 def test_failed_partition_skips_the_same_partition_downstream(small_location):
     lines = []
     with dg.instance_for_test() as instance:
-        ok = local_run.run_pipeline(selection="exported*", instance=instance, echo=lines.append)
+        ok = local_run.run_pipeline(selection="exported*", instance=instance, echo=lines.append, workers=2)
         (broken_run,) = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/partition": "broken"}))
+        good = instance.get_latest_materialization_event(dg.AssetKey("exported")).asset_materialization
     assert ok is False
     text = "\n".join(lines)
     assert "exported[broken]: FAILED in" in text and "parity check failed" in text
@@ -194,6 +196,8 @@ def test_failed_partition_skips_the_same_partition_downstream(small_location):
     assert "exported[good]: ok" in text and "-> /artifacts/good" in text
     assert "registered[good]: ok" in text and "    registered good" in text
     assert "registered[broken]: skipped (upstream exported[broken] failed)" in text
+    # The two partitions ran side by side in worker processes (one per core), not in this one.
+    assert good.metadata["pid"].value != os.getpid()
 
 
 def test_failed_asset_skips_everything_downstream_and_is_retried_next_time(small_location):
