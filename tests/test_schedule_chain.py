@@ -8,8 +8,9 @@ import datetime
 import dagster as dg
 import pytest
 
-from assets.definitions import defs, run_config_for_preset, sync_pdf_partitions
+from assets.definitions import defs, sync_pdf_partitions
 from assets.jobs import weekly_retrain
+from assets.runner import preset_ops
 from pipeline.gguf.export import published_variants
 from resources.artifact_store import ArtifactStoreResource
 from resources.ollama import OllamaResource
@@ -23,10 +24,7 @@ def retrain_job() -> dg.JobDefinition:
 
 def _tiny_run_config() -> dict:
     """`--preset tiny` (what `make demo` trains): enough for the smoke prompt to get an answer."""
-    ops = {}
-    for name in ("base_checkpoint", "instruct_checkpoint"):
-        ops[name] = {"config": run_config_for_preset("tiny", dg.AssetKey(name)).ops[name].model_dump()}
-    return {"ops": ops}
+    return {"ops": {name: {"config": fields} for name, fields in preset_ops("tiny").items()}}
 
 
 def _build_data(instance: dg.DagsterInstance, resources: dict) -> None:
