@@ -17,8 +17,10 @@ one run for all the unpartitioned assets of a stretch of the graph (say `corpus`
 `instruct_checkpoint`), one run per partition for the partitioned ones (one PDF; one GGUF variant with
 its Ollama registration), so a broken PDF fails alone and a variant that fails its parity check is not
 registered. The partition runs execute side by side, one worker process per core
-(assets/partition_pool.py). Runs are tagged ``mpyforge/launched_by=cli`` and ``mpyforge/invocation=<id>``: the UI's
-run list finds them. A failure prints its cause and the run's page in `make ui`.
+(assets/partition_pool.py); when a daemon serves the instance's run queue (`make ui` is running),
+every run is submitted to that queue instead and the daemon runs it (assets/run_queue.py). Runs are
+tagged ``mpyforge/launched_by=cli`` and ``mpyforge/invocation=<id>``: the UI's run list finds them.
+A failure prints its cause and the run's page in `make ui`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +43,7 @@ from assets.definitions import defs, run_config_for_preset, sync_pdf_partitions
 from assets.partition_pool import Launch, execute_launches
 from assets.pdf import default_inbox
 from assets.run_config import RunConfigError, merge_ops, resolved_config, validate_ops
+from assets.run_queue import RunQueue, queue_is_served
 from pipeline.common.artifacts import sha256_file
 from pipeline.pdf.inbox import inbox_paths
 from pipeline.sources.files import source_dir_sha256
@@ -94,6 +98,7 @@ class _Invocation:
     echo: Callable[[str], None]
     keys: list[dg.AssetKey]
     workers: int  # partition runs at once
+    queue: RunQueue | None  # the instance's run queue, when a daemon serves it
     attempted: set[Item] = field(default_factory=set)
     failed: set[Item] = field(default_factory=set)
     blocked: set[dg.AssetKey] = field(default_factory=set)
@@ -244,8 +249,11 @@ def _prepare(
 
 
 def _launch_all(run: _Invocation, launches: list[Launch]) -> None:
-    """Execute the runs (partitions side by side, see assets/partition_pool.py) and report each."""
-    for launch, outcome in execute_launches(LOCATION, run.instance, launches, run.workers):
+    """Execute the runs (through the queue, or partitions side by side here) and report each."""
+    outcomes = (
+        run.queue.run_all(launches) if run.queue else execute_launches(LOCATION, run.instance, launches, run.workers)
+    )
+    for launch, outcome in outcomes:
         if isinstance(outcome, BaseException):  # the worker itself failed, not a step of the run
             for key in launch.keys:
                 run.echo(f"{run.label(key, launch.partition)}: FAILED: {type(outcome).__name__}: {outcome}")
@@ -354,30 +362,31 @@ def run_pipeline(
     for run_id in release_abandoned_runs(instance):  # killed earlier: its gpu slot would block training
         echo(f"run {run_id} of an mpyforge process that is gone: marked failed, its pool slot freed")
     invocation = uuid.uuid4().hex[:8]
-    run = _Invocation(
-        instance=instance,
-        ops=merged,
-        tags={
-            "mpyforge/launched_by": "cli",
-            "mpyforge/preset": preset,
-            "mpyforge/invocation": invocation,
-            **process_tags(),
-        },
-        force=force,
-        echo=echo,
-        keys=_ordered_keys(selection),
-        workers=workers or os.cpu_count() or 1,
-    )
-    started = time.monotonic()
-    while plan := _plan_wave(run):
-        for segment in _segments(sorted({key for key, _ in plan}, key=run.keys.index)):
-            partitions = sorted({p for k, p in plan if k in segment}, key=lambda p: p or "")
-            prepared = [_prepare(run, [k for k in segment if (k, p) in plan], p, plan) for p in partitions]
-            _launch_all(run, [launch for launch in prepared if launch is not None])
-            if partitions != [None]:
-                for key in segment:
-                    _block_if_nothing_built(run, key)
-    _summarize(run, started, invocation)
+    queued = queue_is_served(instance)
+    if queued:
+        echo("a Dagster daemon serves this instance's run queue: runs are submitted to it")
+    tags = {"mpyforge/launched_by": "cli", "mpyforge/preset": preset, "mpyforge/invocation": invocation}
+    with RunQueue(instance) if queued else nullcontext() as queue:
+        run = _Invocation(
+            instance=instance,
+            ops=merged,
+            tags=tags if queued else {**tags, **process_tags()},  # the daemon owns queued runs
+            force=force,
+            echo=echo,
+            keys=_ordered_keys(selection),
+            workers=workers or os.cpu_count() or 1,
+            queue=queue,
+        )
+        started = time.monotonic()
+        while plan := _plan_wave(run):
+            for segment in _segments(sorted({key for key, _ in plan}, key=run.keys.index)):
+                partitions = sorted({p for k, p in plan if k in segment}, key=lambda p: p or "")
+                prepared = [_prepare(run, [k for k in segment if (k, p) in plan], p, plan) for p in partitions]
+                _launch_all(run, [launch for launch in prepared if launch is not None])
+                if partitions != [None]:
+                    for key in segment:
+                        _block_if_nothing_built(run, key)
+        _summarize(run, started, invocation)
     return run.all_ok
 
 
