@@ -6,7 +6,7 @@ shards from ``../shared/realcorpus`` (micropython-lib + MicroPython examples) an
 each train with the project's defaults (``pipeline.train.plan``) for at most ``--minutes``
 of wall time, probe and evaluation included, and are scored on the val split:
 
-* val loss against the unigram baseline (the entropy of the val token frequencies);
+* val loss against the unigram baseline (train token frequencies, scored on the val tokens);
 * bits per byte on the val ``.py`` files beside ``xz -9e`` of each file (a compressor is the
   floor a language model must beat; per file, as a user would compress them);
 * the mpy-cross syntax-valid rate of greedy completions of val code prefixes (the first
@@ -97,16 +97,22 @@ def xz_bits_per_byte(texts: list[str]) -> float:
 
 @torch.no_grad()
 def model_bits_per_byte(model, tokenizer, texts: list[str], window: int) -> float:
-    """Σ NLL of each file's tokens after ``<bos>`` (and its ``<eos>``), in bits, per UTF-8 byte."""
-    nats, size = 0.0, 0
+    """Σ NLL of each file's tokens after ``<bos>`` (and its ``<eos>``), in bits, per UTF-8 byte.
+
+    Files longer than the window are scored with a sliding window of stride window/2: every token
+    after the first window is predicted from at least window/2 tokens of its file, as it would be
+    read (non-overlapping chunks would score each chunk's start without any context).
+    """
+    nats, size, stride = 0.0, 0, max(1, window // 2)
     for text in texts:
         ids = tokenizer.encode(BOS + text + EOS)
-        for start in range(0, len(ids) - 1, window):
+        scored, start = 1, 0  # targets before `scored` are counted (ids[0] is <bos>, never a target)
+        while scored < len(ids):
             chunk = torch.tensor([ids[start : start + window + 1]])
-            if chunk.shape[1] < 2:
-                continue
-            logits = model(input_ids=chunk[:, :-1]).logits.float()
-            nats += torch.nn.functional.cross_entropy(logits[0], chunk[0, 1:], reduction="sum").item()
+            logits = model(input_ids=chunk[:, :-1]).logits.float()[0]
+            losses = torch.nn.functional.cross_entropy(logits, chunk[0, 1:], reduction="none")
+            nats += losses[scored - (start + 1) :].sum().item()  # losses[j] predicts ids[start + 1 + j]
+            scored, start = start + chunk.shape[1], start + stride
         size += len(text.encode("utf-8"))
     return nats / math.log(2) / size
 
@@ -138,10 +144,11 @@ def completion_syntax(model, tokenizer, texts: list[str], prefix_lines: int, new
     }
 
 
-def train_for_budget(store: ArtifactStore, work: Path, family: str, budget_s: float) -> dict:
+def train_for_budget(store: ArtifactStore, work: Path, family: str, budget_s: float, overrides: dict) -> dict:
     """Probe the speed with a few steps, then train as many steps as the budget leaves."""
     started = time.monotonic()
     base = dict(
+        **overrides,
         family=family,
         size="5m",
         shards_dir=str(store.current("token_shards").path / SHARDS_SUBDIR),
@@ -174,7 +181,11 @@ def main() -> None:
     parser.add_argument("--max-files", type=int, default=60, help="val .py files scored (bpb and completions)")
     parser.add_argument("--pdf-inbox", type=Path, default=SHARED / "realpdf", help="an empty folder: sources only")
     parser.add_argument("--build-only", action="store_true", help="build the corpus, tokenizer and shards, then stop")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=VALUE", help="a TrainSettings field over the defaults"
+    )
     opts = parser.parse_args()
+    overrides = {name: json.loads(value) for name, value in (item.split("=", 1) for item in opts.set)}
     if not (SHARED / "realcorpus").is_dir() or not (SHARED / "realpdf").is_dir():
         sys.exit(f"quality.py: {SHARED}/realcorpus and realpdf are needed (they are not part of the project)")
     torch.set_num_threads(os.cpu_count() or 1)
@@ -188,7 +199,7 @@ def main() -> None:
     results = {}
     for family in opts.families.split(","):
         started = time.monotonic()
-        metrics = train_for_budget(store, opts.work, family, opts.minutes * 60)
+        metrics = train_for_budget(store, opts.work, family, opts.minutes * 60, overrides)
         model_dir = Path(metrics["model_dir"])
         model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -202,8 +213,8 @@ def main() -> None:
             "learning_rate": metrics["learning_rate"],
             "tokens_per_second": round(metrics["tokens_per_second"]),
             "val_loss": round(metrics["final_val_loss"], 3),
-            "unigram": round(metrics["val_unigram_entropy"], 3),
-            "gain_nats": round(metrics["val_unigram_entropy"] - metrics["final_val_loss"], 3),
+            "unigram": round(metrics["val_unigram_loss"], 3),
+            "gain_nats": round(metrics["val_unigram_loss"] - metrics["final_val_loss"], 3),
             "bits_per_byte": round(bpb, 3),
             "xz_bits_per_byte": round(xz, 3),
             **{k: v for k, v in syntax.items() if k != "example"},

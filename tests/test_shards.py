@@ -165,3 +165,27 @@ def test_mask_that_does_not_fit_its_document_is_rejected(tmp_path):
         write_stream(tmp_path, "sft", "train", docs, [np.array([0, 1, 1]), np.array([0, 1, 1])], 100, 16)
     with pytest.raises(ValueError, match="masks ended at document 1"):
         write_stream(tmp_path, "sft", "train", docs, [np.array([0, 1, 1])], 100, 16)
+
+
+def test_unigram_baseline_is_fitted_on_train_and_scored_on_val(tmp_path):
+    from pipeline.train.data import unigram_loss
+
+    train = [np.array([1, 1, 1, 2])]  # add-one over 4 ids: p(1) = 4/8, p(2) = 2/8, p(0) = p(3) = 1/8
+    val = [np.array([1, 2, 3])]
+    masks = {"train": [np.array([1, 1, 0, 1])], "val": [np.array([1, 1, 0])]}
+    entries = []
+    for split, docs in (("train", train), ("val", val)):
+        entries += write_stream(tmp_path, "pretrain", split, docs, None, 4, shard_tokens=8)
+        entries += write_stream(tmp_path, "sft", split, docs, masks[split], 4, shard_tokens=8)
+    write_manifest(tmp_path, entries, 4, "0" * 64)
+    shards = {(s, p): TokenShards(tmp_path, s, p) for s in ("pretrain", "sft") for p in ("train", "val")}
+
+    whole = unigram_loss(shards["pretrain", "train"], shards["pretrain", "val"], 100, use_mask=False)
+    assert whole == pytest.approx(-(np.log(4 / 8) + np.log(2 / 8) + np.log(1 / 8)) / 3)
+    # Only the first two val tokens count: a val split of one token is scored on that token alone.
+    assert unigram_loss(shards["pretrain", "train"], shards["pretrain", "val"], 2, use_mask=False) == pytest.approx(
+        -(np.log(4 / 8) + np.log(2 / 8)) / 2
+    )
+    # SFT: the masked train token (the third 1) is not counted (p(1) = 3/7, p(2) = 2/7), nor is the val 3.
+    masked = unigram_loss(shards["sft", "train"], shards["sft", "val"], 100, use_mask=True)
+    assert masked == pytest.approx(-(np.log(3 / 7) + np.log(2 / 7)) / 2)

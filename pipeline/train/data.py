@@ -58,16 +58,23 @@ def open_split(shards_dir: Path, stream: str, split: str) -> TokenShards:
     return TokenShards(Path(shards_dir), stream=stream, split=split)
 
 
-def unigram_entropy(shards: TokenShards, max_tokens: int) -> float:
-    """Entropy (nats/token) of the token frequencies in the first ``max_tokens`` of a split.
+def unigram_loss(train: TokenShards, val: TokenShards, max_val_tokens: int, use_mask: bool) -> float:
+    """Loss (nats/token) on the val tokens of the best context-free model: token frequencies of the
+    train split, add-one smoothed over the vocabulary so that no val token has probability zero.
 
-    It is the loss of the best context-free model fitted on that very data, so a
-    language model whose val loss is below it has learned something from context.
+    A model whose val loss is below it has learned something from context. (The entropy of the val
+    frequencies themselves would be a model fitted on the answers, biased low on a small split.)
+    With ``use_mask`` (SFT) only the tokens whose prediction counts enter, on both sides.
     """
-    ids = shards.slice(0, min(shards.num_tokens, max_tokens))
-    counts = np.bincount(ids)
-    probs = counts[counts > 0] / ids.size
-    return float(-(probs * np.log(probs)).sum())
+    counts = np.bincount(_counted(train, train.num_tokens, use_mask), minlength=train.vocab_size)
+    log_probs = np.log((counts + 1.0) / (counts.sum() + counts.size))
+    return float(-log_probs[_counted(val, max_val_tokens, use_mask)].mean())
+
+
+def _counted(shards: TokenShards, max_tokens: int, use_mask: bool) -> np.ndarray:
+    stop = min(shards.num_tokens, max_tokens)
+    ids = np.asarray(shards.slice(0, stop))
+    return ids[np.asarray(shards.mask_slice(0, stop)) == 1] if use_mask else ids
 
 
 class TokenizerMismatchError(ValueError):

@@ -16,7 +16,7 @@ RESULT_KEYS = (
     "final_train_loss",
     "final_val_loss",
     "val_perplexity",
-    "val_unigram_entropy",
+    "val_unigram_loss",
     "tokens_per_second",
     "mfu",
     "wall_time_s",

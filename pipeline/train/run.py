@@ -52,7 +52,7 @@ from pipeline.train.callbacks import (
     ProgressCallback,
     ThroughputCallback,
 )
-from pipeline.train.data import TokenBlockDataset, check_one_tokenizer, open_split, unigram_entropy
+from pipeline.train.data import TokenBlockDataset, check_one_tokenizer, open_split, unigram_loss
 from pipeline.train.device import DeviceInfo, resolve_device
 from pipeline.train.model import build_model
 from pipeline.train.outputs import (
@@ -281,7 +281,7 @@ def _train(settings: TrainSettings, pipes, rank: int, world_size: int) -> dict:
         "final_train_loss": train_losses[-1] if train_losses else None,
         "final_val_loss": final_eval["eval_loss"],
         "val_perplexity": perplexity(final_eval["eval_loss"]),
-        "val_unigram_entropy": unigram_entropy(val_shards, plan.eval_tokens),
+        "val_unigram_loss": unigram_loss(train_shards, val_shards, plan.eval_tokens, use_mask),
         "tokens_per_second": overall.get("tokens_per_second"),
         "mfu": overall.get("mfu"),
         "wall_time_s": time.time() - started,
