@@ -64,7 +64,7 @@ def run_trainer(settings: TrainSettings, device: DeviceInfo, data: TokenBlockDat
     torch.manual_seed(0)
     model = build_model(resolve_preset(settings.family, settings.size, VOCAB))
     tokens = settings.batch_size * settings.seq_len
-    plan = RunPlan(settings.seq_len, tokens, steps * tokens, tokens, steps, settings.lr)
+    plan = RunPlan(settings.seq_len, settings.batch_size, tokens, steps * tokens, tokens, steps, settings.lr)
     args = dataclasses.replace(
         training_arguments(settings, device, plan), eval_strategy="no", save_strategy="no", logging_steps=steps
     )

@@ -18,7 +18,15 @@ from models.presets import FAMILIES, PRETRAIN_LR, SIZES
 from pipeline.common.artifacts import ArtifactStore
 from pipeline.tokens.shard_format import TokenShards
 from pipeline.tokens.shards import SHARDS_SUBDIR
-from pipeline.train.plan import MIN_EVAL_BLOCKS, SplitTooSmall, choose_seq_len, plan_run
+from pipeline.train.plan import (
+    MIN_BATCH,
+    MIN_EVAL_BLOCKS,
+    MIN_STEPS,
+    MIN_STEPS_SEQ_LEN,
+    SplitTooSmall,
+    choose_seq_len,
+    plan_run,
+)
 from pipeline.train.run import run_training
 from pipeline.train.settings import TrainSettings
 from tests.waits import RUN_S
@@ -57,10 +65,20 @@ def test_budget_is_epochs_of_the_train_split_capped_by_model_size():
     preset = resolve_preset("llama", "5m", 8192)
     settings = TrainSettings(shards_dir="s", tokenizer_dir="t", output_dir="o")
     small = plan_run(settings, preset, train_tokens=1_000_000, val_tokens=50_000, world_size=1)
-    assert small.token_budget == 4_000_000 and small.seq_len == 512 and small.learning_rate == PRETRAIN_LR["5m"]
-    assert small.max_steps == 4_000_000 // (16 * 512) and small.eval_tokens == 50_000 // 512 * 512
+    assert small.token_budget == 4_000_000 and small.learning_rate == PRETRAIN_LR["5m"]
+    # 4M tokens at 16 x 512 would be 488 steps: pretraining shortens its blocks to 128, then
+    # halves the batch until the budget makes MIN_STEPS steps.
+    assert (small.seq_len, small.batch_size) == (MIN_STEPS_SEQ_LEN, 8) and small.max_steps == 4_000_000 // (8 * 128)
+    assert small.max_steps >= MIN_STEPS and small.eval_tokens == 50_000 // 128 * 128
     huge = plan_run(settings, preset, train_tokens=10**9, val_tokens=10**6, world_size=2)
     assert huge.token_budget == 20 * parameter_count(preset) and huge.tokens_per_step == 2 * 16 * 512
+    # SFT keeps the long context (what the served model answers in) and shrinks only its batch.
+    sft = TrainSettings(mode="sft", shards_dir="s", tokenizer_dir="t", output_dir="o", init_from="b")
+    tuned = plan_run(sft, preset, train_tokens=400_000, val_tokens=20_000, world_size=1)
+    assert (tuned.seq_len, tuned.batch_size) == (512, MIN_BATCH) and tuned.max_steps == 1_600_000 // (4 * 512)
+    # What the user sets stays as set.
+    fixed = TrainSettings(shards_dir="s", tokenizer_dir="t", output_dir="o", seq_len=256, batch_size=16)
+    assert plan_run(fixed, preset, 1_000_000, 50_000, 1).tokens_per_step == 16 * 256
     set_by_user = TrainSettings(shards_dir="s", tokenizer_dir="t", output_dir="o", seq_len=512, lr=1e-4)
     with pytest.raises(SplitTooSmall, match="the val split holds 300 tokens, fewer than one block of seq_len 512"):
         plan_run(set_by_user, preset, train_tokens=10**6, val_tokens=300, world_size=1)

@@ -99,8 +99,8 @@ def training_arguments(settings: TrainSettings, device: DeviceInfo, plan: RunPla
     return TrainingArguments(
         output_dir=str(settings.checkpoint_dir),
         max_steps=plan.max_steps,
-        per_device_train_batch_size=settings.batch_size,
-        per_device_eval_batch_size=settings.batch_size,
+        per_device_train_batch_size=plan.batch_size,
+        per_device_eval_batch_size=plan.batch_size,
         gradient_accumulation_steps=settings.grad_accum,
         learning_rate=lr,
         lr_scheduler_type="cosine_with_min_lr",
@@ -204,7 +204,7 @@ def _train(settings: TrainSettings, pipes, rank: int, world_size: int) -> dict:
     check_one_tokenizer(Path(settings.tokenizer_dir), train_shards, init_from)
     plan = plan_run(settings, preset, train_shards.num_tokens, val_shards.num_tokens, world_size)
     check_sequence(preset, plan.seq_len, train_shards.vocab_size, int(np.iinfo(train_shards.dtype).max))
-    check_fits(preset, settings.batch_size, plan.seq_len, device.mixed_precision, device.memory_bytes, device.name)
+    check_fits(preset, plan.batch_size, plan.seq_len, device.mixed_precision, device.memory_bytes, device.name)
 
     use_mask = settings.mode == "sft"
     train_data = TokenBlockDataset(train_shards, plan.seq_len, use_mask)
@@ -265,6 +265,7 @@ def _train(settings: TrainSettings, pipes, rank: int, world_size: int) -> dict:
         "world_size": world_size,
         "shards_dir": settings.shards_dir,
         "seq_len": plan.seq_len,
+        "batch_size": plan.batch_size,
         "tokens_per_step": plan.tokens_per_step,
         "token_budget": plan.token_budget,
         "train_tokens_available": train_shards.num_tokens,

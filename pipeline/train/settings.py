@@ -32,7 +32,7 @@ class TrainSettings:
     max_epochs: float = 4.0  # passes over the train split when token_budget is None
     tokens_per_parameter: float = 20.0  # cap on the derived budget (Chinchilla-optimal ~20)
     max_steps: int | None = None  # overrides the budget
-    batch_size: int = 16  # sequences per device per micro-step
+    batch_size: int | None = None  # sequences per device per micro-step (None: 16, fewer for a small budget)
     grad_accum: int = 1
     seq_len: int | None = None  # None: the longest power of two up to the context the splits can feed
     lr: float | None = None  # None: the preset size's rate for pretrain (models.presets.PRETRAIN_LR), 5e-5 for sft
@@ -73,7 +73,6 @@ class TrainSettings:
         if self.mode == "pretrain" and self.init_from:
             raise ValueError("TrainSettings.init_from is only for mode 'sft'; pretraining starts from scratch")
         for name in (
-            "batch_size",
             "grad_accum",
             "eval_every",
             "save_every",
@@ -84,7 +83,7 @@ class TrainSettings:
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"TrainSettings.{name} must be positive, got {getattr(self, name)}")
-        for name in ("max_steps", "token_budget", "seq_len", "lr"):
+        for name in ("max_steps", "token_budget", "seq_len", "lr", "batch_size"):
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ValueError(f"TrainSettings.{name} must be positive when given, got {getattr(self, name)}")
         if self.early_stopping_patience < 0:
