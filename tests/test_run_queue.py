@@ -9,7 +9,6 @@ queue nobody serves any more must end the wait with an error naming the run.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from assets import runner
 from assets.partition_pool import Launch
 from assets.run_queue import RunQueue, queue_is_served
 from resources.pools import RUN_PID_TAG
+from tests.processes import stop_process_group
 from tests.waits import STARTUP_S
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,13 +77,7 @@ def daemon(home: Path, tmp_path: Path) -> Iterator[subprocess.Popen]:
                 time.sleep(1)
         yield process
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        stop_process_group(process, grace_s=30)
 
 
 def _mpyforge_run(home: Path, *args: str) -> subprocess.CompletedProcess:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import pytest
 import requests
 from dagster_graphql import DagsterGraphQLClient
 
+from tests.processes import stop_process_group
 from tests.waits import PAGE_S, RUN_S, STARTUP_S
 
 REPO = Path(__file__).resolve().parents[1]
@@ -110,18 +110,6 @@ def _log_tail(log: Path, chars: int = 4000) -> str:
     return log.read_text(errors="replace")[-chars:] if log.exists() else ""
 
 
-def _stop_process_group(process: subprocess.Popen) -> None:
-    """The webserver spawns a code server and run workers: stop the whole group it leads."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
 @pytest.fixture()
 def webserver(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
     """A running webserver on an ephemeral port: (base url, artifact root, server log)."""
@@ -156,7 +144,7 @@ def webserver(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
                 state = "not answering"
         yield url, artifacts, log
     finally:
-        _stop_process_group(process)
+        stop_process_group(process)
 
 
 @pytest.fixture()
