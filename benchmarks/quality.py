@@ -88,6 +88,18 @@ def val_code_files(corpus_path: Path) -> list[str]:
     return [text for doc_id, text in documents if sources[doc_id].endswith(".py") and text.strip()]
 
 
+def shared_line_share(corpus_path: Path, texts: list[str]) -> float:
+    """Share of the val files' lines (over 10 characters, stripped) that occur verbatim in a train
+    document: what a model trained on the library has seen and `xz` of one file cannot."""
+
+    def lines(text: str) -> set[str]:
+        return {line.strip() for line in text.splitlines() if len(line.strip()) > 10}
+
+    seen = set().union(*(lines(text) for _, text in corpus_documents(corpus_path, "train")))
+    per_file = [lines(text) for text in texts]
+    return sum(len(own & seen) for own in per_file) / max(1, sum(len(own) for own in per_file))
+
+
 def xz_bits_per_byte(texts: list[str]) -> float:
     """`xz -9e` of each file on its own (the .xz container, as the command writes it)."""
     raw = [t.encode("utf-8") for t in texts]
@@ -195,7 +207,9 @@ def main() -> None:
         return
     files = val_code_files(store.current("corpus").path / "corpus.parquet")[: opts.max_files]
     xz = xz_bits_per_byte(files)
+    shared = shared_line_share(store.current("corpus").path / "corpus.parquet", files)
     print(f"val code: {len(files)} .py files, {sum(len(f.encode()) for f in files):,} bytes, xz -9e {xz:.3f} bits/byte")
+    print(f"val code lines also in train: {shared:.1%} (of lines over 10 characters)")
     results = {}
     for family in opts.families.split(","):
         started = time.monotonic()
