@@ -90,11 +90,11 @@ class RunQueue:
             except Exception as err:  # the code server could not build this run: say so, go on
                 yield launch, err
         while pending:
-            for run_id in list(pending):
-                run = self._instance.get_run_by_id(run_id)
-                if run is not None and run.is_finished:
+            runs = {run_id: self._instance.get_run_by_id(run_id) for run_id in pending}  # one read per run a poll
+            for run_id, run in runs.items():
+                if run.is_finished:
                     yield pending.pop(run_id), run_id
-            queued = [i for i in pending if self._instance.get_run_by_id(i).status == dg.DagsterRunStatus.QUEUED]
+            queued = [run_id for run_id in pending if runs[run_id].status == dg.DagsterRunStatus.QUEUED]
             if queued and not queue_is_served(self._instance):
                 for run_id in queued:
                     yield pending.pop(run_id), RuntimeError(f"run {run_id} is queued but no daemon serves the queue")
