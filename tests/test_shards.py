@@ -167,8 +167,12 @@ def test_mask_that_does_not_fit_its_document_is_rejected(tmp_path):
         write_stream(tmp_path, "sft", "train", docs, [np.array([0, 1, 1])], 100, 16)
 
 
-def test_unigram_baseline_is_fitted_on_train_and_scored_on_val(tmp_path):
+@pytest.mark.parametrize("slice_tokens", [1 << 24, 3])
+def test_unigram_baseline_is_fitted_on_train_and_scored_on_val(tmp_path, monkeypatch, slice_tokens):
+    from pipeline.train import data
     from pipeline.train.data import unigram_loss
+
+    monkeypatch.setattr(data, "UNIGRAM_SLICE_TOKENS", slice_tokens)  # 3: the 4 train tokens in two slices
 
     train = [np.array([1, 1, 1, 2])]  # add-one over 4 ids: p(1) = 4/8, p(2) = 2/8, p(0) = p(3) = 1/8
     val = [np.array([1, 2, 3])]

@@ -23,6 +23,7 @@ from pipeline.tokens.shard_format import TokenShards
 from pipeline.tokens.tokenizer import tokenizer_sha256
 
 IGNORE_INDEX = -100  # HF / torch cross-entropy ignore_index
+UNIGRAM_SLICE_TOKENS = 1 << 24  # train tokens counted at a time for the unigram baseline
 
 
 class TokenBlockDataset(Dataset):
@@ -66,15 +67,18 @@ def unigram_loss(train: TokenShards, val: TokenShards, max_val_tokens: int, use_
     frequencies themselves would be a model fitted on the answers, biased low on a small split.)
     With ``use_mask`` (SFT) only the tokens whose prediction counts enter, on both sides.
     """
-    counts = np.bincount(_counted(train, train.num_tokens, use_mask), minlength=train.vocab_size)
+    counts = np.zeros(train.vocab_size, dtype=np.int64)
+    # In slices: a large train split as one int64 array would cost 8 bytes a token at the end of every run.
+    for start in range(0, train.num_tokens, UNIGRAM_SLICE_TOKENS):
+        stop = min(start + UNIGRAM_SLICE_TOKENS, train.num_tokens)
+        counts += np.bincount(_counted(train, start, stop, use_mask), minlength=train.vocab_size)
     log_probs = np.log((counts + 1.0) / (counts.sum() + counts.size))
-    return float(-log_probs[_counted(val, max_val_tokens, use_mask)].mean())
+    return float(-log_probs[_counted(val, 0, min(val.num_tokens, max_val_tokens), use_mask)].mean())
 
 
-def _counted(shards: TokenShards, max_tokens: int, use_mask: bool) -> np.ndarray:
-    stop = min(shards.num_tokens, max_tokens)
-    ids = np.asarray(shards.slice(0, stop))
-    return ids[np.asarray(shards.mask_slice(0, stop)) == 1] if use_mask else ids
+def _counted(shards: TokenShards, start: int, stop: int, use_mask: bool) -> np.ndarray:
+    ids = np.asarray(shards.slice(start, stop))
+    return ids[np.asarray(shards.mask_slice(start, stop)) == 1] if use_mask else ids
 
 
 class TokenizerMismatchError(ValueError):
