@@ -205,9 +205,10 @@ def main() -> None:
     store = build_inputs(opts.work, opts.pdf_inbox)
     if opts.build_only:
         return
-    files = val_code_files(store.current("corpus").path / "corpus.parquet")[: opts.max_files]
+    corpus_path = store.current("corpus").path / "corpus.parquet"
+    files = val_code_files(corpus_path)[: opts.max_files]
     xz = xz_bits_per_byte(files)
-    shared = shared_line_share(store.current("corpus").path / "corpus.parquet", files)
+    shared = shared_line_share(corpus_path, files)
     print(f"val code: {len(files)} .py files, {sum(len(f.encode()) for f in files):,} bytes, xz -9e {xz:.3f} bits/byte")
     print(f"val code lines also in train: {shared:.1%} (of lines over 10 characters)")
     results = {}
