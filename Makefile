@@ -11,7 +11,10 @@ export TRANSFORMERS_VERBOSITY := error
 
 .PHONY: setup llama-cpp doctor lint demo test ui bench ollama-standin clean-artifacts
 
-setup: $(STAMP) llama-cpp
+VM_DIR := var/micropython-vm
+VM_STAMP := $(VM_DIR)/.installed
+
+setup: $(STAMP) llama-cpp $(VM_STAMP)
 
 # The venv is created once; the project is (re)installed whenever pyproject.toml changes.
 # torch is pinned (pyproject) so this machine's local CPU wheel is used. llama-cpp-python is
@@ -29,6 +32,14 @@ $(STAMP): pyproject.toml
 # only when the installed build has another key. A no-op costs about a second.
 llama-cpp: $(STAMP)
 	@$(PY) scripts/build_llama_cpp.py
+
+# MicroPython's WebAssembly port (pipeline/evaluate/sandbox.py runs answers in it), installed
+# from the committed lockfile into a git-ignored folder; re-run only when the lockfile changes.
+$(VM_STAMP): pipeline/evaluate/vm/package.json pipeline/evaluate/vm/package-lock.json
+	mkdir -p $(VM_DIR)
+	cp pipeline/evaluate/vm/package.json pipeline/evaluate/vm/package-lock.json $(VM_DIR)/
+	cd $(VM_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
 
 doctor: setup
 	$(VENV)/bin/mpyforge doctor

@@ -1,0 +1,54 @@
+// Runs one program on the simulated board, inside MicroPython's WebAssembly port.
+//   node [permission flags] run.mjs <micropython.mjs> <board dir> <job dir>
+// <job dir> holds main.py (the program) and job.json ({board, seconds, world}). Every event
+// goes to stdout as one JSON line, [t_ms, kind, args], written with fs.writeSync so that a
+// process killed for spinning has already written everything it did.
+import { readdirSync, readFileSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+
+const [vmModule, boardDir, jobDir] = process.argv.slice(2);
+let clockMs = 0;
+const line = (t, kind, args) => writeSync(1, JSON.stringify([t, kind, args]) + "\n");
+
+function fail(reason, error) {
+  line(clockMs, "end", { reason, error: String(error).split("\n")[0].slice(0, 500) });
+  process.exit(0);
+}
+
+try {
+  const source = readFileSync(join(jobDir, "main.py"), "utf8");
+  const job = readFileSync(join(jobDir, "job.json"), "utf8");
+  const { loadMicroPython } = await import(pathToFileURL(vmModule).href);
+  const mp = await loadMicroPython({
+    stdout: (text) => line(clockMs, "print", { text }),
+    stderr: (text) => line(clockMs, "print", { text }),
+  });
+  mp.registerJsModule("_simhost", {
+    job,
+    emit: (t, json) => {
+      clockMs = t;
+      writeSync(1, json + "\n");
+    },
+    clock: (t) => {
+      clockMs = t;
+    },
+    exit: (code) => process.exit(code),
+  });
+  mp.FS.mkdir("/sim");
+  for (const name of readdirSync(boardDir)) {
+    if (name.endsWith(".py")) mp.FS.writeFile("/sim/" + name, readFileSync(join(boardDir, name)));
+  }
+  mp.globals.set("_SOURCE", source);
+  // `utime`/`umachine` would otherwise stay the port's built-in aliases (docs/evaluation.md).
+  mp.runPython(
+    "import sys\nsys.path.insert(0, '/sim')\nimport _sim, time, machine\n" +
+      "sys.modules['utime'] = time\nsys.modules['umachine'] = machine\n" +
+      "_source = _SOURCE\ndel _SOURCE\n_sim.run(_source)\n",
+  );
+  fail("crashed", "the board returned without an end event");
+} catch (err) {
+  // The board's own Python failed (or the VM did): not the program's fault, but reported as such.
+  const text = String(err && err.message ? err.message : err);
+  fail(/MemoryError|Unable to grow|out of memory/i.test(text) ? "memory" : "crashed", text.trim().split("\n").pop());
+}
