@@ -91,6 +91,21 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from pipeline.evaluate.sandbox import SandboxError, format_timeline, run_program
+
+    path = Path(args.file)
+    try:
+        source = path.read_text(encoding="utf-8")
+        world = json.loads(Path(args.world).read_text()) if args.world else None
+        result = run_program(source, board=args.board, seconds=args.seconds, world=world)
+    except (OSError, ValueError, SandboxError) as err:
+        print(f"mpyforge simulate: {err}", file=sys.stderr)
+        return 2
+    print(format_timeline(result))
+    return 0 if result.status == "ok" else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mpyforge", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -147,6 +162,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generate.add_argument("prompt")
     generate.set_defaults(func=_cmd_generate)
+
+    simulate = sub.add_parser(
+        "simulate", help="run a MicroPython program on a simulated board and print its hardware timeline"
+    )
+    simulate.add_argument("file", help="a MicroPython program, e.g. main.py")
+    simulate.add_argument("--board", choices=("pico", "esp32", "esp8266"), default="pico")
+    simulate.add_argument("--seconds", type=float, default=10.0, help="simulated seconds to run (default 10)")
+    simulate.add_argument(
+        "--world", default=None, help="JSON file: what the hardware answers (inputs, I2C devices; docs/evaluation.md)"
+    )
+    simulate.set_defaults(func=_cmd_simulate)
     return parser
 
 

@@ -30,7 +30,14 @@ VM_PACKAGE = "@micropython/micropython-webassembly-pyscript"
 WASM_MAX_PAGES = 4096
 JS_HEAP_MB = 256
 MAX_STDOUT_BYTES = 64 * 1024 * 1024  # beyond this the run is cut off (a flood of events or prints)
-_END_STATUS = {"returned": "ok", "budget": "ok", "reset": "ok", "deepsleep": "ok", "raised": "raised"}
+_END_STATUS = {
+    "returned": "ok",
+    "budget": "ok",
+    "reset": "ok",
+    "deepsleep": "ok",
+    "raised": "raised",
+    "denied": "raised",
+}
 
 
 class SandboxError(RuntimeError):
@@ -175,3 +182,22 @@ def run_many(jobs: list[RunJob], workers: int | None = None) -> list[RunResult]:
                 jobs,
             )
         )
+
+
+def format_event(event: Event) -> str:
+    """One timeline line: ``   500.0 ms  pin.value  pin=25 value=1``."""
+    args = " ".join(
+        f"{k}={json.dumps(v) if isinstance(v, str) else v}" for k, v in event.args.items() if k != "traceback"
+    )
+    return f"{event.t_ms:8.1f} ms  {event.kind}  {args}".rstrip()
+
+
+def format_timeline(result: RunResult) -> str:
+    """The whole run for a person: every event, the traceback if the program raised, the status."""
+    lines = [format_event(e) for e in result.events]
+    traceback = next((e.args.get("traceback") for e in result.events if e.kind == "end"), None)
+    if traceback:
+        lines.append(traceback.rstrip())
+    ending = f"status: {result.status}" + (f" ({result.error})" if result.error else "")
+    lines.append(f"{ending}; {len(result.events)} events in {result.wall_s:.2f} s of real time")
+    return "\n".join(lines)

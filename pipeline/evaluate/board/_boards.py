@@ -22,7 +22,7 @@ if BOARD == "pico":
     UART_TX = {0: (0, 12, 16, 28), 1: (4, 8, 20)}
     UART_RX = {0: (1, 13, 17), 1: (5, 9, 21)}
 elif BOARD == "esp32":
-    PINS = tuple(range(0, 6)) + tuple(range(12, 20)) + (21, 22, 23, 25, 26, 27) + tuple(range(32, 40))
+    PINS = tuple(range(0, 6)) + tuple(range(12, 24)) + (25, 26, 27) + tuple(range(32, 40))
     NAMES = {}
     INPUT_ONLY = tuple(range(34, 40))
     FLASH = tuple(range(6, 12))

@@ -153,7 +153,7 @@ def advance(us):
 def run(source):
     """Run the answer as __main__, then idle at the REPL until the budget (timers keep firing)."""
     try:
-        exec(source, {"__name__": "__main__"})
+        exec(compile(source, "main.py", "exec"), {"__name__": "__main__"})
     except SystemExit:
         pass
     except BaseException as e:  # noqa: B036 - everything the program raises ends the run here

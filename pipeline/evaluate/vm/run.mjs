@@ -49,6 +49,9 @@ try {
   fail("crashed", "the board returned without an end event");
 } catch (err) {
   // The board's own Python failed (or the VM did): not the program's fault, but reported as such.
+  // A call the permission model refused (the program reached Node through `import js`) unwinds
+  // straight through the VM: the program cannot catch it, and the run ends as "raised".
   const text = String(err && err.message ? err.message : err);
+  if (err && err.code === "ERR_ACCESS_DENIED") fail("denied", `PermissionError: ${text} (${err.permission})`);
   fail(/MemoryError|Unable to grow|out of memory/i.test(text) ? "memory" : "crashed", text.trim().split("\n").pop());
 }
