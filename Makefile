@@ -14,7 +14,10 @@ export TRANSFORMERS_VERBOSITY := error
 VM_DIR := var/micropython-vm
 VM_STAMP := $(VM_DIR)/.installed
 
-setup: $(STAMP) llama-cpp $(VM_STAMP)
+STUBS_DIR := var/stubs
+STUBS_STAMP := $(STUBS_DIR)/.fetched
+
+setup: $(STAMP) llama-cpp $(VM_STAMP) $(STUBS_STAMP)
 
 # The venv is created once; the project is (re)installed whenever pyproject.toml changes.
 # torch is pinned (pyproject) so this machine's local CPU wheel is used. llama-cpp-python is
@@ -39,6 +42,12 @@ $(VM_STAMP): pipeline/evaluate/vm/package.json pipeline/evaluate/vm/package-lock
 	mkdir -p $(VM_DIR)
 	cp pipeline/evaluate/vm/package.json pipeline/evaluate/vm/package-lock.json $(VM_DIR)/
 	cd $(VM_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The official MicroPython API stubs per port (pipeline/evaluate/stub_index.py reads the .pyi files
+# straight from these wheels: installed side by side, the ports would overwrite each other's machine.pyi).
+$(STUBS_STAMP): pipeline/evaluate/stub_wheels.txt $(STAMP)
+	$(PY) -m pip download --quiet --no-deps --only-binary=:all: --require-hashes -d $(STUBS_DIR) -r $<
 	touch $@
 
 doctor: setup
