@@ -55,6 +55,9 @@ def _cmd_artifacts(args: argparse.Namespace) -> int:
         print(f"no artifacts under {args.root or default_root()} yet: run `make demo` or `mpyforge run`")
     for row in rows:
         name = row["asset"] if row["partition"] is None else f"{row['asset']}[{row['partition']}]"
+        if "broken" in row:
+            print(f"{name:40s} BROKEN: {row['broken']}")
+            continue
         print(f"{name:40s} {row['version']}  {row['path']}")
         for held in row["quarantined"]:
             print(f"{'':40s} {held['version']}  QUARANTINED, not current: {held['reason']}")

@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from pipeline.common.artifacts import PruneRefused
 from pipeline.corpus.build import CorpusSettings, build_corpus
 from pipeline.pdf.extract import ExtractionLimits, PdfExtractionError, build_pdf_document
 from pipeline.pdf.inbox import inbox_file, inbox_paths, scan_inbox
@@ -24,7 +25,14 @@ PdfDocumentConfig = settings_config(
     "PdfDocumentConfig",
     inbox=(str, Field("", description="PDF folder; empty: $MPYFORGE_PDF_INBOX or data/pdfs")),
 )
-CorpusConfig = settings_config(CorpusSettings, "CorpusConfig")
+CorpusConfig = settings_config(
+    CorpusSettings,
+    "CorpusConfig",
+    remove_all_pdfs=(
+        bool,
+        Field(False, description="let an empty inbox remove every stored PDF extraction (refused otherwise)"),
+    ),
+)
 # Every data asset: rebuilt as soon as its inputs change (eager automation).
 _DATA = dict(group_name="data", code_version="1", automation_condition=dg.AutomationCondition.eager())
 
@@ -109,8 +117,20 @@ def corpus(
 
     result = artifact_store.materialize(context, build)
     # A PDF that left the inbox lost its partition (the sensor); now that the corpus no longer
-    # reads it, its extracted text goes too.
-    for key in artifact_store.store().remove_partitions("pdf_documents", keep=set(keys)):
+    # reads it, its extracted text goes too. The keys are read again at deletion: a PDF the
+    # sensor added while this ran is not "gone".
+    try:
+        removed = artifact_store.store().remove_partitions(
+            "pdf_documents",
+            keep=lambda: set(context.instance.get_dynamic_partitions(pdf_partitions.name)),
+            allow_all=config.remove_all_pdfs,
+        )
+    except PruneRefused as err:
+        context.log.warning(
+            f"{err}; nothing removed (set corpus.remove_all_pdfs=true if the inbox is meant to be empty)"
+        )
+        removed = []
+    for key in removed:
         context.log.info(f"removed the artifacts of {key}: it is no longer in the inbox")
     return result
 

@@ -110,3 +110,15 @@ def test_bad_pdf_fails_its_partition_only(instance, inbox, tmp_path):
     assert f"pdf:{gone}" not in set(pd.read_parquet(store.current("corpus").file("corpus.parquet")).source)
     assert not (store.root / "pdf_documents" / gone).exists()
     assert Path(SAMPLES[1]).stem in store.partitions("pdf_documents")
+
+    # The inbox empties (unmounted?): the corpus refuses to delete every extraction unless told to.
+    for pdf in inbox.iterdir():
+        pdf.unlink()
+    sync_pdf_partitions(instance, inbox)
+    assert dg.materialize(defs.assets, selection=["corpus"], instance=instance, resources=resources).success
+    assert Path(SAMPLES[1]).stem in store.partitions("pdf_documents")
+    told = {"ops": {"corpus": {"config": {"remove_all_pdfs": True}}}}
+    assert dg.materialize(
+        defs.assets, selection=["corpus"], instance=instance, resources=resources, run_config=told
+    ).success
+    assert store.partitions("pdf_documents") == []

@@ -28,18 +28,19 @@ import re
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.common.store_locks import (
     DEFAULT_STALE_AFTER_S,
-    LOCK_NAME,
     OWNER_SUFFIX,
     Heartbeat,
     claim,
     host_id,
     is_abandoned,
     owner_path,
+    remove_slot,
     slot_lock,
 )
 
@@ -51,6 +52,15 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 class ArtifactNotFound(LookupError):
     """No finished artifact exists for an asset (or partition) yet."""
+
+
+class PruneRefused(ValueError):
+    """Removing partitions would have removed every stored one (an empty or unmounted inbox?)."""
+
+
+# Fields of a manifest that describe the build rather than the bytes: a rebuild with identical
+# content rewrites them, so the version records the inputs and verdict of its latest build.
+_BUILD_FIELDS = ("run_id", "code_version", "upstream", "quarantined")
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -85,10 +95,31 @@ def content_version(files: list[dict], identity: tuple[str, ...] | None = None) 
     return digest.hexdigest()[:16]
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{_TMP_PREFIX}{path.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    tmp.write_text(text)
+def _fsync(path: Path) -> None:
+    """Flush one file or directory (its entries: renames, new names) to stable storage."""
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(directory: Path) -> None:
+    """Every file, then every directory bottom-up, so a renamed tree is complete after a power loss."""
+    paths = sorted(directory.rglob("*"), key=lambda p: len(p.parts), reverse=True)
+    for path in [p for p in paths if p.is_file()] + [p for p in paths if p.is_dir()] + [directory]:
+        _fsync(path)
+
+
+def _write_text_atomic(path: Path, text: str, tmp_dir: Path | None = None) -> None:
+    """Replace ``path`` atomically and durably; the temp name lives in ``tmp_dir`` (default: beside it)."""
+    tmp = (tmp_dir or path.parent) / f"{_TMP_PREFIX}{path.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    with open(tmp, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(tmp, path)
+    _fsync(path.parent)
 
 
 @dataclass(frozen=True)
@@ -163,15 +194,21 @@ class ArtifactWrite:
             **(extra or {}),
         }
         (self.directory / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        _fsync_tree(self.directory)
         slot = self.directory.parent
         final = slot / version
         with slot_lock(slot):
             if final.exists():
-                # Same content as an earlier write: keep the earlier directory, drop this one.
+                # Same content as an earlier write: keep the earlier files, drop this copy, but record
+                # this build's inputs, run and verdict, or the version would claim an older generation.
                 shutil.rmtree(self.directory)
+                kept = json.loads((final / MANIFEST).read_text())
+                kept.update({name: manifest[name] for name in _BUILD_FIELDS})
+                _write_text_atomic(final / MANIFEST, json.dumps(kept, indent=2) + "\n", tmp_dir=slot)
                 os.utime(final)  # now the newest version again, for pruning order
             else:
                 os.replace(self.directory, final)
+                _fsync(slot)
             if quarantine is None:
                 _write_text_atomic(slot / CURRENT, version + "\n")
                 self.store.prune(self.asset, self.partition)
@@ -216,11 +253,13 @@ class ArtifactStore:
 
     def begin(self, asset: str, partition: str | None = None) -> ArtifactWrite:
         slot = self._slot(asset, partition)
-        slot.mkdir(parents=True, exist_ok=True)
-        self._remove_abandoned(slot)
         tmp = slot / f"{_TMP_PREFIX}{uuid.uuid4().hex[:16]}"
-        tmp.mkdir()
-        claim(tmp, self.host)
+        # Under the lock, so that remove_partitions either sees this write (and spares the slot)
+        # or has removed the slot before it starts.
+        with slot_lock(slot):
+            self._remove_abandoned(slot)
+            tmp.mkdir()
+            claim(tmp, self.host)
         return ArtifactWrite(self, asset, partition, tmp, heartbeat=Heartbeat(tmp))
 
     def current(self, asset: str, partition: str | None = None) -> Artifact:
@@ -230,8 +269,10 @@ class ArtifactStore:
             where = asset if partition is None else f"{asset} partition {partition!r}"
             raise ArtifactNotFound(f"no finished artifact for {where} under {self.root}; materialize it first")
         version = pointer.read_text().strip()
+        if not version:
+            raise ArtifactNotFound(f"{pointer}: CURRENT is empty (torn by a crash?)")
         path = slot / version
-        if not (path / MANIFEST).exists():
+        if not _SAFE_NAME.match(version) or not (path / MANIFEST).exists():
             raise ArtifactNotFound(f"{pointer} names version {version}, but {path} has no {MANIFEST}")
         return Artifact(asset, partition, version, path)
 
@@ -269,7 +310,8 @@ class ArtifactStore:
         slot = self._slot(asset, partition)
         if not slot.exists():
             return []
-        found = [p for p in slot.iterdir() if (p / MANIFEST).exists()]
+        # A temp directory holds its manifest before its commit takes the lock: not a version yet.
+        found = [p for p in slot.iterdir() if not p.name.startswith(_TMP_PREFIX) and (p / MANIFEST).exists()]
         return [p.name for p in sorted(found, key=lambda p: p.stat().st_mtime)]
 
     def quarantined(self, asset: str, partition: str | None = None) -> list[dict]:
@@ -291,8 +333,13 @@ class ArtifactStore:
             slots = [(None, asset_dir)] if (asset_dir / CURRENT).exists() else []
             slots += [(p.name, p) for p in sorted(asset_dir.iterdir()) if (p / CURRENT).exists()]
             for partition, _ in slots:
-                artifact = self.current(asset_dir.name, partition)
-                manifest = artifact.manifest
+                try:
+                    artifact = self.current(asset_dir.name, partition)
+                    manifest = artifact.manifest
+                except (ArtifactNotFound, OSError, ValueError) as err:
+                    # One damaged slot must not hide the others from scripts.
+                    rows.append({"asset": asset_dir.name, "partition": partition, "version": None, "broken": str(err)})
+                    continue
                 rows.append(
                     {
                         "asset": artifact.asset,
@@ -315,22 +362,41 @@ class ArtifactStore:
         for version in old[: max(0, len(old) - (self.keep_versions - 1))]:
             shutil.rmtree(slot / version, ignore_errors=True)
 
-    def remove_partitions(self, asset: str, keep: set[str]) -> list[str]:
+    def remove_partitions(
+        self, asset: str, keep: set[str] | Callable[[], set[str]], allow_all: bool = False
+    ) -> list[str]:
         """Delete every stored partition of ``asset`` not in ``keep`` (a PDF that left the inbox).
 
-        Each slot goes under its own lock, so a write to it that is still running finishes first."""
+        ``keep`` may be a function, called here, so the keys are those of the moment of deletion
+        (not of when the caller started). A slot with a live write is left alone, and removing
+        every stored partition raises ``PruneRefused`` unless ``allow_all``: an empty or
+        unmounted inbox must not silently delete every extraction. Returns what was removed."""
         root = self._slot(asset, None)
-        stored = {p.name for p in root.iterdir() if p.is_dir()} if root.is_dir() else set()
+        stored = (
+            {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")} if root.is_dir() else set()
+        )
+        doomed = sorted(stored - (keep() if callable(keep) else keep))
+        if doomed and len(doomed) == len(stored) and not allow_all:
+            raise PruneRefused(
+                f"refusing to remove every partition of {asset} ({len(doomed)}: {', '.join(doomed[:5])}"
+                f"{', ...' if len(doomed) > 5 else ''}): is the inbox empty or unmounted?"
+            )
         removed = []
-        for partition in sorted(stored - keep):
+        for partition in doomed:
             slot = self._slot(asset, partition)
             with slot_lock(slot):
-                for child in slot.iterdir():
-                    if child.name != LOCK_NAME:
-                        shutil.rmtree(child) if child.is_dir() else child.unlink()
-            shutil.rmtree(slot, ignore_errors=True)
+                if self._live_writes(slot):
+                    continue  # written right now: a partition that came back, or is being added
+                remove_slot(slot)
             removed.append(partition)
         return removed
+
+    def _live_writes(self, slot: Path) -> list[Path]:
+        return [
+            tmp
+            for tmp in slot.glob(f"{_TMP_PREFIX}*")
+            if tmp.is_dir() and not is_abandoned(tmp, self.host, self.stale_after_s)
+        ]
 
     def _remove_abandoned(self, slot: Path) -> None:
         """Delete temp directories (and files) whose writer is gone, with their owner files."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import socket
 import threading
 import time
@@ -111,11 +112,35 @@ class Heartbeat:
 
 @contextmanager
 def slot_lock(slot: Path) -> Iterator[None]:
-    """Exclusive lock on one asset (or partition) slot of the store."""
-    slot.mkdir(parents=True, exist_ok=True)
-    with open(slot / LOCK_NAME, "a+") as handle:
+    """Exclusive lock on one asset (or partition) slot of the store.
+
+    A removed partition's slot goes with its ``.lock`` (``remove_slot``); a process that was
+    waiting on the old lock file then holds a lock nobody else can see, so it locks again
+    until the file it holds is the one at the path (recreating the slot)."""
+    while True:
+        slot.mkdir(parents=True, exist_ok=True)
+        try:
+            handle = open(slot / LOCK_NAME, "a+")
+        except FileNotFoundError:  # the slot was removed between mkdir and open
+            continue
         fcntl.lockf(handle, fcntl.LOCK_EX)
         try:
-            yield
-        finally:
-            fcntl.lockf(handle, fcntl.LOCK_UN)
+            if os.stat(slot / LOCK_NAME).st_ino == os.fstat(handle.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        handle.close()
+    try:
+        yield
+    finally:
+        fcntl.lockf(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def remove_slot(slot: Path) -> None:
+    """Delete a slot and its lock file; call it holding ``slot_lock(slot)``."""
+    for child in slot.iterdir():
+        if child.name != LOCK_NAME:
+            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+    (slot / LOCK_NAME).unlink()
+    slot.rmdir()
