@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
+import uuid
+from pathlib import Path
 
 import pytest
 
@@ -57,3 +60,79 @@ def test_uncaught_exception_is_raised_with_its_last_line():
 def test_run_many_keeps_the_jobs_order():
     jobs = [RunJob(f"print({n})", seconds=0.1) for n in range(4)]
     assert [r.stdout for r in run_many(jobs, workers=2)] == ["0\n", "1\n", "2\n", "3\n"]
+
+
+# The escapes: each ends as a clean failure (a status, never an exception here) and the file
+# system outside the run's temp dir is untouched, which the tests check on disk.
+
+
+def test_open_writes_stay_in_the_vms_memory(tmp_path):
+    # /tmp exists inside the VM's in-memory file system, so this write succeeds, in memory only;
+    # the test's own directory does not exist in there, so that write fails.
+    in_vm = Path(tempfile.gettempdir()) / f"mpyforge-escape-{uuid.uuid4().hex}.txt"
+    target = tmp_path / "opened.txt"
+    source = (
+        f"with open({str(in_vm)!r}, 'w') as f:\n    f.write('x')\nprint(open({str(in_vm)!r}).read())\n"
+        f"try:\n    open({str(target)!r}, 'w')\nexcept OSError as e:\n    print('refused', e)\n"
+    )
+    result = run_program(source, seconds=0.1)
+    assert result.status == "ok", result.error
+    assert result.stdout == "x\nrefused 44\n"  # Emscripten's ENOENT
+    assert not in_vm.exists() and not target.exists()
+
+
+def test_js_fs_write_is_refused(tmp_path):
+    target = tmp_path / "escaped.txt"
+    source = f"import js\njs.process.getBuiltinModule('fs').writeFileSync({str(target)!r}, 'x')\n"
+    result = run_program(source, seconds=0.1)
+    assert result.status == "raised"
+    assert result.error.startswith("PermissionError") and "FileSystemWrite" in result.error
+    assert not target.exists()
+
+
+def test_js_child_process_and_reads_outside_are_refused_and_the_environment_is_empty(tmp_path):
+    target = tmp_path / "spawned.txt"
+    spawn = f"import js\njs.process.getBuiltinModule('child_process').execSync('touch {target}')\n"
+    result = run_program(spawn, seconds=0.1)
+    assert result.status == "raised" and "ChildProcess" in result.error
+    assert not target.exists()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("token")
+    read = (
+        "import js\nprint(js.Object.keys(js.process.env).length)\n"
+        f"js.process.getBuiltinModule('fs').readFileSync({str(secret)!r})\n"
+    )
+    result = run_program(read, seconds=0.1)
+    assert result.stdout == "0\n"
+    assert result.status == "raised" and "FileSystemRead" in result.error
+
+
+def test_a_loop_that_never_sleeps_is_killed_and_keeps_its_trace():
+    source = "from machine import Pin\nPin(2, Pin.OUT).on()\nprint('spinning')\nwhile True:\n    pass\n"
+    result = run_program(source, board="esp32", seconds=5.0, wall_timeout_s=2.0)
+    assert result.status == "timeout"
+    assert [e.kind for e in result.events] == ["pin.init", "pin.value", "print"]
+    assert result.stdout == "spinning\n"
+
+
+def test_unbounded_allocation_ends_in_memory_error():
+    result = run_program("x = []\nwhile True:\n    x.append(bytearray(1 << 20))\n", wall_timeout_s=30.0)
+    assert result.status == "memory"
+    assert result.error.startswith("MemoryError")
+
+
+def test_unknown_board_is_refused_before_running():
+    with pytest.raises(ValueError, match="board 'uno'"):
+        run_program("pass", board="uno")
+
+
+def test_mpyforge_simulate_prints_the_timeline(tmp_path, capsys):
+    from assets.cli import main
+
+    program = tmp_path / "main.py"
+    program.write_text(BLINK)
+    assert main(["simulate", str(program), "--seconds", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "   500.0 ms  pin.value  pin=25 value=0" in lines
+    assert lines[-2] == '  1000.0 ms  end  reason="budget"'
+    assert lines[-1].startswith("status: ok;")
