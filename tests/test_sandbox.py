@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.evaluate.sandbox import RunJob, run_many, run_program, vm_dir
+from pipeline.evaluate.sandbox import MAX_LINES, RunJob, run_many, run_program, vm_dir
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 
@@ -113,6 +113,13 @@ def test_a_loop_that_never_sleeps_is_killed_and_keeps_its_trace():
     assert result.status == "timeout"
     assert [e.kind for e in result.events] == ["pin.init", "pin.value", "print"]
     assert result.stdout == "spinning\n"
+
+
+def test_a_print_flood_is_cut_off_before_it_fills_the_parents_memory():
+    result = run_program("while True:\n    print('x')\n", wall_timeout_s=60.0)
+    assert result.status == "timeout"
+    assert result.error == f"stopped after {MAX_LINES} events and printed lines"
+    assert len(result.events) == MAX_LINES + 1
 
 
 def test_unbounded_allocation_ends_in_memory_error():

@@ -29,7 +29,7 @@ VM_PACKAGE = "@micropython/micropython-webassembly-pyscript"
 # MemoryError within about a second instead of growing towards wasm32's 4 GiB.
 WASM_MAX_PAGES = 4096
 JS_HEAP_MB = 256
-MAX_STDOUT_BYTES = 64 * 1024 * 1024  # beyond this the run is cut off (a flood of events or prints)
+MAX_LINES = 200_000  # events plus printed lines; a run that makes more is cut off as a timeout
 _END_STATUS = {
     "returned": "ok",
     "budget": "ok",
@@ -149,7 +149,9 @@ def run_program(
     with tempfile.TemporaryDirectory(prefix="mpyforge-run-") as tmp:
         job_dir = Path(tmp)
         (job_dir / "main.py").write_text(source, encoding="utf-8")
-        (job_dir / "job.json").write_text(json.dumps({"board": board, "seconds": seconds, "world": world or {}}))
+        (job_dir / "job.json").write_text(
+            json.dumps({"board": board, "seconds": seconds, "world": world or {}, "max_lines": MAX_LINES})
+        )
         proc = subprocess.Popen(
             _command(command_node, module, job_dir),
             stdin=subprocess.DEVNULL,
@@ -166,7 +168,7 @@ def run_program(
             proc.kill()
             out, err = proc.communicate()
             timed_out = f"no end within {wall_timeout_s:g} s of real time (a loop that never sleeps?)"
-    events, end = _parse(out[:MAX_STDOUT_BYTES])
+    events, end = _parse(out)
     return _result(events, end, timed_out, err.decode(errors="replace"), time.monotonic() - start)
 
 

@@ -11,10 +11,8 @@ BOARD = JOB["board"]
 WORLD = JOB.get("world") or {}
 BUDGET_US = int(JOB["seconds"] * 1_000_000)
 rtc_base_s = 1_704_067_200  # the RTC starts at 2024-01-01 00:00:00 UTC (machine.RTC sets it)
-MAX_EVENTS = JOB.get("max_events", 200_000)
 
 now_us = 0
-_events = 0
 _in_callback = False
 _end_reason = "budget"  # "returned" once the program is back at the REPL
 _timers = []  # active machine.Timer objects (each has .next_us)
@@ -28,10 +26,6 @@ def now_ms():
 
 
 def emit(kind, args=None):
-    global _events
-    _events += 1
-    if _events > MAX_EVENTS:
-        finish("events", error="stopped after %d hardware events" % MAX_EVENTS)
     _simhost.emit(now_us / 1000, json.dumps([now_us / 1000, kind, args or {}]))
 
 

@@ -1,34 +1,42 @@
 // Runs one program on the simulated board, inside MicroPython's WebAssembly port.
 //   node [permission flags] run.mjs <micropython.mjs> <board dir> <job dir>
-// <job dir> holds main.py (the program) and job.json ({board, seconds, world}). Every event
-// goes to stdout as one JSON line, [t_ms, kind, args], written with fs.writeSync so that a
-// process killed for spinning has already written everything it did.
+// <job dir> holds main.py (the program) and job.json ({board, seconds, world, max_lines}).
+// Every event goes to stdout as one JSON line, [t_ms, kind, args], written with fs.writeSync
+// so that a process killed for spinning has already written everything it did.
 import { readdirSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
 const [vmModule, boardDir, jobDir] = process.argv.slice(2);
-let clockMs = 0;
-const line = (t, kind, args) => writeSync(1, JSON.stringify([t, kind, args]) + "\n");
+let clockMs = 0; // the board's virtual clock, as of its last event: printed lines carry it
+let lines = 0;
+let maxLines = Infinity;
 
-function fail(reason, error) {
-  line(clockMs, "end", { reason, error: String(error).split("\n")[0].slice(0, 500) });
+function end(reason, error) {
+  const args = { reason, error: String(error).split("\n")[0].slice(0, 500) };
+  writeSync(1, JSON.stringify([clockMs, "end", args]) + "\n");
   process.exit(0);
+}
+
+// Events and printed lines together are capped: a loop that prints or toggles without sleeping
+// would otherwise fill the parent's memory before the wall timeout ends it.
+function out(json) {
+  if (++lines > maxLines) end("events", `stopped after ${maxLines} events and printed lines`);
+  writeSync(1, json + "\n");
 }
 
 try {
   const source = readFileSync(join(jobDir, "main.py"), "utf8");
   const job = readFileSync(join(jobDir, "job.json"), "utf8");
+  maxLines = JSON.parse(job).max_lines;
   const { loadMicroPython } = await import(pathToFileURL(vmModule).href);
-  const mp = await loadMicroPython({
-    stdout: (text) => line(clockMs, "print", { text }),
-    stderr: (text) => line(clockMs, "print", { text }),
-  });
+  const printed = (text) => out(JSON.stringify([clockMs, "print", { text }]));
+  const mp = await loadMicroPython({ stdout: printed, stderr: printed });
   mp.registerJsModule("_simhost", {
     job,
     emit: (t, json) => {
       clockMs = t;
-      writeSync(1, json + "\n");
+      out(json);
     },
     clock: (t) => {
       clockMs = t;
@@ -46,12 +54,11 @@ try {
       "sys.modules['utime'] = time\nsys.modules['umachine'] = machine\n" +
       "_source = _SOURCE\ndel _SOURCE\n_sim.run(_source)\n",
   );
-  fail("crashed", "the board returned without an end event");
+  end("crashed", "the board returned without an end event");
 } catch (err) {
-  // The board's own Python failed (or the VM did): not the program's fault, but reported as such.
   // A call the permission model refused (the program reached Node through `import js`) unwinds
   // straight through the VM: the program cannot catch it, and the run ends as "raised".
   const text = String(err && err.message ? err.message : err);
-  if (err && err.code === "ERR_ACCESS_DENIED") fail("denied", `PermissionError: ${text} (${err.permission})`);
-  fail(/MemoryError|Unable to grow|out of memory/i.test(text) ? "memory" : "crashed", text.trim().split("\n").pop());
+  if (err && err.code === "ERR_ACCESS_DENIED") end("denied", `PermissionError: ${text} (${err.permission})`);
+  end(/MemoryError|Unable to grow|out of memory/i.test(text) ? "memory" : "crashed", text.trim().split("\n").pop());
 }
