@@ -173,3 +173,19 @@ def test_rtc_sets_the_clock_time_reads():
         "time.sleep(2)\nprint(time.localtime()[:6])\n"
     )
     assert run(source).stdout == "(2025, 1, 2, 4, 5, 8)\n"
+
+
+def test_asyncio_runs_on_the_virtual_clock_with_irqs_waking_tasks():
+    source = (
+        "import uasyncio as asyncio\nfrom machine import Pin\nimport time\nled = Pin(25, Pin.OUT)\n"
+        "flag = asyncio.ThreadSafeFlag()\nPin(14, Pin.IN, Pin.PULL_UP).irq(lambda p: flag.set(), Pin.IRQ_FALLING)\n"
+        "async def blink():\n    while True:\n        led.toggle()\n        await asyncio.sleep_ms(250)\n"
+        "async def button():\n    while True:\n        await flag.wait()\n        print('pressed', time.ticks_ms())\n"
+        "async def main():\n    asyncio.create_task(blink())\n    asyncio.create_task(button())\n"
+        "    try:\n        await asyncio.wait_for(asyncio.sleep(5), 0.3)\n    except asyncio.TimeoutError:\n"
+        "        print('timeout', time.ticks_ms())\n    await asyncio.sleep(1)\n"
+        "asyncio.run(main())\nprint('returned', time.ticks_ms())\n"
+    )
+    result = run(source, world={"pins": {"14": [[0, 1], [700, 0], [800, 1]]}}, seconds=2.0)
+    assert result.stdout == "timeout 300\npressed 700\nreturned 1300\n"
+    assert [t for t, _ in events(result, "pin.value")] == [0.0, 250.0, 500.0, 750.0, 1000.0, 1250.0]

@@ -99,6 +99,12 @@ def _next_due(limit_us):
     return best
 
 
+def next_due_us():
+    """When the next timer or IRQ callback falls due (None if none will before the budget)."""
+    due = _next_due(BUDGET_US - 1)
+    return None if due is None else due[0]
+
+
 def _call(handler, arg):
     global _in_callback
     _in_callback = True

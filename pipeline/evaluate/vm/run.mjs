@@ -48,10 +48,11 @@ try {
     if (name.endsWith(".py")) mp.FS.writeFile("/sim/" + name, readFileSync(join(boardDir, name)));
   }
   mp.globals.set("_SOURCE", source);
-  // `utime`/`umachine` would otherwise stay the port's built-in aliases (docs/evaluation.md).
+  // `utime`/`umachine`/`uasyncio` would otherwise stay the port's built-in aliases (docs/evaluation.md).
   mp.runPython(
     "import sys\nsys.path.insert(0, '/sim')\nimport _sim, time, machine\n" +
-      "sys.modules['utime'] = time\nsys.modules['umachine'] = machine\n" +
+      "import asyncio\nsys.modules['utime'] = time\nsys.modules['umachine'] = machine\n" +
+      "sys.modules['uasyncio'] = asyncio\n" +
       "_source = _SOURCE\ndel _SOURCE\n_sim.run(_source)\n",
   );
   end("crashed", "the board returned without an end event");
