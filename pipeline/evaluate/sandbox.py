@@ -148,7 +148,7 @@ def run_program(
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mpyforge-run-") as tmp:
         job_dir = Path(tmp)
-        (job_dir / "main.py").write_text(source, encoding="utf-8")
+        (job_dir / "main.py").write_text(source, encoding="utf-8", errors="replace")
         (job_dir / "job.json").write_text(
             json.dumps({"board": board, "seconds": seconds, "world": world or {}, "max_lines": MAX_LINES})
         )

@@ -16,11 +16,16 @@ if BOARD == "pico":
     NO_PWM = ()
     TIMER_IDS = (-1,)
     I2C_DEFAULT = {0: (5, 4), 1: (7, 6)}  # bus -> (scl, sda)
-    I2C_PINS = {0: ((1, 5, 9, 13, 17, 21), (0, 4, 8, 12, 16, 20)), 1: ((3, 7, 11, 15, 19, 27), (2, 6, 10, 14, 18, 26))}
+    # RP2040 datasheet, GPIO function table: each bus signal is on every fourth (or eighth) pin.
+    I2C_PINS = {
+        0: ((1, 5, 9, 13, 17, 21, 25), (0, 4, 8, 12, 16, 20, 24, 28)),
+        1: ((3, 7, 11, 15, 19, 23, 27), (2, 6, 10, 14, 18, 22, 26)),
+    }
     SPI_DEFAULT = {0: (18, 19, 16), 1: (10, 11, 8)}  # bus -> (sck, mosi, miso)
+    SPI_PINS = {0: ((2, 6, 18, 22), (3, 7, 19, 23), (0, 4, 16, 20)), 1: ((10, 14, 26), (11, 15, 27), (8, 12, 28))}
     UART_DEFAULT = {0: (0, 1), 1: (4, 5)}  # bus -> (tx, rx)
-    UART_TX = {0: (0, 12, 16, 28), 1: (4, 8, 20)}
-    UART_RX = {0: (1, 13, 17), 1: (5, 9, 21)}
+    UART_TX = {0: (0, 12, 16, 28), 1: (4, 8, 20, 24)}
+    UART_RX = {0: (1, 13, 17), 1: (5, 9, 21, 25)}
 elif BOARD == "esp32":
     PINS = tuple(range(0, 6)) + tuple(range(12, 24)) + (25, 26, 27) + tuple(range(32, 40))
     NAMES = {}
@@ -32,6 +37,7 @@ elif BOARD == "esp32":
     I2C_DEFAULT = {0: (18, 19), 1: (25, 26)}
     I2C_PINS = None  # any output-capable pin, through the GPIO matrix
     SPI_DEFAULT = {1: (14, 13, 12), 2: (18, 23, 19)}
+    SPI_PINS = None
     UART_DEFAULT = {0: (1, 3), 1: (10, 9), 2: (17, 16)}
     UART_TX = UART_RX = None
 else:  # esp8266
@@ -45,6 +51,7 @@ else:  # esp8266
     I2C_DEFAULT = {-1: (5, 4), 0: (5, 4)}
     I2C_PINS = None
     SPI_DEFAULT = {1: (14, 13, 12)}
+    SPI_PINS = None
     UART_DEFAULT = {0: (1, 3), 1: (2, None)}
     UART_TX = UART_RX = None
 

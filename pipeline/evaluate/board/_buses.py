@@ -109,9 +109,11 @@ class SPI:
             raise ValueError("SPI(%s) doesn't exist" % id)
         dsck, dmosi, dmiso = _boards.SPI_DEFAULT.get(id, (None, None, None))
         self._bus = id
-        args = {"bus": id, "baudrate": baudrate, "sck": _pin_arg(sck, dsck), "mosi": _pin_arg(mosi, dmosi)}
-        args["miso"] = _pin_arg(miso, dmiso)
-        emit("spi.init", args)
+        pins = (_pin_arg(sck, dsck), _pin_arg(mosi, dmosi), _pin_arg(miso, dmiso))
+        if not self._soft and _boards.SPI_PINS is not None:
+            for what, num, allowed in zip(("SCK", "MOSI", "MISO"), pins, _boards.SPI_PINS[id]):
+                _boards.check_bus_pin({id: allowed}, id, num, what)
+        emit("spi.init", {"bus": id, "baudrate": baudrate, "sck": pins[0], "mosi": pins[1], "miso": pins[2]})
 
     def init(self, baudrate=1_000_000, **kwargs):
         pass

@@ -141,7 +141,7 @@ class Signal:
 class PWM:
     _DEFAULT_FREQ = {"pico": 1000, "esp32": 5000, "esp8266": 500}[_sim.BOARD]
 
-    def __init__(self, dest, *, freq=None, duty_u16=None, duty_ns=None, duty=None, invert=False):
+    def __init__(self, dest, freq=None, duty=None, *, duty_u16=None, duty_ns=None, invert=False):
         self._num = _num(dest)
         _boards.check_output(self._num)
         _boards.check_pwm(self._num)
