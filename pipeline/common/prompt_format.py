@@ -132,3 +132,9 @@ def ollama_template() -> str:
 def stop_sequences() -> list[str]:
     """Strings that end generation: the end of an answer, or the model starting a new turn."""
     return [EOS, USER, SYSTEM]
+
+
+def cut_at_stop(text: str) -> str:
+    """The answer up to the first stop sequence (llama.cpp stops there; HF only stops at ``<eos>``)."""
+    ends = [text.find(stop) for stop in stop_sequences() if stop in text]
+    return text[: min(ends)] if ends else text

@@ -73,19 +73,30 @@ def greedy_tokens(llm, prompt_ids: list[int], n_tokens: int) -> tuple[list[int],
     return produced, time.perf_counter() - start
 
 
+def complete(
+    llm, prompt: str, max_tokens: int = 128, instruct: bool = True, temperature: float = 0.0, seed: int = 0
+) -> str:
+    """The continuation of ``prompt`` by an open model, up to the end of the turn (a stop sequence or
+    an end-of-generation token). Above temperature 0 it samples, reproducibly for one ``seed``."""
+    ids = tokenize(llm, prompt_text(prompt, instruct))
+    room = context_length(llm) - len(ids)
+    if room <= 0:
+        raise ValueError(f"prompt is {len(ids)} tokens; {llm.model_path} has a {context_length(llm)}-token context")
+    llm.reset()
+    # Plain temperature sampling (no top-k/top-p/min-p cut), as HF's `continuations` samples.
+    sampling = {"top_k": 0, "top_p": 1.0, "min_p": 0.0, "seed": seed} if temperature > 0 else {}
+    completion = llm.create_completion(
+        ids, max_tokens=min(max_tokens, room), temperature=temperature, stop=stop_sequences(), **sampling
+    )
+    return completion["choices"][0]["text"]
+
+
 def generate_gguf(
     model_path: Path, prompt: str, max_tokens: int = 128, instruct: bool = True, temperature: float = 0.0
 ) -> str:
     """The model's continuation of ``prompt`` (the answer, for an instruction model)."""
     llm = load_llama(model_path)
     try:
-        ids = tokenize(llm, prompt_text(prompt, instruct))
-        room = context_length(llm) - len(ids)
-        if room <= 0:
-            raise ValueError(f"prompt is {len(ids)} tokens; {model_path} has a {context_length(llm)}-token context")
-        completion = llm.create_completion(
-            ids, max_tokens=min(max_tokens, room), temperature=temperature, stop=stop_sequences()
-        )
-        return completion["choices"][0]["text"]
+        return complete(llm, prompt, max_tokens, instruct, temperature)
     finally:
         llm.close()

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from pipeline.common.prompt_format import format_prompt, stop_sequences
+from pipeline.common.prompt_format import cut_at_stop, format_prompt
 from pipeline.common.text_metrics import chrf, exact_match
 from pipeline.gguf.generate import generate_gguf
 from pipeline.pairs.mpy_compile import compile_many
@@ -76,12 +76,6 @@ def token_budgets(model_dir: Path, pairs: list[EvalPair], max_new_tokens: int) -
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     context = model_context(model_dir)
     return [max(0, min(max_new_tokens, context - len(tokenizer.encode(format_prompt(p.instruction))))) for p in pairs]
-
-
-def cut_at_stop(text: str) -> str:
-    """The answer up to the first stop sequence (llama.cpp stops there; HF only stops at ``<eos>``)."""
-    ends = [text.find(stop) for stop in stop_sequences() if stop in text]
-    return text[: min(ends)] if ends else text
 
 
 def _compile_error(source: str, compiled_ok: bool, error: str, statements: int) -> str:

@@ -11,22 +11,45 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from pipeline.common.prompt_format import BOS, EOS, PAD, SPECIAL_TOKEN_IDS, format_prompt
 
 
-def greedy_continuation(model, tokenizer, text: str, max_new_tokens: int) -> str:
-    """Greedy continuation of ``text`` (special tokens included as written), up to ``<eos>``."""
+def continuations(
+    model, tokenizer, text: str, max_new_tokens: int, temperature: float = 0.0, n: int = 1, seed: int = 0
+) -> list[str]:
+    """``n`` continuations of ``text`` (special tokens included as written), each up to ``<eos>``.
+
+    Temperature 0 is greedy (``n`` identical answers); above it, ``n`` samples drawn with ``seed``.
+    """
     input_ids = torch.tensor([tokenizer.encode(text)])
+    sampling = {"do_sample": True, "temperature": temperature, "top_k": 0} if temperature > 0 else {"do_sample": False}
+    torch.manual_seed(seed)
     with torch.no_grad():
         output = model.generate(
             input_ids,
             attention_mask=torch.ones_like(input_ids),
             max_new_tokens=max_new_tokens,
-            do_sample=False,
+            num_return_sequences=n,
             eos_token_id=SPECIAL_TOKEN_IDS[EOS],
             pad_token_id=SPECIAL_TOKEN_IDS[PAD],
+            **sampling,
         )
-    new_ids = output[0, input_ids.shape[1] :].tolist()
-    if SPECIAL_TOKEN_IDS[EOS] in new_ids:
-        new_ids = new_ids[: new_ids.index(SPECIAL_TOKEN_IDS[EOS])]
-    return tokenizer.decode(new_ids, skip_special_tokens=False)
+    texts = []
+    for row in output[:, input_ids.shape[1] :].tolist():
+        if SPECIAL_TOKEN_IDS[EOS] in row:
+            row = row[: row.index(SPECIAL_TOKEN_IDS[EOS])]
+        texts.append(tokenizer.decode(row, skip_special_tokens=False))
+    return texts
+
+
+def greedy_continuation(model, tokenizer, text: str, max_new_tokens: int) -> str:
+    """Greedy continuation of ``text`` (special tokens included as written), up to ``<eos>``."""
+    return continuations(model, tokenizer, text, max_new_tokens)[0]
+
+
+def load_hf(model_dir: Path):
+    """``(model, tokenizer)`` of a trained HF model directory, ready for generation."""
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    model.eval()
+    return model, tokenizer
 
 
 def generate_hf(model_dir: Path, prompt: str, max_new_tokens: int = 128, instruct: bool = False) -> str:
@@ -36,8 +59,6 @@ def generate_hf(model_dir: Path, prompt: str, max_new_tokens: int = 128, instruc
     (``<bos><|user|>…<|assistant|>``); otherwise the prompt is raw text after ``<bos>``,
     the way pretraining documents start.
     """
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
-    model.eval()
+    model, tokenizer = load_hf(model_dir)
     text = format_prompt(prompt) if instruct else BOS + prompt
     return greedy_continuation(model, tokenizer, text, max_new_tokens)
