@@ -22,7 +22,7 @@ from pipeline.common.artifacts import ArtifactStore, ArtifactWrite
 from pipeline.common.text_metrics import perplexity
 from pipeline.tokens.shards import SHARDS_SUBDIR
 from pipeline.train.outputs import RESULT_KEYS
-from pipeline.train.run_dir import prune_run_dirs
+from pipeline.train.run_dir import launcher_env, prune_run_dirs
 from pipeline.train.settings import TrainSettings
 from resources.artifact_store import ArtifactStoreResource
 from resources.gpu import GpuResource
@@ -95,7 +95,7 @@ def train_checkpoint(
         f"training in {run_dir} on {device.name} ({device.memory_bytes / 2**30:.1f} GiB, {device.precision})"
     )
     command = [*gpu.launcher(sys.executable), "-m", "pipeline.train.run", str(settings_file)]
-    pipes.run(command=command, context=context, env={"PYTHONUNBUFFERED": "1", **child_env})
+    pipes.run(command=command, context=context, env={"PYTHONUNBUFFERED": "1", **child_env, **launcher_env()})
     metrics = json.loads((write.directory / "metrics.json").read_text())
     keys = ("parameters", *RESULT_KEYS, "stopped_reason")
     # The model is exported: the checkpoints (GBs for the larger presets) have done their job,

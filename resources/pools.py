@@ -15,7 +15,7 @@ import socket
 
 import dagster as dg
 
-from pipeline.common.store_locks import pid_alive
+from pipeline.common.store_locks import pid_alive, process_token, token_alive
 
 GPU_POOL = "gpu"
 # One training at a time per GPU. With several GPUs in one machine, raise it to the card count and
@@ -33,11 +33,13 @@ def ensure_pool_limits(instance: dg.DagsterInstance) -> None:
 # Which process on which host executes a run in-process (`mpyforge run`); see release_abandoned_runs.
 RUN_HOST_TAG = "mpyforge/host"
 RUN_PID_TAG = "mpyforge/pid"
+RUN_PROCESS_TAG = "mpyforge/process"  # pid, boot id and start time: a reused pid is another process
 
 
 def process_tags() -> dict[str, str]:
     """Tags for a run this process executes itself."""
-    return {RUN_HOST_TAG: socket.gethostname(), RUN_PID_TAG: str(os.getpid())}
+    pid = os.getpid()
+    return {RUN_HOST_TAG: socket.gethostname(), RUN_PID_TAG: str(pid), RUN_PROCESS_TAG: process_token(pid)}
 
 
 def release_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
@@ -54,7 +56,8 @@ def release_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
     released = []
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=unfinished, tags={RUN_HOST_TAG: host})):
         pid = int(run.tags.get(RUN_PID_TAG, "0"))
-        if pid and pid_alive(pid):
+        token = run.tags.get(RUN_PROCESS_TAG)
+        if pid and (token_alive(token) if token else pid_alive(pid)):
             continue
         instance.report_run_failed(run, f"its mpyforge process (pid {pid} on {host}) ended without finishing it")
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)

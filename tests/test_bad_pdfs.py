@@ -1,5 +1,8 @@
 """Each kind of bad PDF gives a PdfExtractionError naming the file and the cause in plain words."""
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,7 +12,8 @@ from PIL import Image
 from pipeline.pdf.extract import ExtractionLimits, PdfExtractionError, extract_blocks, extract_pdf_isolated
 from pipeline.pdf.pool import PdfJob, build_pdf_documents
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "pdfs" / "rp2040_peripherals.pdf"
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "data" / "pdfs" / "rp2040_peripherals.pdf"
 
 
 def text_pdf(path: Path, **encryption) -> Path:
@@ -118,3 +122,31 @@ def test_a_pool_of_workers_fails_a_bad_pdf_alone_and_keeps_job_order(tmp_path: P
     assert isinstance(bad, PdfExtractionError) and "truncated" in str(bad)
     assert first["doc_id"] == "a" and last["doc_id"] == "b" and first["blocks"] == last["blocks"] > 0
     assert (tmp_path / "a" / "blocks.parquet").is_file() and not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("max_memory_mb", -5), ("max_memory_mb", 10**13), ("timeout_s", -1), ("max_pages", 0)]
+)
+def test_limits_out_of_range_are_refused_naming_the_field(field: str, value):
+    with pytest.raises(ValueError, match=rf"^pdf_documents\.{field}: {value} is out of range"):
+        ExtractionLimits(**{field: value})
+
+
+def test_a_worker_is_capped_in_cpu_time_even_without_its_parent():
+    # The worker alone (as when its parent died and no timeout is enforced): SIGXCPU ends it.
+    spin = (
+        "from pipeline.pdf.extract import ExtractionLimits, _cap_worker\n"
+        "_cap_worker(ExtractionLimits(timeout_s=0.5))\n"
+        "while True:\n    pass\n"
+    )
+    done = subprocess.run([sys.executable, "-c", spin], cwd=REPO, timeout=120)
+    assert done.returncode == -signal.SIGXCPU
+
+
+def test_the_memory_cap_inside_the_parser_is_not_called_damage():
+    from pdfplumber.utils.exceptions import PdfminerException
+
+    from pipeline.pdf.extract import _memory_exhausted
+
+    assert _memory_exhausted(PdfminerException(MemoryError()))
+    assert not _memory_exhausted(PdfminerException(ValueError("bad xref")))

@@ -50,6 +50,25 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def process_token(pid: int) -> str:
+    """``pid`` told apart from a later process that reuses it: ``pid:boot id:start time`` (Linux
+    ``/proc``); just the pid where that is not available."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        started = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19]  # field 22
+    except (OSError, IndexError):
+        return str(pid)
+    return f"{pid}:{boot}:{started}"
+
+
+def token_alive(token: str) -> bool:
+    """Whether the process a ``process_token`` named still runs (not a reboot's or a reused pid)."""
+    pid = int(token.split(":", 1)[0])
+    if ":" not in token:
+        return pid_alive(pid)
+    return pid_alive(pid) and process_token(pid) == token
+
+
 class Owner(NamedTuple):
     """Who holds a write in progress (the sidecar file's JSON)."""
 

@@ -49,6 +49,22 @@ class ExtractionLimits:
     max_pages: int = 2000
     max_bytes: int = 200_000_000
 
+    def __post_init__(self) -> None:
+        # A cap of -5 MB used to mean "no cap", 10**13 overflowed setrlimit, timeout -1 failed every PDF.
+        for name, low, high in _LIMIT_RANGES:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+                raise ValueError(f"pdf_documents.{name}: {value!r} is out of range ({low} to {high})")
+
+
+# Valid ranges: one day, 1 TiB of memory and a million pages are far past any book.
+_LIMIT_RANGES = (
+    ("timeout_s", 0.001, 86_400),
+    ("max_memory_mb", 1, 1 << 20),
+    ("max_pages", 1, 1_000_000),
+    ("max_bytes", 1, 1 << 40),
+)
+
 
 def _check_file(pdf_path: Path, limits: ExtractionLimits) -> None:
     if not pdf_path.is_file():
@@ -166,6 +182,8 @@ def _read_pages(pdf_path: Path, limits: ExtractionLimits) -> tuple[list[PageGlyp
                 page.close()  # drops the page's object and textmap caches
             return pages, _outline_levels(pdf)
     except (PdfminerException, PSException) as error:
+        if _memory_exhausted(error):
+            raise  # the memory cap, not a damaged file: the worker says so
         raise _parse_failure(pdf_path, error) from error
 
 
@@ -203,15 +221,32 @@ def _memory_exhausted(error: BaseException | None) -> bool:
     while error is not None:
         if isinstance(error, MemoryError):
             return True
+        wrapped = error.args[0] if isinstance(error, PdfminerException) and error.args else None
+        if isinstance(wrapped, BaseException) and _memory_exhausted(wrapped):
+            return True  # pdfplumber wraps the parser's errors in PdfminerException(error)
         error = error.__cause__ or error.__context__
     return False
 
 
+def _cap_worker(limits: ExtractionLimits) -> int:
+    """Cap this process's address space and CPU time; returns the address-space hard limit.
+
+    Only the soft memory limit is capped, so the worker can lift it again to send its answer. The
+    CPU cap (the wall-clock timeout plus a margin) kills a worker whose parent died and can no
+    longer enforce the timeout (SIGXCPU)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (limits.max_memory_mb * 1024 * 1024, hard))
+    _, cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)
+    cpu_s = math.ceil(limits.timeout_s) + 5
+    if cpu_hard != resource.RLIM_INFINITY:
+        cpu_s = min(cpu_s, cpu_hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_hard))
+    return hard
+
+
 def _worker(pdf_path: str, doc_id: str, limits: ExtractionLimits, conn) -> None:
     """Child process: cap the address space, extract, send back blocks or the error text."""
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    # Only the soft limit is capped, so the worker can lift it again to send its answer.
-    resource.setrlimit(resource.RLIMIT_AS, (limits.max_memory_mb * 1024 * 1024, hard))
+    hard = _cap_worker(limits)
     try:
         answer = ("ok", _extract(Path(pdf_path), doc_id, limits))
     except PdfExtractionError as error:

@@ -15,12 +15,22 @@ import json
 import os
 import re
 import shutil
+import sys
+import threading
+import time
 from pathlib import Path
+
+from pipeline.common.store_locks import process_token, token_alive
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 # Written by Trainer._save_checkpoint before trainer_state.json (transformers 5).
 CHECKPOINT_FILES = ("model.safetensors", "optimizer.pt", "scheduler.pt")
 LOCK_FILE = "trainer.lock"
+# Set by the launching Dagster step (assets/training.py): its process_token, and the wall-clock
+# time (unix seconds) past which the trainer stops.
+LAUNCHER_ENV = "MPYFORGE_TRAIN_LAUNCHER"
+DEADLINE_ENV = "MPYFORGE_TRAIN_DEADLINE"
+WATCH_S = 2.0
 
 
 class RunDirectoryBusy(RuntimeError):
@@ -54,9 +64,33 @@ def last_complete_checkpoint(checkpoint_dir: Path, remove_torn: bool = False) ->
     return None
 
 
+def launcher_env() -> dict[str, str]:
+    """The environment a launcher gives its trainer: the trainer dies with it and by its deadline
+    (``$MPYFORGE_TRAIN_MAX_RUNTIME_S``, default three days, from now)."""
+    max_runtime_s = float(os.environ.get("MPYFORGE_TRAIN_MAX_RUNTIME_S", 3 * 86400))
+    return {LAUNCHER_ENV: process_token(os.getpid()), DEADLINE_ENV: str(time.time() + max_runtime_s)}
+
+
+def _watch_launcher(launcher: str | None, deadline: float | None) -> None:
+    while True:
+        time.sleep(WATCH_S)
+        if launcher and not token_alive(launcher):
+            why = "its launching step process is gone (killed?)"
+        elif deadline and time.time() > deadline:
+            why = f"it ran past its deadline ({DEADLINE_ENV}; MPYFORGE_TRAIN_MAX_RUNTIME_S sets the limit)"
+        else:
+            continue
+        print(f"trainer: stopping, {why}; the last complete checkpoint stays for a resume", file=sys.stderr, flush=True)
+        os._exit(3)  # no cleanup that could hang; the kernel drops trainer.lock
+
+
 class RunLock:
     """An exclusive, non-blocking ``flock`` on ``<run dir>/trainer.lock``; the kernel drops it when
-    the process dies, so a killed trainer never leaves a stale lock behind."""
+    the process dies, so a killed trainer never leaves a stale lock behind.
+
+    The holder also dies with its launcher: a Dagster step killed alone would otherwise leave its
+    trainer running, holding the lock, and every retry would fail with ``RunDirectoryBusy``. It
+    stops as well past the launcher's deadline (a hung trainer would hold the gpu slot forever)."""
 
     def __init__(self, run_dir: Path):
         self.path = Path(run_dir) / LOCK_FILE
@@ -80,6 +114,10 @@ class RunLock:
         handle.write(str(os.getpid()))
         handle.flush()
         self._handle = handle
+        launcher, deadline = os.environ.get(LAUNCHER_ENV), os.environ.get(DEADLINE_ENV)
+        if launcher or deadline:
+            args = (launcher, float(deadline) if deadline else None)
+            threading.Thread(target=_watch_launcher, args=args, name="launcher watch", daemon=True).start()
         return self
 
     def __exit__(self, *exc) -> None:
