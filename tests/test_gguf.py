@@ -224,3 +224,21 @@ def test_windows_and_perplexity_math():
     assert windows == [[1, 10, 11, 12], [1, 13, 14, 15], [1, 16, 17, 18]]
     uniform = [np.zeros((4, 50), dtype=np.float32) for _ in windows]
     assert window_perplexity(windows, uniform) == pytest.approx(50.0)
+
+
+def test_the_f32_master_is_scratch_inside_the_write_directory(models, tmp_path, monkeypatch):
+    # A killed export must leave its master where the artifact store sweeps, not in the system temp dir.
+    from pipeline.gguf import export as gguf_export
+
+    written = []
+
+    def recording_write_gguf(model_dir, path, **kwargs):
+        written.append(Path(path))
+        return write_gguf(model_dir, path, **kwargs)
+
+    monkeypatch.setattr(gguf_export, "write_gguf", recording_write_gguf)
+    out_dir = tmp_path / ".tmp-write"
+    build_gguf_variant(models["llama"], "q8_0", out_dir, GgufSettings(**VERIFY), VAL_TEXTS)
+    (master,) = written
+    assert master.name == "model-f32.gguf" and out_dir in master.parents
+    assert [p.name for p in out_dir.iterdir()] == ["model-q8_0.gguf"]  # the scratch is gone before commit

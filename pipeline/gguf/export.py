@@ -61,7 +61,9 @@ def build_gguf_variant(
     verify = dict(window=settings.window, max_windows=settings.max_windows, gen_tokens=settings.gen_tokens)
     metadata: dict = {"variant": variant, "file": out_path.name}
 
-    with tempfile.TemporaryDirectory(prefix="gguf-master-") as scratch:
+    # The F32 master (GBs for the larger presets) is scratch inside ``out_dir``, the store's temp
+    # directory of this write: a killed export leaves it where the store's sweep removes it.
+    with tempfile.TemporaryDirectory(prefix=".gguf-master-", dir=out_dir) as scratch:
         master = Path(settings.master_path) if settings.master_path else Path(scratch) / "model-f32.gguf"
         if variant in WRITTEN_VARIANTS:
             metadata["writer"] = write_gguf(model_dir, out_path, dtype=variant, name=settings.name)
