@@ -3,7 +3,7 @@
 Endpoints (Ollama ``docs/api.md``): ``GET /api/version``, ``HEAD``/``POST
 /api/blobs/sha256:<hex>``, ``POST /api/create``, ``POST /api/show``, ``GET
 /api/tags``, ``POST /api/generate`` (``stream`` is always answered as false),
-``DELETE /api/delete``. Errors are ``{"error": "..."}`` with Ollama's status codes.
+``DELETE /api/delete``, ``POST /api/copy``. Errors are ``{"error": "..."}`` with Ollama's status codes.
 A version <= 0.5.4 switches ``/api/create`` to the old ``modelfile``-only form.
 
 In tests: ``with running_standin(tmp_path) as server: server.url, server.store.counters``.
@@ -32,11 +32,19 @@ from scripts.ollama_standin_store import ModelStore, StandinError  # noqa: E402
 CURRENT_VERSION = "0.12.6"
 OLD_CREATE_API_VERSION = "0.5.4"
 READ_CHUNK = 1 << 20
+# Bounds on what one request may send: a JSON request is a few KB; a blob is a GGUF file.
+MAX_JSON_BYTES = 16 << 20
+MAX_BLOB_BYTES = 1 << 40
+SOCKET_TIMEOUT_S = 60.0  # a client that stops sending mid-request frees its thread
 
 
 class StandinHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive like Go's server; every answer carries Content-Length
     server: StandinServer
+
+    def setup(self) -> None:
+        self.timeout = self.server.socket_timeout_s  # StreamRequestHandler applies it to the socket
+        super().setup()
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
         if self.server.verbose:
@@ -54,16 +62,24 @@ class StandinHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _body_chunks(self) -> Iterator[bytes]:
-        """The request body, Content-Length or chunked (the ollama package streams blobs chunked)."""
+    def _body_chunks(self, limit: int = MAX_BLOB_BYTES) -> Iterator[bytes]:
+        """The request body, Content-Length or chunked (the ollama package streams blobs chunked),
+        refused with 413 once it passes ``limit`` bytes."""
+        too_large = StandinError(413, f"request body over {limit} bytes")
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+            total = 0
+            while size := int(self.rfile.readline(64).split(b";")[0].strip() or b"0", 16):
+                total += size
+                if total > limit:
+                    raise too_large
                 yield self.rfile.read(size)
-                self.rfile.readline()
-            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                self.rfile.readline(64)
+            while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                 pass  # trailers
             return
         remaining = int(self.headers.get("Content-Length") or 0)
+        if remaining > limit:
+            raise too_large
         while remaining > 0:
             chunk = self.rfile.read(min(READ_CHUNK, remaining))
             if not chunk:
@@ -72,7 +88,7 @@ class StandinHandler(BaseHTTPRequestHandler):
             yield chunk
 
     def _json_body(self) -> dict:
-        raw = b"".join(self._body_chunks())
+        raw = b"".join(self._body_chunks(MAX_JSON_BYTES))
         try:
             body = json.loads(raw or b"{}")
         except json.JSONDecodeError as exc:
@@ -111,6 +127,10 @@ class StandinHandler(BaseHTTPRequestHandler):
         self._dispatch({"blobs": head_blob})
 
     def do_POST(self) -> None:  # noqa: N802
+        def copy(store: ModelStore) -> None:
+            store.copy(self._json_body())
+            self._send(200)
+
         def post_blob(store: ModelStore, digest: str) -> None:
             self._send(store.write_blob(digest, self._body_chunks()))
 
@@ -121,6 +141,7 @@ class StandinHandler(BaseHTTPRequestHandler):
                 "/api/show": lambda store: self._send(200, store.show(self._model_name(self._json_body()))),
                 "/api/generate": lambda store: self._send(200, store.generate(self._json_body())),
                 "/api/chat": lambda store: self._chat(store, self._json_body()),
+                "/api/copy": copy,
             }
         )
 
@@ -157,10 +178,11 @@ class StandinHandler(BaseHTTPRequestHandler):
 class StandinServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port: int, store: ModelStore, verbose: bool = False):
+    def __init__(self, port: int, store: ModelStore, verbose: bool = False, socket_timeout_s: float = SOCKET_TIMEOUT_S):
         super().__init__(("127.0.0.1", port), StandinHandler)
         self.store = store
         self.verbose = verbose
+        self.socket_timeout_s = socket_timeout_s
 
 
 @dataclass
@@ -170,10 +192,12 @@ class RunningStandin:
 
 
 @contextmanager
-def running_standin(store_dir: Path, version: str = CURRENT_VERSION) -> Iterator[RunningStandin]:
+def running_standin(
+    store_dir: Path, version: str = CURRENT_VERSION, socket_timeout_s: float = SOCKET_TIMEOUT_S
+) -> Iterator[RunningStandin]:
     """Serve on an ephemeral 127.0.0.1 port in a background thread for the duration of the block."""
     store = ModelStore(store_dir, version)
-    server = StandinServer(0, store)
+    server = StandinServer(0, store, socket_timeout_s=socket_timeout_s)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

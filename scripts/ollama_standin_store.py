@@ -203,6 +203,15 @@ class ModelStore:
         self.load(name)
         self._manifest(name).unlink()
 
+    def copy(self, body: dict) -> None:
+        source, destination = body.get("source"), body.get("destination")
+        if not source or not destination:
+            raise StandinError(400, "source and destination are required")
+        record = {**self.load(source), "name": full_name(destination)}
+        tmp = self._manifest(destination).with_suffix(".partial")
+        tmp.write_text(json.dumps(record))
+        tmp.replace(self._manifest(destination))  # the live tag switches in one step
+
     def tags(self) -> dict:
         models = []
         for path in sorted((self.root / "manifests").glob("*.json")):

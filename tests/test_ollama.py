@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import subprocess
 import sys
@@ -220,3 +221,33 @@ def test_standin_runs_as_a_script_for_make_ollama_standin(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_registration_that_fails_verification_leaves_the_live_tag_alone(tmp_path, tiny_gguf, settings):
+    other = build_tiny_llama(
+        tmp_path / "other", hidden=64, layers=1, heads=2, kv_heads=1, intermediate=128, context=128
+    )
+    other_gguf = Path(write_gguf(other, tmp_path / "other-f32.gguf")["path"])
+    with running_standin(tmp_path / "server") as server:
+        register_model(server.url, "tiny:live", tiny_gguf, settings)
+        live = OllamaClient(server.url).show("tiny:live")
+        # The smoke prompt fails on the new model (it overflows the stand-in's 128-token context).
+        too_long = dataclasses.replace(settings, smoke_prompt="led.on() " * 200)
+        with pytest.raises(OllamaAPIError, match="exceeds the context length"):
+            register_model(server.url, "tiny:live", other_gguf, too_long)
+        after = OllamaClient(server.url).show("tiny:live")
+        names = [tag["name"] for tag in requests.get(f"{server.url}/api/tags", timeout=10).json()["models"]]
+    assert after["model_info"]["llama.context_length"] == live["model_info"]["llama.context_length"] == 256
+    assert names == ["tiny:live"]  # no staging tag left behind
+
+
+def test_standin_refuses_oversized_bodies_and_drops_silent_clients(tmp_path):
+    with running_standin(tmp_path, socket_timeout_s=1) as server:
+        address = server.url.removeprefix("http://").split(":")
+        with socket.create_connection((address[0], int(address[1])), timeout=30) as sock:
+            sock.sendall(f"POST /api/show HTTP/1.1\r\nHost: x\r\nContent-Length: {1 << 40}\r\n\r\n{{".encode())
+            assert sock.recv(4096).startswith(b"HTTP/1.1 413")
+        with socket.create_connection((address[0], int(address[1])), timeout=30) as sock:
+            sock.sendall(b"POST /api/show HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+            # The body never comes: after its socket timeout the server closes the connection.
+            assert sock.recv(4096) == b"", "the stand-in kept a silent client's connection open"

@@ -12,8 +12,10 @@ only a ``modelfile`` string whose FROM names the uploaded blob as ``@sha256:<hex
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -216,6 +218,10 @@ class OllamaClient:
         with self._translated_errors("DELETE /api/delete"):
             self._ollama.delete(model)
 
+    def copy(self, source: str, destination: str) -> None:
+        with self._translated_errors("POST /api/copy"):
+            self._ollama.copy(source, destination)
+
 
 def _verify_show(model: str, shown: dict, architecture: str, context_length: int, template: str) -> None:
     model_info = shown.get("model_info") or {}
@@ -229,17 +235,32 @@ def _verify_show(model: str, shown: dict, architecture: str, context_length: int
         raise ModelVerificationError(f"Ollama's TEMPLATE for {model!r} differs from the one sent")
 
 
+def staging_name(model_name: str) -> str:
+    """A temporary tag beside ``model_name`` (``name:tag`` -> ``name:tag-staging-<hex>``)."""
+    base, _, tag = model_name.partition(":")
+    return f"{base}:{tag or 'latest'}-staging-{uuid.uuid4().hex[:8]}"
+
+
 def register_model(host: str | None, model_name: str, gguf_path: Path, settings: OllamaSettings) -> dict:
-    """Create ``model_name`` from ``gguf_path``, check /api/show against the GGUF, run one smoke prompt."""
+    """Create ``model_name`` from ``gguf_path``, check /api/show against the GGUF, run one smoke prompt.
+
+    All of it happens under a temporary tag that is copied to ``model_name`` only once verified, so a
+    failed check leaves users on the model they had, never on an unverified one."""
     facts = read_gguf_facts(gguf_path)
     client = OllamaClient(host, settings.timeout_s)
     template = ollama_template()
     parameters = model_parameters(facts.context_length, settings)
-    created = client.create(model_name, gguf_path, template, settings.system, parameters, settings.license)
-    _verify_show(model_name, client.show(model_name), facts.architecture, facts.context_length, template)
-    answer = client.generate(model_name, settings.smoke_prompt, num_predict=settings.num_predict)
-    if not answer.strip():
-        raise ModelVerificationError(f"{model_name!r} gave an empty answer to the smoke prompt")
+    staging = staging_name(model_name)
+    try:
+        created = client.create(staging, gguf_path, template, settings.system, parameters, settings.license)
+        _verify_show(staging, client.show(staging), facts.architecture, facts.context_length, template)
+        answer = client.generate(staging, settings.smoke_prompt, num_predict=settings.num_predict)
+        if not answer.strip():
+            raise ModelVerificationError(f"{model_name!r} gave an empty answer to the smoke prompt")
+        client.copy(staging, model_name)
+    finally:
+        with contextlib.suppress(OllamaError):
+            client.delete(staging)  # the blob stays: the live tag (or a retry) uses it
     return {
         **created,
         "host": client.host,
