@@ -16,15 +16,14 @@ from resources.settings_config import settings_config, to_settings
 pdf_partitions = dg.DynamicPartitionsDefinition(name="pdfs")
 
 
-def default_inbox() -> str:
-    return os.environ.get("MPYFORGE_PDF_INBOX", "data/pdfs")
+def pdf_inbox() -> Path:
+    """The PDF inbox: ``$MPYFORGE_PDF_INBOX`` or ``data/pdfs``. The one answer for the asset, the
+    sensor and `mpyforge run`; run config cannot move it, or the sensor would see another
+    folder's PDFs as deleted and drop their partitions."""
+    return Path(os.environ.get("MPYFORGE_PDF_INBOX", "data/pdfs"))
 
 
-PdfDocumentConfig = settings_config(
-    ExtractionLimits,
-    "PdfDocumentConfig",
-    inbox=(str, Field("", description="PDF folder; empty: $MPYFORGE_PDF_INBOX or data/pdfs")),
-)
+PdfDocumentConfig = settings_config(ExtractionLimits, "PdfDocumentConfig")
 CorpusConfig = settings_config(
     CorpusSettings,
     "CorpusConfig",
@@ -43,8 +42,8 @@ def pdf_documents(
 ) -> dg.MaterializeResult:
     """One PDF of the inbox as heading/prose/code blocks (blocks.parquet) and Markdown (document.md)."""
     key = context.partition_key
-    inbox = Path(config.inbox or default_inbox())
-    path = inbox_paths(inbox).get(key)  # only this run's PDF is hashed, not the whole inbox
+    inbox = pdf_inbox()
+    path = inbox_paths(inbox, context.log.warning).get(key)  # only this run's PDF is hashed, not the whole inbox
     if path is None:
         raise dg.Failure(f"partition {key!r}: no such PDF in the inbox {inbox} any more (deleted or renamed)")
     entry = inbox_file(key, path)
@@ -68,7 +67,7 @@ def pdf_documents(
     description="Watches the PDF inbox: adds a partition per new PDF, re-runs changed ones, removes deleted ones.",
 )
 def pdf_inbox_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    files = scan_inbox(Path(default_inbox()))
+    files = scan_inbox(pdf_inbox(), context.log.warning)
     added, removed = _partition_changes(context.instance, set(files))
     requests = []
     if added:
@@ -86,9 +85,9 @@ def _partition_changes(instance: dg.DagsterInstance, keys: set[str]) -> tuple[li
     return sorted(keys - known), sorted(known - keys)
 
 
-def sync_pdf_partitions(instance: dg.DagsterInstance, inbox: "Path | None" = None) -> None:
+def sync_pdf_partitions(instance: dg.DagsterInstance) -> None:
     """What the sensor does to partitions, for in-process runs (`mpyforge run`) and tests."""
-    added, removed = _partition_changes(instance, set(inbox_paths(inbox or Path(default_inbox()))))
+    added, removed = _partition_changes(instance, set(inbox_paths(pdf_inbox())))
     if added:
         instance.add_dynamic_partitions(pdf_partitions.name, added)
     for key in removed:

@@ -33,9 +33,16 @@ def load_config_file(path: Path) -> dict:
             "resources come from the code location)"
         )
     ops = loaded.get("ops") or {}
+    if not isinstance(ops, dict):
+        raise RunConfigError(f"--config {path}: ops must be a mapping of asset names, not {type(ops).__name__}")
     for name, entry in ops.items():
         if not isinstance(entry, dict) or set(entry) - {"config"}:
             raise RunConfigError(f"--config {path}: ops.{name} must be a mapping with one key, `config:`")
+        fields = entry.get("config") or {}
+        if not isinstance(fields, dict) or not all(isinstance(key, str) for key in fields):
+            raise RunConfigError(
+                f"--config {path}: ops.{name}.config must be a mapping of field: value, not {fields!r}"
+            )
     return {name: dict(entry.get("config") or {}) for name, entry in ops.items()}
 
 

@@ -41,7 +41,7 @@ from dagster._core.loader import LoadingContext
 
 from assets.definitions import defs, run_config_for_preset, sync_pdf_partitions
 from assets.partition_pool import Launch, execute_launches
-from assets.pdf import default_inbox
+from assets.pdf import pdf_inbox
 from assets.run_config import RunConfigError, merge_ops, resolved_config, validate_ops
 from assets.run_queue import RunQueue, queue_is_served
 from pipeline.common.artifacts import sha256_file
@@ -56,7 +56,7 @@ Item = tuple[dg.AssetKey, str | None]  # an asset and its partition (None: unpar
 
 
 def _pdf_sha256(fields: dict, partition: str | None) -> str | None:
-    path = inbox_paths(Path(fields.get("inbox") or default_inbox())).get(partition)
+    path = inbox_paths(pdf_inbox()).get(partition)
     return sha256_file(path) if path else None
 
 
@@ -349,13 +349,17 @@ def run_pipeline(
     validated before anything runs (a RunConfigError names the asset or field).
     """
     merged = merge_ops(preset_ops(preset), ops or {})
+    if "inbox" in merged.get("pdf_documents", {}):
+        raise RunConfigError(
+            "pdf_documents.inbox: the inbox is not run config; set MPYFORGE_PDF_INBOX "
+            "(the sensor and the asset read it too)"
+        )
     validate_ops(defs, merged)
     instance = instance or dg.DagsterInstance.get()
     # Pipes' message reader uses a preview API internally; that is Dagster's concern, not the user's.
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-    inbox = merged.get("pdf_documents", {}).get("inbox")
     try:
-        sync_pdf_partitions(instance, Path(inbox) if inbox else None)
+        sync_pdf_partitions(instance)
     except ValueError as err:  # the inbox is not a folder: say so before any run
         raise RunConfigError(str(err)) from err
     ensure_pool_limits(instance)

@@ -1,10 +1,14 @@
+import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 
 from pipeline.common.artifacts import sha256_file
 from pipeline.pdf.inbox import partition_key, scan_inbox
+
+SAMPLE_PDF = sorted((Path(__file__).resolve().parents[1] / "data" / "pdfs").glob("*.pdf"))[0]
 
 SAFE_KEY = re.compile(r"[a-z0-9_-]+")
 
@@ -64,3 +68,13 @@ def test_residual_collision_is_resolved_deterministically(tmp_path: Path):
 def test_missing_inbox_is_a_clear_error(tmp_path: Path):
     with pytest.raises(ValueError, match="not a directory"):
         scan_inbox(tmp_path / "nope")
+
+
+def test_a_name_that_is_not_utf8_is_skipped_with_a_warning_naming_it(tmp_path):
+    shutil.copy(SAMPLE_PDF, tmp_path / "good.pdf")
+    bad = os.path.join(os.fsencode(tmp_path), b"caf\xe9.pdf")
+    with open(bad, "wb") as handle:
+        handle.write(SAMPLE_PDF.read_bytes())
+    warnings = []
+    assert list(scan_inbox(tmp_path, warnings.append)) == ["good"]
+    assert len(warnings) == 1 and "b'caf\\xe9.pdf'" in warnings[0] and "not valid UTF-8" in warnings[0]

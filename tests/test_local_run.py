@@ -50,7 +50,6 @@ def home(tmp_path) -> Path:
     shutil.copy(SAMPLE_PDF, tmp_path / "my_pdfs" / SAMPLE_PDF.name)
     (tmp_path / "my.yaml").write_text(
         f"ops:\n  source_files:\n    config:\n      source_dir: {tmp_path / 'my_sources'}\n"
-        f"  pdf_documents:\n    config: {{inbox: {tmp_path / 'my_pdfs'}}}\n"
     )
     return home
 
@@ -59,7 +58,12 @@ def _mpyforge_run(home: Path, *args: str) -> tuple[subprocess.CompletedProcess, 
     """`mpyforge run ARGS` against `home`; also the steps started by the runs it made (from the event log)."""
     with _instance(home) as instance:
         before = _run_ids(instance)
-    env = {**os.environ, "DAGSTER_HOME": str(home), "MPYFORGE_ARTIFACT_ROOT": str(home / "artifacts")}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "MPYFORGE_ARTIFACT_ROOT": str(home / "artifacts"),
+        "MPYFORGE_PDF_INBOX": str(home.parent / "my_pdfs"),
+    }
     done = subprocess.run([MPYFORGE, "run", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     with _instance(home) as instance:
         return done, _started_steps(instance, before)
@@ -83,7 +87,7 @@ def test_second_mpyforge_run_on_unchanged_inputs_executes_no_step(home):
         assert {run.job_name for run in made} == {"__ASSET_JOB"}  # the code location's job, as the UI runs it
         assert all(run.tags["mpyforge/launched_by"] == "cli" for run in made)
         (pdf_run,) = [run for run in made if "dagster/partition" in run.tags]
-        assert pdf_run.run_config["ops"]["pdf_documents"]["config"]["inbox"] == str(home.parent / "my_pdfs")
+        assert pdf_run.tags["dagster/partition"] == SAMPLE_PDF.stem  # found in $MPYFORGE_PDF_INBOX
 
     second, steps = _mpyforge_run(home, "--select", "*corpus", "--config", config)
     assert second.returncode == 0, second.stdout + second.stderr
@@ -123,6 +127,8 @@ def test_second_mpyforge_run_on_unchanged_inputs_executes_no_step(home):
         ({"source_files": {"source_folder": "x"}}, r"source_files\.source_folder: no such config field"),
         ({"sourcefiles": {"source_dir": "x"}}, r"unknown asset 'sourcefiles'"),
         ({"bpe_tokenizer": {"vocab_size": "many"}}, r"bpe_tokenizer: .*vocab_size"),
+        # One inbox for the sensor, the asset and the CLI: run config cannot move it.
+        ({"pdf_documents": {"inbox": "/books"}}, r"pdf_documents\.inbox: .*set MPYFORGE_PDF_INBOX"),
     ],
 )
 def test_unknown_asset_or_field_is_refused_before_anything_runs(ops, message):
@@ -142,6 +148,21 @@ def test_config_file_and_sets_merge_field_by_field(tmp_path):
         load_config_file(path)
     with pytest.raises(RunConfigError, match="expected asset.field=value"):
         parse_sets(["vocab_size=1"])
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("ops: [source_files]\n", r"ops must be a mapping of asset names, not list"),
+        ("ops:\n  corpus:\n    config: [1, 2]\n", r"ops\.corpus\.config must be a mapping of field: value"),
+        ("ops:\n  corpus:\n    config: abc\n", r"ops\.corpus\.config must be a mapping of field: value, not 'abc'"),
+    ],
+)
+def test_a_config_file_of_the_wrong_shape_names_the_field(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(RunConfigError, match=message):
+        load_config_file(path)
 
 
 # --- failure rules, on a small code location of real assets -------------------------------------------
@@ -179,7 +200,7 @@ def small_location(monkeypatch):
     # By its importable name: partition runs execute in worker processes that import it afresh.
     monkeypatch.setattr(local_run, "LOCATION", ("tests.test_local_run", "small_location_defs"))
     monkeypatch.setattr(local_run, "defs", small_location_defs)
-    monkeypatch.setattr(local_run, "sync_pdf_partitions", lambda instance, inbox=None: None)
+    monkeypatch.setattr(local_run, "sync_pdf_partitions", lambda instance: None)
     monkeypatch.setattr(local_run, "run_config_for_preset", lambda preset, key: dg.RunConfig({}))
 
 

@@ -75,7 +75,7 @@ def test_bad_pdf_fails_its_partition_only(instance, inbox, tmp_path):
     for sample in SAMPLES[:2]:
         shutil.copy(sample, inbox / sample.name)
     (inbox / "broken.pdf").write_bytes(SAMPLES[0].read_bytes()[:2000])  # truncated
-    sync_pdf_partitions(instance, inbox)
+    sync_pdf_partitions(instance)
     resources = {**defs.resources, "artifact_store": ArtifactStoreResource(root=str(tmp_path / "artifacts"))}
     outcomes = {}
     for key in instance.get_dynamic_partitions(pdf_partitions.name):
@@ -105,7 +105,7 @@ def test_bad_pdf_fails_its_partition_only(instance, inbox, tmp_path):
     # A PDF leaves the inbox: the next corpus build drops its text and removes its artifacts.
     gone = Path(SAMPLES[0]).stem
     (inbox / SAMPLES[0].name).unlink()
-    sync_pdf_partitions(instance, inbox)
+    sync_pdf_partitions(instance)
     assert dg.materialize(defs.assets, selection=["corpus"], instance=instance, resources=resources).success
     assert f"pdf:{gone}" not in set(pd.read_parquet(store.current("corpus").file("corpus.parquet")).source)
     assert not (store.root / "pdf_documents" / gone).exists()
@@ -114,7 +114,7 @@ def test_bad_pdf_fails_its_partition_only(instance, inbox, tmp_path):
     # The inbox empties (unmounted?): the corpus refuses to delete every extraction unless told to.
     for pdf in inbox.iterdir():
         pdf.unlink()
-    sync_pdf_partitions(instance, inbox)
+    sync_pdf_partitions(instance)
     assert dg.materialize(defs.assets, selection=["corpus"], instance=instance, resources=resources).success
     assert Path(SAMPLES[1]).stem in store.partitions("pdf_documents")
     told = {"ops": {"corpus": {"config": {"remove_all_pdfs": True}}}}

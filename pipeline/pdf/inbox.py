@@ -9,7 +9,10 @@ key never changes while its file keeps its name.
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,20 +52,37 @@ def partition_key(filename: str) -> str:
     return f"{stem}-{_name_hash(name, SHORT_HASH)}"
 
 
-def inbox_paths(inbox: Path) -> dict[str, Path]:
+Warn = Callable[[str], None]
+_log = logging.getLogger(__name__)
+
+
+def _utf8_name(path: Path) -> bool:
+    try:
+        path.name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes, kept by Python as surrogate escapes
+        return False
+    return True
+
+
+def inbox_paths(inbox: Path, warn: Warn = _log.warning) -> dict[str, Path]:
     """Every ``*.pdf`` file (any case) directly in ``inbox`` by partition key, sorted by key.
 
     Nothing is read from the files, so a run that needs one PDF does not hash the whole
     library. Keys that still collide (a canonical name equal to another file's hashed
     key) are resolved deterministically: the canonical file keeps the plain key, the
-    others get a longer hash of their own name.
+    others get a longer hash of their own name. A file whose name is not valid UTF-8 cannot be
+    a partition key (nor shown in the UI): it is skipped with a warning through ``warn``.
     """
     inbox = Path(inbox)
     if not inbox.is_dir():
         raise ValueError(f"{inbox}: the PDF inbox is not a directory")
-    paths = sorted(
+    candidates = [
         p for p in inbox.iterdir() if p.is_file() and p.suffix.lower() == PDF_SUFFIX and not p.name.startswith(".")
-    )
+    ]
+    for path in candidates:
+        if not _utf8_name(path):
+            warn(f"{inbox}: skipping {os.fsencode(path.name)!r}: its name is not valid UTF-8; rename the file")
+    paths = sorted(p for p in candidates if _utf8_name(p))
     by_key: dict[str, list[Path]] = {}
     for path in paths:
         by_key.setdefault(partition_key(path.name), []).append(path)
@@ -79,6 +99,6 @@ def inbox_file(key: str, path: Path) -> InboxFile:
     return InboxFile(key, path, sha256_file(path), path.stat().st_size)
 
 
-def scan_inbox(inbox: Path) -> dict[str, InboxFile]:
+def scan_inbox(inbox: Path, warn: Warn = _log.warning) -> dict[str, InboxFile]:
     """``inbox_paths`` with every file hashed (what the sensor needs for its run keys)."""
-    return {key: inbox_file(key, path) for key, path in inbox_paths(inbox).items()}
+    return {key: inbox_file(key, path) for key, path in inbox_paths(inbox, warn).items()}
