@@ -94,6 +94,19 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from pipeline.evaluate.sandbox import SandboxError
+    from pipeline.evaluate.score import ScoreSettings, score_model, scores_table
+
+    try:
+        summary = score_model(Path(args.model), ScoreSettings(tasks=args.tasks, samples=args.samples))
+    except (ValueError, FileNotFoundError, SandboxError) as err:
+        print(f"mpyforge eval: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, indent=2) if args.json else scores_table({Path(args.model).name: summary}))
+    return 0
+
+
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from pipeline.evaluate.sandbox import SandboxError, format_timeline, run_program
 
@@ -176,6 +189,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--world", default=None, help="JSON file: what the hardware answers (inputs, I2C devices; docs/evaluation.md)"
     )
     simulate.set_defaults(func=_cmd_simulate)
+
+    evaluate = sub.add_parser(
+        "eval", help="score a model on the task suite: its answers run on simulated boards (pass@1, pass@k)"
+    )
+    evaluate.add_argument("--model", required=True, help="HF instruct checkpoint directory or GGUF file")
+    evaluate.add_argument("--tasks", default="*", help="task ids (glob, e.g. 'blink/*', '*/esp32/*'; 'demo': a subset)")
+    evaluate.add_argument("--samples", type=int, default=5, help="sampled answers per task for pass@k (default 5)")
+    evaluate.add_argument("--json", action="store_true", help="the whole result as JSON, one row per task")
+    evaluate.set_defaults(func=_cmd_eval)
     return parser
 
 

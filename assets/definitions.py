@@ -6,8 +6,10 @@ import os
 
 import dagster as dg
 
-from assets import export, instructions, jobs, pdf, report, sources, tokenizer, training
+from assets import evaluation, export, instructions, jobs, pdf, report, sources, tokenizer, training
+from assets.evaluation import TaskScoresConfig
 from assets.pdf import sync_pdf_partitions
+from assets.report import ModelReportConfig
 from assets.training import TrainingConfig
 from pipeline.common.artifacts import default_root
 from resources.artifact_store import ArtifactStoreResource
@@ -16,7 +18,7 @@ from resources.ollama import OllamaResource
 
 __all__ = ["defs", "run_config_for_preset", "sync_pdf_partitions"]
 
-_MODULES = [sources, pdf, instructions, tokenizer, training, export, report]
+_MODULES = [sources, pdf, instructions, tokenizer, training, export, evaluation, report]
 
 
 def executor_from_env() -> dg.ExecutorDefinition | None:
@@ -59,6 +61,8 @@ _CPU_DEMO = dict(
 )
 _DEMO_BUDGET = {"base_checkpoint": 160_000, "instruct_checkpoint": 40_000}
 _DEMO_LR = {"base_checkpoint": 1e-3, "instruct_checkpoint": 3e-4}
+# The task suite on its fixed demo subset (DEMO_TASK_IDS), so scoring fits the demo's 10 minutes.
+_DEMO_SCORING = {"task_scores": TaskScoresConfig(tasks="demo"), "model_report": ModelReportConfig(tasks="demo")}
 
 
 def parse_preset(preset: str) -> tuple[str, str]:
@@ -70,6 +74,8 @@ def parse_preset(preset: str) -> tuple[str, str]:
 def run_config_for_preset(preset: str, key: dg.AssetKey) -> dg.RunConfig:
     """Run config that applies a model preset (`[family-]size`) to the training assets."""
     name = key.to_user_string()
+    if name in _DEMO_SCORING:
+        return dg.RunConfig({name: _DEMO_SCORING[name]} if parse_preset(preset)[1] == "tiny" else {})
     if name not in _DEMO_BUDGET:
         return dg.RunConfig({})
     family, size = parse_preset(preset)

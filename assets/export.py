@@ -3,14 +3,17 @@
 import json
 
 import dagster as dg
+from pydantic import Field
 
 from assets.automation import AFTER_NEW_MODEL
+from pipeline.common.artifacts import ArtifactNotFound
 from pipeline.gguf.export import GgufSettings, build_gguf_variant, published_variants
 from pipeline.gguf.summary import read_gguf_facts
-from pipeline.serve.client import register_model
+from pipeline.serve.client import OllamaClient, register_model
 from pipeline.serve.errors import OllamaUnreachableError
 from pipeline.serve.modelfile import write_modelfile
 from pipeline.serve.settings import OllamaSettings
+from pipeline.serve.task_gate import REGISTRATION_FILE, hold_back_reason, recorded_figures, served_digest, task_figures
 from pipeline.tokens.texts import corpus_texts
 from resources.artifact_store import ArtifactStoreResource
 from resources.ollama import OllamaResource
@@ -23,7 +26,11 @@ gguf_partitions = dg.StaticPartitionsDefinition(list(published_variants()))
 GgufModelsConfig = settings_config(
     GgufSettings, "GgufModelsConfig", exclude=frozenset({"master_path", "reference_ppl", "fail_on_check"})
 )
-OllamaModelConfig = settings_config(OllamaSettings, "OllamaModelConfig")
+OllamaModelConfig = settings_config(
+    OllamaSettings,
+    "OllamaModelConfig",
+    force=(bool, Field(False, description="register even if it passes fewer tasks than the model Ollama serves")),
+)
 _EXPORT = dict(group_name="export", code_version="1", automation_condition=AFTER_NEW_MODEL)
 
 
@@ -72,10 +79,35 @@ def gguf_models(
     return artifact_store.materialize(context, build, checks=_parity_checks)
 
 
+def _task_gate(metadata: dict) -> list[dg.AssetCheckResult]:
+    figures = metadata.get("task_figures") or {}
+    return [
+        dg.AssetCheckResult(
+            check_name="task_score_gate",
+            passed=not metadata.get("held_back"),
+            metadata={
+                "held_back": metadata.get("held_back"),
+                "tasks_passed": len(figures.get("passed", [])),
+                "tasks": len(figures.get("tasks", [])),
+                "forced": metadata.get("forced", False),
+            },
+        )
+    ]
+
+
 @dg.asset(
-    deps=[gguf_models, "instruct_checkpoint"],
+    deps=[gguf_models, "instruct_checkpoint", "task_scores"],
     partitions_def=gguf_partitions,
     kinds={"ollama"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "task_score_gate",
+            asset="ollama_model",
+            blocking=True,
+            description="The variant passes at least as many tasks as the model Ollama serves under its tag "
+            "(or the run forces it); a held-back version is quarantined with its figures.",
+        )
+    ],
     retry_policy=dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL),
     **_EXPORT,
 )
@@ -87,7 +119,8 @@ def ollama_model(
 ) -> dg.MaterializeResult:
     """One GGUF variant registered in Ollama over its REST API as `<model_name>:<preset>-<variant>` (every
     variant that passed its parity check, whatever started the run), plus a Modelfile for
-    `ollama create NAME -f Modelfile`.
+    `ollama create NAME -f Modelfile`. A variant that passes fewer tasks (task_scores) than the model
+    Ollama serves under its tag is held back and quarantined with the figures, unless `force`.
     """
     settings = to_settings(config, OllamaSettings)
 
@@ -99,6 +132,12 @@ def ollama_model(
         context_length = read_gguf_facts(gguf_path).context_length
         write_modelfile(write.directory / "Modelfile", gguf_path, context_length, settings, root=write.store.root)
         name = ollama.model_tag(preset, variant)
+        figures = task_figures(write.input("task_scores", variant).path)
+        held_back = None if config.force else _held_back(write, ollama.base_url(), name, figures, settings)
+        if held_back:
+            outcome = {"registered": False, "model": name, "held_back": held_back, "task_figures": figures}
+            (write.directory / REGISTRATION_FILE).write_text(json.dumps(outcome, indent=2) + "\n")
+            return {"status": f"NOT registered: {held_back}", **outcome}
         try:
             outcome = {"registered": True, **register_model(ollama.base_url(), name, gguf_path, settings)}
             status = f"registered {name} in Ollama at {outcome['host']}; it answered the smoke prompt"
@@ -107,7 +146,21 @@ def ollama_model(
             context.log.warning(f"{name}: not registered: {err}")
             outcome = {"registered": False, "model": name, "host": ollama.base_url(), "reason": str(err)}
             status = f"NOT registered in Ollama: {err} The Modelfile is written: ollama create {name} -f Modelfile"
-        (write.directory / "registration.json").write_text(json.dumps(outcome, indent=2) + "\n")
+        outcome |= {"task_figures": figures, "forced": config.force}
+        (write.directory / REGISTRATION_FILE).write_text(json.dumps(outcome, indent=2) + "\n")
         return {"status": status, **outcome}
 
-    return artifact_store.materialize(context, build)
+    return artifact_store.materialize(context, build, checks=_task_gate)
+
+
+def _held_back(write, host: str, name: str, figures: dict, settings: OllamaSettings) -> str | None:
+    """Why this variant must not replace what Ollama serves as ``name`` (task_gate), or None."""
+    try:
+        previous = write.store.current("ollama_model", write.partition).path
+    except ArtifactNotFound:
+        previous = None
+    try:
+        digest = served_digest(OllamaClient(host, settings.timeout_s), name)
+    except OllamaUnreachableError:
+        return None  # registration says plainly that nothing was registered
+    return hold_back_reason(figures, recorded_figures(previous, digest))

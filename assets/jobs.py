@@ -15,7 +15,7 @@ import dagster as dg
 # changes it (docs/configuration.md).
 RETRAIN_CRON = os.environ.get("MPYFORGE_RETRAIN_CRON", "0 3 * * 0")
 
-_EXPORT = dg.AssetSelection.assets("gguf_models", "ollama_model")
+_EXPORT = dg.AssetSelection.assets("gguf_models", "task_scores", "ollama_model")
 _UNPARTITIONED = dg.AssetSelection.all() - dg.AssetSelection.assets("pdf_documents") - _EXPORT
 # The report joins every GGUF variant, so it follows the export (automation), never a training job.
 _TRAINING_CHAIN = _UNPARTITIONED - dg.AssetSelection.assets("model_report")
@@ -35,7 +35,8 @@ retrain = dg.define_asset_job(
 export = dg.define_asset_job(
     "export",
     selection=_EXPORT,
-    description="One GGUF variant (the partition) written, quantized, verified and registered in Ollama.",
+    description="One GGUF variant (the partition) written, quantized, verified, scored on the task suite and "
+    "registered in Ollama.",
 )
 
 # One run per PDF partition (launched by `pdf_inbox_sensor` or a backfill), up to the run queue's

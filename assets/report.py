@@ -21,6 +21,7 @@ _CHAIN = ("instruction_pairs", "bpe_tokenizer", "token_shards", "base_checkpoint
         "base_checkpoint",
         "instruct_checkpoint",
         "gguf_models",
+        "task_scores",
     ],
     group_name="export",
     kinds={"markdown"},
@@ -33,13 +34,16 @@ def model_report(
     """Report card (report.md): data per stage, tokenizer compression, preset, loss curves, val
     loss/perplexity/bits per byte, the GGUF table, and a generation evaluation (mpy-cross syntax rate,
     API overlap with the reference, repetition loops, MicroPython import rate, chrF) of the instruct
-    model in HF and in every GGUF variant built.
+    model in HF and in every GGUF variant built, and the task suite: pass@1/pass@k of the HF model (scored
+    here) and of every GGUF variant (task_scores), with three failing answers' timing pictures.
     """
     store = artifact_store.store()
     built = set(store.partitions("gguf_models"))
     # One generation of artifacts only: after `retrain`, GGUF files of the previous model must not
     # be reported as this one's. Refuse, naming what is stale, instead of mixing them.
+    scored = set(store.partitions("task_scores")) & built
     inputs = [(name, None) for name in _CHAIN] + [("gguf_models", v) for v in published_variants() if v in built]
+    inputs += [("task_scores", v) for v in published_variants() if v in scored]
     stale = [problem for asset, partition in inputs for problem in store.upstream_mismatches(asset, partition)]
     if stale:
         raise dg.Failure(
@@ -60,6 +64,7 @@ def model_report(
                 for v in published_variants()
                 if v in built
             },
+            task_scores={v: write.input("task_scores", v).path for v in published_variants() if v in scored},
         )
         return build_model_report(inputs, write.directory, to_settings(config, ReportSettings))
 

@@ -19,6 +19,8 @@ from transformers import AutoTokenizer
 
 from pipeline.common.prompt_format import BOS, EOS
 from pipeline.common.text_metrics import chrf, exact_match
+from pipeline.evaluate.score import ScoreSettings, build_task_scores
+from pipeline.evaluate.tasks import select_tasks
 from pipeline.report.answer_checks import check_answer
 from pipeline.report.build import GgufInput, ReportInputs, ReportSettings, build_model_report, stage_metadata
 from pipeline.report.generation_eval import cut_at_stop, load_eval_pairs, score_answers, score_code, summarize
@@ -159,6 +161,10 @@ def test_bad_settings_and_missing_manifest_are_named(tmp_path):
         stage_metadata(tmp_path)
 
 
+TASKS = "blink/pico/*"  # a few tasks of the suite: the card's task section without the whole suite's time
+FEW_TASKS = {"tasks": TASKS, "task_samples": 1}
+
+
 def _artifact(directory: Path, metadata: dict) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "manifest.json").write_text(json.dumps({"metadata": metadata}))
@@ -244,7 +250,10 @@ def run_artifacts(tmp_path_factory) -> tuple[ReportInputs, Path]:
 def test_report_end_to_end(run_artifacts, tmp_path):
     inputs, _ = run_artifacts
     out = tmp_path / "report"
-    metadata = build_model_report(inputs, out, ReportSettings(max_eval_pairs=3, max_new_tokens=16))
+    scores_dir = tmp_path / "task_scores"
+    build_task_scores(inputs.gguf["q4_k_m"].path, scores_dir, ScoreSettings(TASKS, samples=1), "GGUF q4_k_m")
+    inputs = dataclasses.replace(inputs, task_scores={"q4_k_m": scores_dir})
+    metadata = build_model_report(inputs, out, ReportSettings(max_eval_pairs=3, max_new_tokens=16, **FEW_TASKS))
     json.dumps(metadata)  # Dagster metadata must be JSON-serializable
 
     assert (out / "loss_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -271,6 +280,15 @@ def test_report_end_to_end(run_artifacts, tmp_path):
         assert 0.0 <= metadata[f"exact_match_{label}"] <= 1.0
     assert "useful answers" in card and "repetition loops" in card
 
+    # The task suite: the HF model scored here, the variant's task_scores read, failures drawn.
+    tasks = len(select_tasks(TASKS))
+    assert f"| **all** | {tasks} | " in card and "HF instruct pass@1 / pass@1" in card
+    assert "GGUF q4_k_m pass@1 / pass@1" in card and set(metadata["task_pass_at_1"]) == {"HF instruct", "GGUF q4_k_m"}
+    assert json.loads((out / "scores_hf.json").read_text())["tasks"] == tasks
+    assert "Failing tasks (GGUF q4_k_m" in card and "](timing-1.png)" in card
+    assert (out / "timing-1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "](data:image/png;base64," in metadata["report"].split("Failing tasks")[1]
+
     # The scored answer is the greedy answer the instruct model gives on its own, cut at a new turn.
     alone = generate_hf(inputs.instruct_checkpoint_dir, records[0]["instruction"], 16, instruct=True)
     assert records[0]["hf"]["completion"] == cut_at_stop(alone)
@@ -286,7 +304,8 @@ def test_report_end_to_end(run_artifacts, tmp_path):
 def test_report_without_gguf_and_with_missing_inputs(run_artifacts, tmp_path):
     inputs, root = run_artifacts
     without_gguf = dataclasses.replace(inputs, gguf={})
-    metadata = build_model_report(without_gguf, tmp_path / "a", ReportSettings(max_eval_pairs=1, max_new_tokens=4))
+    settings = ReportSettings(max_eval_pairs=1, max_new_tokens=4, **FEW_TASKS)
+    metadata = build_model_report(without_gguf, tmp_path / "a", settings)
     assert metadata["gguf_variants_evaluated"] == [] and "syntax_valid_rate_gguf_q4_k_m" not in metadata
     assert "HF only (no GGUF variant given)" in metadata["report"]
     assert "No GGUF variants" in metadata["report"]

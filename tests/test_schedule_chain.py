@@ -88,6 +88,8 @@ def test_scheduled_retrain_ends_registered_in_ollama_with_a_report(tmp_path, mon
                     break
                 requested_rounds.append(wanted)
                 for name, partitions in wanted.items():
+                    # The sensor's runs take the assets' defaults; here the demo's task subset.
+                    ops = {op: entry for op, entry in run_config["ops"].items() if op == name}
                     for partition in partitions or [None]:
                         result = dg.materialize(
                             [*defs.assets, *defs.asset_checks],
@@ -95,14 +97,17 @@ def test_scheduled_retrain_ends_registered_in_ollama_with_a_report(tmp_path, mon
                             partition_key=partition,
                             instance=instance,
                             resources=resources,
+                            run_config={"ops": ops},
                             raise_on_error=False,
                         )
                         assert result.success, f"{name}[{partition}] failed"
 
         variants = sorted(published_variants())
-        assert requested_rounds == [{"gguf_models": variants}, {"model_report": [], "ollama_model": variants}], (
-            requested_rounds
-        )
+        assert requested_rounds == [
+            {"gguf_models": variants},
+            {"task_scores": variants},
+            {"model_report": [], "ollama_model": variants},
+        ], requested_rounds
         registered = {model["name"] for model in ollama_server.store.tags()["models"]}
         assert {f"mpyforge-micropython:llama-tiny-{v}" for v in variants} <= registered, registered
     report = (tmp_path / "artifacts" / "model_report").glob("*/report.md")

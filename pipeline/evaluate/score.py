@@ -55,7 +55,10 @@ def chosen_tasks(pattern: str) -> list[Task]:
 
     if pattern == "demo":
         wanted = set(DEMO_TASK_IDS)
-        return [task for task in all_tasks() if task.task_id in wanted]
+        chosen = [task for task in all_tasks() if task.task_id in wanted]
+        if len(chosen) != len(wanted) or not chosen:
+            raise ValueError(f"DEMO_TASK_IDS names {len(wanted)} ids, {len(chosen)} of them tasks of the suite")
+        return chosen
     return select_tasks(pattern)
 
 
@@ -78,8 +81,9 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 # --- answers from a model ------------------------------------------------------------------------
 
 
-def model_answers(model: Path, prompts: list[str], settings: ScoreSettings) -> list[list[str]]:
-    """Per prompt: the greedy answer, then ``samples`` sampled ones."""
+def model_answers(model: Path, prompts: list[str], settings: ScoreSettings) -> list[list[str] | None]:
+    """Per prompt: the greedy answer, then ``samples`` sampled ones; None where the prompt leaves no room
+    in the model's context (a tiny test model's)."""
     model = Path(model)
     if model.suffix == ".gguf":
         return _gguf_answers(model, prompts, settings)
@@ -88,13 +92,16 @@ def model_answers(model: Path, prompts: list[str], settings: ScoreSettings) -> l
     raise ValueError(f"{model}: neither a .gguf file nor an HF checkpoint directory (no config.json)")
 
 
-def _gguf_answers(path: Path, prompts: list[str], settings: ScoreSettings) -> list[list[str]]:
-    from pipeline.gguf.generate import complete, load_llama  # llama.cpp: only when answering
+def _gguf_answers(path: Path, prompts: list[str], settings: ScoreSettings) -> list[list[str] | None]:
+    from pipeline.gguf.generate import complete, context_length, load_llama, prompt_text, tokenize  # llama.cpp
 
     llm = load_llama(path)
     try:
         out = []
         for prompt in prompts:
+            if len(tokenize(llm, prompt_text(prompt, instruct=True))) >= context_length(llm):
+                out.append(None)
+                continue
             greedy = complete(llm, prompt, settings.max_new_tokens)
             sampled = [
                 complete(llm, prompt, settings.max_new_tokens, temperature=settings.temperature, seed=settings.seed + i)
@@ -106,7 +113,7 @@ def _gguf_answers(path: Path, prompts: list[str], settings: ScoreSettings) -> li
         llm.close()
 
 
-def _hf_answers(model_dir: Path, prompts: list[str], settings: ScoreSettings) -> list[list[str]]:
+def _hf_answers(model_dir: Path, prompts: list[str], settings: ScoreSettings) -> list[list[str] | None]:
     from pipeline.common.prompt_format import cut_at_stop, format_prompt
     from pipeline.train.generate import continuations, load_hf  # torch: only when answering
     from pipeline.train.model import context_length
@@ -118,7 +125,8 @@ def _hf_answers(model_dir: Path, prompts: list[str], settings: ScoreSettings) ->
         text = format_prompt(prompt)
         budget = min(settings.max_new_tokens, context - len(tokenizer.encode(text)))
         if budget <= 0:
-            raise ValueError(f"{model_dir}: the prompt {prompt!r} does not fit the {context}-token context")
+            out.append(None)
+            continue
         answers = continuations(model, tokenizer, text, budget)
         if settings.samples:
             answers += continuations(
@@ -231,12 +239,15 @@ def score_model(model: Path, settings: ScoreSettings, tasks: list[Task] | None =
     settings.validate()
     tasks = chosen_tasks(settings.tasks) if tasks is None else tasks
     start = time.perf_counter()
-    answers = model_answers(model, [task.prompt for task in tasks], settings)
+    answered_or_not = model_answers(model, [task.prompt for task in tasks], settings)
+    # A prompt that does not fit the context gets empty answers: they fail like any non-answer.
+    answers = [group if group is not None else [""] * (1 + settings.samples) for group in answered_or_not]
     answered = time.perf_counter()
     results = judge(tasks, answers, settings.workers)
     summary = summarize(tasks, results, settings.samples)
     summary |= {
         "model": str(model),
+        "prompts_too_long": sum(group is None for group in answered_or_not),
         "temperature": settings.temperature,
         "answer_s": round(answered - start, 2),
         "run_s": round(time.perf_counter() - answered, 2),

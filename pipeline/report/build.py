@@ -7,7 +7,9 @@ instruct model in HF and in llama.cpp) and writes:
 
 * ``report.md``: the card, with the loss figure as a sibling file;
 * ``loss_curves.png``: base and instruct train/val loss on one figure;
-* ``generations.jsonl``: each val instruction, its reference, both answers and their scores.
+* ``generations.jsonl``: each val instruction, its reference, both answers and their scores;
+* ``scores_hf.json`` and ``timing-<n>.png``: the HF instruct model on the task suite, and three failing
+  tasks' timelines beside their references' (the GGUF variants' scores come from ``task_scores``).
 
 The returned metadata carries the same Markdown with the figure inlined as a
 data URI, so the Dagster UI shows it, plus the headline numbers as plain keys.
@@ -24,6 +26,7 @@ from tokenizers import Tokenizer
 
 from pipeline.common.artifacts import MANIFEST
 from pipeline.common.prompt_format import BOS, EOS
+from pipeline.evaluate.score import ScoreSettings, score_model
 from pipeline.pairs.mpy_compile import KNOWN_ARCHS
 from pipeline.report.generation_eval import evaluate_generations, load_eval_pairs
 from pipeline.report.markdown import (
@@ -36,6 +39,7 @@ from pipeline.report.markdown import (
     tokenizer_section,
     training_section,
 )
+from pipeline.report.task_section import failure_pictures, read_scores, task_section
 from pipeline.tokens.texts import corpus_texts, pair_batches
 from pipeline.tokens.tokenizer import load_tokenizer
 from pipeline.train.outputs import METRICS_FILE, read_preset
@@ -43,6 +47,7 @@ from pipeline.train.outputs import METRICS_FILE, read_preset
 REPORT_FILE = "report.md"
 LOSS_CURVES_FILE = "loss_curves.png"
 GENERATIONS_FILE = "generations.jsonl"
+HF_SCORES_FILE = "scores_hf.json"
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ class ReportInputs:
     base_checkpoint_dir: Path  # HF model dir with metrics.json
     instruct_checkpoint_dir: Path
     gguf: dict[str, GgufInput] = field(default_factory=dict)  # variant -> file and row
+    task_scores: dict[str, Path] = field(default_factory=dict)  # variant -> task_scores artifact dir
 
 
 @dataclass
@@ -76,6 +82,8 @@ class ReportSettings:
     max_new_tokens: int = 96  # greedy tokens per answer (less when the context is shorter)
     gguf_variant: str = "all"  # the GGUF variant whose answers are scored; "all": every variant given
     march: str = "armv7m"  # mpy-cross -march for the syntax check
+    tasks: str = "*"  # task-suite ids the HF instruct model answers (glob; "demo": the demo subset)
+    task_samples: int = 5  # sampled answers per task for pass@k
 
     def validate(self) -> None:
         if self.max_eval_pairs < 1 or self.max_new_tokens < 1:
@@ -171,6 +179,8 @@ def build_model_report(inputs: ReportInputs, out_dir: Path, settings: ReportSett
     with open(out_dir / GENERATIONS_FILE, "w", encoding="utf-8") as handle:
         handle.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
 
+    task_results, failures, failures_of = _task_suite(inputs, out_dir, settings)
+
     plot_loss_curves(base["log_history"], instruct["log_history"], out_dir / LOSS_CURVES_FILE)
     tokenizer_meta = stage_metadata(inputs.bpe_tokenizer_dir)
     title = f"# mpyforge model report: {preset.get('family')}/{preset.get('size')}"
@@ -189,13 +199,23 @@ def build_model_report(inputs: ReportInputs, out_dir: Path, settings: ReportSett
         generation_section(summary, records, list(gguf_paths), settings.march),
     ]
 
-    def render(image: str) -> str:
-        """The card with the figure linked as a file (report.md) or inlined (the UI)."""
-        return "\n\n".join([*before_figure, training_section(base, instruct, bpb, image), *after_figure]) + "\n"
+    def render(image) -> str:
+        """The card with the figures linked as files (report.md) or inlined (the UI)."""
+        return (
+            "\n\n".join(
+                [
+                    *before_figure,
+                    training_section(base, instruct, bpb, image(LOSS_CURVES_FILE)),
+                    *after_figure,
+                    task_section(task_results, failures, failures_of, image),
+                ]
+            )
+            + "\n"
+        )
 
-    (out_dir / REPORT_FILE).write_text(render(LOSS_CURVES_FILE), encoding="utf-8")
+    (out_dir / REPORT_FILE).write_text(render(lambda name: name), encoding="utf-8")
     return {
-        "report": render(png_data_uri(out_dir / LOSS_CURVES_FILE)),
+        "report": render(lambda name: png_data_uri(out_dir / name)),
         "preset": f"{preset.get('family')}-{preset.get('size')}",
         "parameters": instruct.get("parameters"),
         "base_val_loss": base["final_val_loss"],
@@ -207,5 +227,19 @@ def build_model_report(inputs: ReportInputs, out_dir: Path, settings: ReportSett
         "bytes_per_token_val_code": tokenizer_meta.get("bytes_per_token_val_code"),
         "gguf_variants": sorted(inputs.gguf),
         "gguf_variants_evaluated": list(gguf_paths),
+        "task_pass_at_1": {label: r["pass_at_1"] for label, r in task_results.items()},
+        "task_pass_at_k": {label: r["pass_at_k"] for label, r in task_results.items()},
         **summary,
     }
+
+
+def _task_suite(inputs: ReportInputs, out_dir: Path, settings: ReportSettings) -> tuple[dict, list, str]:
+    """The HF instruct model scored here, each GGUF variant's task_scores read; three failures drawn."""
+    hf = score_model(Path(inputs.instruct_checkpoint_dir), ScoreSettings(settings.tasks, settings.task_samples))
+    (out_dir / HF_SCORES_FILE).write_text(json.dumps(hf, indent=2) + "\n")
+    results = {"HF instruct": hf}
+    for variant, directory in inputs.task_scores.items():
+        results[f"GGUF {variant}"] = read_scores(directory)
+    # The failures of the served form (the first GGUF variant scored), else of the HF model.
+    label = next((name for name in results if name.startswith("GGUF")), "HF instruct")
+    return results, failure_pictures(results[label], out_dir), label

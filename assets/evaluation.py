@@ -1,0 +1,37 @@
+"""`task_scores`: each GGUF variant's answers to the task suite, run on the simulated boards."""
+
+import dagster as dg
+
+from assets.automation import AFTER_NEW_MODEL
+from pipeline.evaluate.score import ScoreSettings, build_task_scores
+from pipeline.gguf.export import published_variants
+from resources.artifact_store import ArtifactStoreResource
+from resources.settings_config import settings_config, to_settings
+
+TaskScoresConfig = settings_config(ScoreSettings, "TaskScoresConfig")
+
+
+@dg.asset(
+    deps=["gguf_models"],
+    partitions_def=dg.StaticPartitionsDefinition(list(published_variants())),
+    group_name="export",
+    kinds={"micropython"},
+    code_version="1",
+    automation_condition=AFTER_NEW_MODEL,
+)
+def task_scores(
+    context: dg.AssetExecutionContext, config: TaskScoresConfig, artifact_store: ArtifactStoreResource
+) -> dg.MaterializeResult:
+    """Does the variant's code work? Each task's prompt answered greedily and by sampling, each answer
+    run in real MicroPython on the task's simulated board and checked: pass@1, pass@k, by family and
+    board, invented-API and raised rates (scores.json, scores.md). `ollama_model` registers the variant
+    only if it passes at least as many tasks as the model Ollama serves under its tag.
+    """
+    settings = to_settings(config, ScoreSettings)
+    variant = context.partition_key
+
+    def build(write):
+        gguf_path = write.input("gguf_models", variant).file(f"model-{variant}.gguf")
+        return build_task_scores(gguf_path, write.directory, settings, label=f"GGUF {variant}")
+
+    return artifact_store.materialize(context, build)
