@@ -22,7 +22,7 @@ from pipeline.common.artifacts import ArtifactStore, ArtifactWrite
 from pipeline.common.text_metrics import perplexity
 from pipeline.tokens.shards import SHARDS_SUBDIR
 from pipeline.train.outputs import RESULT_KEYS
-from pipeline.train.run_dir import launcher_env, prune_run_dirs
+from pipeline.train.run_dir import launcher_env, prune_run_dirs, training_root
 from pipeline.train.settings import TrainSettings
 from resources.artifact_store import ArtifactStoreResource
 from resources.gpu import GpuResource
@@ -59,7 +59,7 @@ def _run_dir(asset: str, settings: TrainSettings, world_size: int, store: Artifa
             identity[field] = store.relative(Path(identity[field]))
     identity["world_size"] = world_size
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
-    return store.root.parent / "training" / asset / digest
+    return training_root(store.root) / asset / digest
 
 
 def _loss_curve_markdown(png: Path) -> str:

@@ -33,6 +33,12 @@ DEADLINE_ENV = "MPYFORGE_TRAIN_DEADLINE"
 WATCH_S = 2.0
 
 
+def training_root(store_root: Path) -> Path:
+    """Where run directories live: ``training/`` beside the artifact store root, so a deployment
+    that mounts the store's parent (``/data`` for ``/data/artifacts``) keeps them for a resume."""
+    return Path(store_root).parent / "training"
+
+
 class RunDirectoryBusy(RuntimeError):
     """Another trainer holds the run directory's lock."""
 
