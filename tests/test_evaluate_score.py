@@ -174,3 +174,21 @@ def test_bad_settings_and_model_paths_are_named(tmp_path):
         ScoreSettings(temperature=0).validate()
     with pytest.raises(ValueError, match="neither a .gguf file nor an HF checkpoint"):
         score_model(tmp_path, ScoreSettings(samples=0), tasks=[BLINK])
+
+
+def test_mpyforge_eval_prints_the_table_or_json(tmp_path, answering_model):
+    import subprocess
+    import sys
+
+    from pipeline.evaluate.tasks import select_tasks
+
+    mpyforge = str(Path(sys.executable).parent / "mpyforge")
+    task_id = select_tasks("blink/pico/*")[0].task_id
+    base = [mpyforge, "eval", "--model", str(answering_model), "--tasks", task_id, "--samples", "0"]
+    table = subprocess.run(base, capture_output=True, text=True, timeout=300)
+    assert table.returncode == 0, table.stderr
+    assert "| tasks | n | hf pass@1 |" in table.stdout and "| **all** | 1 | " in table.stdout
+    as_json = json.loads(subprocess.run([*base, "--json"], capture_output=True, text=True, timeout=300).stdout)
+    assert [row["task_id"] for row in as_json["task_results"]] == [task_id]
+    bad = subprocess.run([*base[:4], "--tasks", "nope/*"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "mpyforge eval: task pattern 'nope/*': matches no task id" in bad.stderr
