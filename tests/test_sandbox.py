@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import socket
+import subprocess
 import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
 
-from pipeline.evaluate.sandbox import MAX_LINES, RunJob, run_many, run_program, vm_dir
+from pipeline.evaluate.sandbox import MAX_LINES, RunJob, permission_flags, run_many, run_program, vm_dir
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 
@@ -86,7 +89,7 @@ def test_js_fs_write_is_refused(tmp_path):
     source = f"import js\njs.process.getBuiltinModule('fs').writeFileSync({str(target)!r}, 'x')\n"
     result = run_program(source, seconds=0.1)
     assert result.status == "raised"
-    assert result.error.startswith("PermissionError") and "FileSystemWrite" in result.error
+    assert result.error.startswith("PermissionError")
     assert not target.exists()
 
 
@@ -94,7 +97,7 @@ def test_js_child_process_and_reads_outside_are_refused_and_the_environment_is_e
     target = tmp_path / "spawned.txt"
     spawn = f"import js\njs.process.getBuiltinModule('child_process').execSync('touch {target}')\n"
     result = run_program(spawn, seconds=0.1)
-    assert result.status == "raised" and "ChildProcess" in result.error
+    assert result.status == "raised" and result.error.startswith("PermissionError")
     assert not target.exists()
     secret = tmp_path / "secret.txt"
     secret.write_text("token")
@@ -104,7 +107,50 @@ def test_js_child_process_and_reads_outside_are_refused_and_the_environment_is_e
     )
     result = run_program(read, seconds=0.1)
     assert result.stdout == "0\n"
-    assert result.status == "raised" and "FileSystemRead" in result.error
+    assert result.status == "raised" and result.error.startswith("PermissionError")
+
+
+def test_nodes_permission_flags_refuse_writes_reads_and_children_by_themselves(tmp_path):
+    # The outer layer alone, without run.mjs's lock-down: the flags every run starts Node with.
+    job_dir = tmp_path / "job"
+    job_dir.mkdir()
+    target, secret = tmp_path / "written.txt", tmp_path / "secret.txt"
+    secret.write_text("token")
+    attempts = {
+        "FileSystemWrite": f"fs.writeFileSync({json.dumps(str(target))}, 'x')",
+        "FileSystemRead": f"fs.readFileSync({json.dumps(str(secret))})",
+        "ChildProcess": "process.getBuiltinModule('child_process').execSync('true')",
+    }
+    for permission, attempt in attempts.items():
+        script = f"import fs from 'node:fs';\n{attempt};\n"
+        flags = permission_flags(shutil.which("node"), job_dir)
+        done = subprocess.run([*flags, "--input-type=module", "-e", script], capture_output=True, text=True, env={})
+        assert done.returncode != 0 and f"permission: '{permission}'" in done.stderr, done.stderr
+    assert not target.exists()
+
+
+def test_signals_and_the_network_do_not_reach_other_processes():
+    # Node's permission model does not cover signals or sockets: run.mjs shuts those doors itself.
+    bystander = subprocess.Popen(["sleep", "60"])
+    listener = socket.socket()
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        for call in (f"js.process.kill({bystander.pid}, 'SIGKILL')", f"js.process._debugProcess({bystander.pid})"):
+            result = run_program(f"import js\n{call}\n", seconds=0.1)
+            assert result.status == "raised" and result.error.startswith("PermissionError"), result.error
+        assert bystander.poll() is None
+        network = f"import js, time\njs.fetch('http://127.0.0.1:{port}/')\njs.process.getBuiltinModule('net')\n"
+        result = run_program(network, seconds=0.1)
+        assert result.status == "raised" and "getBuiltinModule" in result.error
+        listener.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            listener.accept()  # the fetch never ran: the run ends without returning to Node's event loop
+    finally:
+        bystander.kill()
+        bystander.wait()
+        listener.close()
 
 
 def test_a_loop_that_never_sleeps_is_killed_and_keeps_its_trace():

@@ -89,8 +89,10 @@ def _node() -> str:
     return node
 
 
-def _command(node: str, module: Path, job_dir: Path) -> list[str]:
-    reads = [module.parent, BOARD_DIR, RUNNER.parent, job_dir]
+def permission_flags(node: str, job_dir: Path) -> list[str]:
+    """``node`` and its limits: read access to the VM, the board and the job only (no writes,
+    child processes, workers or inspector: the permission model denies what is not allowed)."""
+    reads = [_vm_module().parent, BOARD_DIR, RUNNER.parent, job_dir]
     return [
         node,
         "--experimental-permission",
@@ -98,10 +100,6 @@ def _command(node: str, module: Path, job_dir: Path) -> list[str]:
         f"--wasm-max-mem-pages={WASM_MAX_PAGES}",
         f"--max-old-space-size={JS_HEAP_MB}",
         "--no-warnings",
-        str(RUNNER),
-        str(module),
-        str(BOARD_DIR),
-        str(job_dir),
     ]
 
 
@@ -110,7 +108,7 @@ def _parse(stdout: bytes) -> tuple[list[Event], dict | None]:
     for raw in stdout.split(b"\n"):
         try:
             t_ms, kind, args = json.loads(raw)
-        except ValueError:
+        except (ValueError, TypeError):
             continue  # an empty or torn last line (the child was killed mid-write)
         if kind == "end":
             end = args
@@ -129,7 +127,7 @@ def _result(events: list[Event], end: dict | None, timed_out: str | None, stderr
     reason, error = end.get("reason"), end.get("error")
     if reason == "events":
         status = "timeout"
-    elif error and error.startswith("MemoryError") or reason == "memory":
+    elif reason == "memory" or (error or "").startswith("MemoryError"):
         status = "memory"
     else:
         status = _END_STATUS.get(reason, "crashed")
@@ -144,16 +142,18 @@ def run_program(
         raise ValueError(f"board {board!r}: not one of {', '.join(BOARDS)}")
     if not seconds > 0:
         raise ValueError(f"seconds {seconds!r}: the simulated budget must be positive")
+    try:
+        job = json.dumps({"board": board, "seconds": seconds, "world": world or {}, "max_lines": MAX_LINES})
+    except TypeError as err:
+        raise ValueError(f"world: {err}") from err
     command_node, module = _node(), _vm_module()
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mpyforge-run-") as tmp:
         job_dir = Path(tmp)
         (job_dir / "main.py").write_text(source, encoding="utf-8", errors="replace")
-        (job_dir / "job.json").write_text(
-            json.dumps({"board": board, "seconds": seconds, "world": world or {}, "max_lines": MAX_LINES})
-        )
+        (job_dir / "job.json").write_text(job)
         proc = subprocess.Popen(
-            _command(command_node, module, job_dir),
+            [*permission_flags(command_node, job_dir), str(RUNNER), str(module), str(BOARD_DIR), str(job_dir)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -174,16 +174,15 @@ def run_program(
 
 def run_many(jobs: list[RunJob], workers: int | None = None) -> list[RunResult]:
     """Run jobs side by side, one child each, results in the jobs' order."""
-    workers = workers or os.cpu_count() or 1
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(
-            pool.map(
-                lambda job: run_program(
-                    job.source, board=job.board, seconds=job.seconds, world=job.world, wall_timeout_s=job.wall_timeout_s
-                ),
-                jobs,
-            )
-        )
+    # Threads are enough: each one only waits on its Node child.
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        return list(pool.map(_run_job, jobs))
+
+
+def _run_job(job: RunJob) -> RunResult:
+    return run_program(
+        job.source, board=job.board, seconds=job.seconds, world=job.world, wall_timeout_s=job.wall_timeout_s
+    )
 
 
 def format_event(event: Event) -> str:

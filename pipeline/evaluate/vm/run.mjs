@@ -18,6 +18,25 @@ function end(reason, error) {
   process.exit(0);
 }
 
+// The permission model guards files, child processes, workers and the inspector, not signals:
+// through `import js` a program could still kill or debug any process of this user, load native
+// code or reach the network modules. Those doors are shut on the one `process` object it can reach.
+const DENIED = ["kill", "_kill", "_debugProcess", "_debugEnd", "dlopen", "binding", "_linkedBinding",
+  "getBuiltinModule", "loadEnvFile", "abort", "chdir", "umask", "openStdin", "setuid", "seteuid",
+  "setgid", "setegid", "setgroups", "initgroups"];
+
+function lockDown() {
+  for (const name of DENIED) {
+    if (typeof process[name] !== "function") continue;
+    process[name] = () => {
+      const err = new Error(`process.${name} is not available on the simulated board`);
+      err.code = "ERR_ACCESS_DENIED";
+      err.permission = "Sandbox";
+      throw err;
+    };
+  }
+}
+
 // Events and printed lines together are capped: a loop that prints or toggles without sleeping
 // would otherwise fill the parent's memory before the wall timeout ends it.
 function out(json) {
@@ -43,6 +62,7 @@ try {
     },
     exit: (code) => process.exit(code),
   });
+  lockDown();
   mp.FS.mkdir("/sim");
   for (const name of readdirSync(boardDir)) {
     if (name.endsWith(".py")) mp.FS.writeFile("/sim/" + name, readFileSync(join(boardDir, name)));
