@@ -133,6 +133,16 @@ def test_identical_rebuild_takes_the_new_upstream_run_and_quarantine(tmp_path):
     assert good.version == bad.version == store.current_version("bpe_tokenizer")
     assert store.quarantined("bpe_tokenizer") == []
 
+    # The current version rebuilt by a failing build stays current as last verified, not "quarantined".
+    _write(store, "corpus", "corpus v4")
+    write = store.begin("bpe_tokenizer")
+    write.input("corpus")
+    (write.directory / "tokenizer.json").write_text("other vocabulary")
+    write.commit("run-5", "1", quarantine="blocking check failed")
+    assert store.current_version("bpe_tokenizer") == good.version and store.quarantined("bpe_tokenizer") == []
+    assert store.current("bpe_tokenizer").manifest["run_id"] == "run-4"
+    assert store.upstream_mismatches("bpe_tokenizer")  # built from corpus v3, not v4
+
 
 # 3. Pruning never counts another writer's pending commit as a version.
 def test_prune_spares_a_pending_commit_of_another_process(tmp_path):

@@ -2,8 +2,9 @@
 
 Layout under the store root::
 
-    <asset>/[<partition>/]<version>/...files...   a finished artifact, never modified again
-    <asset>/[<partition>/]<version>/manifest.json files, sizes, sha256, run id, upstream versions
+    <asset>/[<partition>/]<version>/...files...   a finished artifact; its files never change
+    <asset>/[<partition>/]<version>/manifest.json files, sizes, sha256, and the latest build of them
+                                                  (run id, upstream versions, check verdict)
     <asset>/[<partition>/]CURRENT                  the version readers should use
     <asset>/[<partition>/].tmp-<hex>/              a write in progress (never read)
     <asset>/[<partition>/].tmp-<hex>.owner         its owner (host, pid) and heartbeat
@@ -201,10 +202,13 @@ class ArtifactWrite:
             if final.exists():
                 # Same content as an earlier write: keep the earlier files, drop this copy, but record
                 # this build's inputs, run and verdict, or the version would claim an older generation.
+                # Except a failed build of the current version: it stays current as last verified,
+                # its old inputs show it stale (upstream_mismatches) rather than quarantined-yet-current.
                 shutil.rmtree(self.directory)
-                kept = json.loads((final / MANIFEST).read_text())
-                kept.update({name: manifest[name] for name in _BUILD_FIELDS})
-                _write_text_atomic(final / MANIFEST, json.dumps(kept, indent=2) + "\n", tmp_dir=slot)
+                if quarantine is None or self.store.current_version(self.asset, self.partition) != version:
+                    kept = json.loads((final / MANIFEST).read_text())
+                    kept.update({name: manifest[name] for name in _BUILD_FIELDS})
+                    _write_text_atomic(final / MANIFEST, json.dumps(kept, indent=2) + "\n", tmp_dir=slot)
                 os.utime(final)  # now the newest version again, for pruning order
             else:
                 os.replace(self.directory, final)
