@@ -145,3 +145,13 @@ def test_a_malformed_pin_line_names_the_file_and_line(tmp_path):
     path.write_text("# pinned\nmicropython-esp32-stubs>=1.29\n")
     with pytest.raises(ValueError, match=r"wheels.txt:2: expected 'NAME==VERSION --hash=sha256:HEX'"):
         pinned_wheels(path)
+
+
+def test_every_reference_program_of_the_task_suite_uses_real_apis():
+    from pipeline.evaluate.tasks import all_tasks
+
+    found = {task.task_id: invented_apis(task.reference, task.board) for task in all_tasks()}
+    # A plain Pico has no Wi-Fi: its stubs have no `network` (the Pico W's stubs, another package, do).
+    wifi_on_pico = {task_id for task_id in found if task_id.startswith("wifi_connect/pico/")}
+    assert all(found[task_id] == ["network"] for task_id in wifi_on_pico)
+    assert {task_id: names for task_id, names in found.items() if names and task_id not in wifi_on_pico} == {}
