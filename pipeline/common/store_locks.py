@@ -162,4 +162,7 @@ def remove_slot(slot: Path) -> None:
         if child.name != LOCK_NAME:
             shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
     (slot / LOCK_NAME).unlink()
-    slot.rmdir()
+    try:
+        slot.rmdir()
+    except OSError:
+        pass  # a waiter already made a new .lock here: the slot lives on, empty, under its lock
