@@ -121,3 +121,184 @@ def test_every_wrong_answer_fails_on_its_merits(runs):
 @needs_vm
 def test_reasons_are_one_line(runs):
     assert all("\n" not in verdict.reason and verdict.reason for *_, verdict in runs)
+
+
+# Correct answers written the way makers and models also write them: a check must not demand the
+# reference's own style (a timer instead of a sleep loop, duty_ns, split print lines, SoftI2C, ...).
+ALTERNATES = {
+    "blink/pico/gp25-500-500ms/p0": """
+from machine import Pin, Timer
+led = Pin("LED", Pin.OUT)
+Timer(period=500, mode=Timer.PERIODIC, callback=lambda t: led.toggle())
+""",
+    "blink/esp8266/gpio2-1000-1000ms/p0": """
+import machine, utime
+p = machine.Pin(2, machine.Pin.OUT)
+while True:
+    p.value(not p.value())
+    utime.sleep(1)
+""",
+    "pwm_level/pico/gp15-1000hz-50pct/p0": "from machine import Pin, PWM\nPWM(Pin(15), freq=1000, duty_u16=32768)\n",
+    "pwm_level/esp32/gpio4-2000hz-75pct/p0": """
+from machine import Pin, PWM
+pwm = PWM(Pin(4), freq=2000)
+pwm.duty_u16(49151)
+""",
+    "fade/pico/gp15-2000ms/p0": """
+from machine import Pin, PWM
+from time import sleep_ms
+led = PWM(Pin(15))
+led.freq(1000)
+while True:
+    for d in range(0, 65536, 655):
+        led.duty_u16(d)
+        sleep_ms(20)
+    for d in range(65535, -1, -655):
+        led.duty_u16(d)
+        sleep_ms(20)
+""",
+    "servo/pico/gp15-90deg/p0": "from machine import Pin, PWM\ns = PWM(Pin(15))\ns.freq(50)\ns.duty_ns(1_500_000)\n",
+    "button_pullup/pico/gp14-gp25/p0": """
+from machine import Pin
+import time
+btn = Pin(14, Pin.IN, Pin.PULL_UP)
+led = Pin(25, Pin.OUT)
+while True:
+    if btn.value() == 0:
+        led.on()
+    else:
+        led.off()
+    time.sleep(0.01)
+""",
+    "pin_irq/esp32/gpio0/p0": """
+from machine import Pin
+presses = 0
+def on_press(p):
+    global presses
+    presses += 1
+    print("Button pressed", presses, "times")
+Pin(0, Pin.IN, Pin.PULL_UP).irq(handler=on_press, trigger=Pin.IRQ_FALLING)
+""",
+    "adc_poll/esp32/gpio34-200ms-raw/p0": """
+from machine import ADC, Pin
+import time
+adc = ADC(Pin(34))
+adc.atten(ADC.ATTN_11DB)
+while True:
+    print("Value:", adc.read_u16())
+    time.sleep(0.2)
+""",
+    "dht/pico/dht22-gp15-2s/p0": """
+import dht, machine, time
+d = dht.DHT22(machine.Pin(15))
+while True:
+    d.measure()
+    print("Temperature:", d.temperature(), "C")
+    print("Humidity:", d.humidity(), "%")
+    time.sleep(2)
+""",
+    "ds18b20/esp32/gpio4-2s/p0": """
+import machine, onewire, ds18x20, time
+sensor = ds18x20.DS18X20(onewire.OneWire(machine.Pin(4)))
+roms = sensor.scan()
+while True:
+    sensor.convert_temp()
+    time.sleep(1)
+    print('{:.2f} C'.format(sensor.read_temp(roms[0])))
+    time.sleep(1)
+""",
+    "i2c_scan/esp8266/gpio4-gpio5/p0": """
+from machine import I2C, Pin
+i2c = I2C(scl=Pin(5), sda=Pin(4))
+for a in i2c.scan():
+    print("Found device at", hex(a))
+""",
+    "i2c_register/pico/bme280-76-d0/p0": """
+from machine import I2C, Pin
+i2c = I2C(0, sda=Pin(4), scl=Pin(5), freq=100000)
+i2c.writeto(0x76, b'\\xd0')
+print("0x%02x" % i2c.readfrom(0x76, 1)[0])
+""",
+    "spi_transfer/pico/spi0-cs17-1000khz/p0": """
+from machine import Pin, SPI
+cs = Pin(17, Pin.OUT)
+cs(1)
+spi = SPI(0, 1_000_000, sck=Pin(18), mosi=Pin(19), miso=Pin(16))
+buf = bytearray(3)
+cs(0)
+spi.write(b'\\x9f')
+spi.readinto(buf)
+cs(1)
+print(' '.join('%02x' % b for b in buf))
+""",
+    "oled_text/pico/128x64-3c-1lines/p0": """
+from machine import Pin, SoftI2C
+from ssd1306 import SSD1306_I2C
+display = SSD1306_I2C(128, 64, SoftI2C(scl=Pin(5), sda=Pin(4)))
+display.fill(0)
+display.text('Hello', 0, 0, 1)
+display.show()
+""",
+    "uart_send/pico/uart0-9600-1000ms/p0": """
+from machine import UART
+import time
+uart = UART(0, 9600)
+while True:
+    uart.write(b"hello\\n")
+    time.sleep(1)
+""",
+    "uart_echo/esp32/uart2-115200/p0": """
+from machine import UART
+import time
+uart = UART(2, baudrate=115200, tx=17, rx=16)
+while True:
+    line = uart.readline()
+    if line:
+        uart.write(line)
+    time.sleep_ms(20)
+""",
+    "wifi_connect/esp8266/garage/p0": """
+import network, time
+sta = network.WLAN(network.STA_IF)
+sta.active(True)
+sta.connect('Garage', 'tinkering')
+while not sta.isconnected():
+    time.sleep_ms(100)
+print('network config:', sta.ifconfig())
+""",
+    "periodic_timer/esp32/gpio2-500ms/p0": """
+from machine import Pin, Timer
+led = Pin(2, Pin.OUT)
+Timer(0).init(freq=2, callback=lambda t: led.value(not led.value()))
+""",
+    "deep_sleep/esp32/gpio2-1000ms-30s/p0": """
+from machine import Pin, deepsleep
+import time
+led = Pin(2, Pin.OUT)
+led.on()
+time.sleep(1)
+led.off()
+deepsleep(30000)
+""",
+    "neopixel/esp32/gpio5-16px-all-ff8000/p0": """
+import machine, neopixel
+np = neopixel.NeoPixel(machine.Pin(5), 16)
+for i in range(16):
+    np[i] = (255, 128, 0)
+np.write()
+""",
+}
+
+
+@needs_vm
+def test_other_correct_answers_pass():
+    tasks = {t.task_id: t for t in all_tasks()}
+    assert {tasks[i].family for i in ALTERNATES} == {t.family for t in tasks.values()}
+    chosen = [tasks[i] for i in ALTERNATES]
+    jobs = [
+        RunJob(src, board=t.board, seconds=t.seconds, world=t.world, wall_timeout_s=WALL_S)
+        for t, src in zip(chosen, ALTERNATES.values(), strict=True)
+    ]
+    verdicts = [t.check(r) for t, r in zip(chosen, run_many(jobs), strict=True)]
+    failed = [f"{t.task_id}: {v.reason}" for t, v in zip(chosen, verdicts, strict=True) if not v.passed]
+    assert not failed, "\n".join(failed)

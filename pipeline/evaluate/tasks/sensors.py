@@ -9,18 +9,36 @@ from pipeline.evaluate.tasks.base import BAD_PIN, BOARD_NAMES, Case, Check, Verd
 MIN_READS = 3
 
 
-def printed_values(result: RunResult, want_at, tol: float, what: str, min_lines: int = MIN_READS) -> Verdict:
-    """Every printed line with numbers holds one within ``tol`` of ``want_at(t_ms)`` (a list for several)."""
-    lines = [(t, checks.numbers(text), text) for t, text in checks.printed(result)]
-    lines = [line for line in lines if line[1]]
+def _numeric_lines(result: RunResult) -> list[tuple[float, list[float], str]]:
+    lines = [(t, checks.numbers(text), text.strip()) for t, text in checks.printed(result)]
+    return [line for line in lines if line[1]]
+
+
+def printed_tracking(result: RunResult, want_at, tol: float, what: str, min_lines: int) -> Verdict:
+    """Every printed line with numbers holds one within ``tol`` of ``want_at(t_ms)``, the value it should show."""
+    lines = _numeric_lines(result)
     if len(lines) < min_lines:
         return Verdict(False, f"{len(lines)} lines with numbers printed, want >= {min_lines} {what} readings")
     for t, nums, text in lines:
-        wants = want_at(t)
-        for want in wants if isinstance(wants, list) else [wants]:
-            if not any(abs(n - want) <= tol for n in nums):
-                return Verdict(False, f"printed {text.strip()[:60]!r} at t={t:g} ms, want {what} {want:g} ± {tol:g}")
+        want = want_at(t)
+        if not any(abs(n - want) <= tol for n in nums):
+            return Verdict(False, f"printed {text[:60]!r} at t={t:g} ms, want {what} {want:g} ± {tol:g}")
     return Verdict(True, f"{len(lines)} {what} readings printed, each within {tol:g} of the sensor")
+
+
+def printed_constant(result: RunResult, wants: dict[str, float], tol: float, min_count: int = MIN_READS) -> Verdict:
+    """Each wanted value is printed (± tol) on >= min_count lines, on one line or on lines of their own,
+    and every printed line with numbers shows one of them (a stale or wrong reading fails)."""
+    lines = _numeric_lines(result)
+    for t, nums, text in lines:
+        if not any(abs(n - w) <= tol for n in nums for w in wants.values()):
+            named = ", ".join(f"{k} {w:g}" for k, w in wants.items())
+            return Verdict(False, f"printed {text[:60]!r} at t={t:g} ms, want {named} (± {tol:g})")
+    for name, want in wants.items():
+        count = sum(any(abs(n - want) <= tol for n in nums) for _, nums, _ in lines)
+        if count < min_count:
+            return Verdict(False, f"{name} {want:g} ± {tol:g} printed {count} times, want >= {min_count}")
+    return Verdict(True, f"{', '.join(wants)} printed >= {min_count} times, each within {tol:g} of the sensor")
 
 
 # --- ADC polling --------------------------------------------------------------------------------
@@ -64,7 +82,7 @@ def adc_prints(result: RunResult, pin: int, period: int, unit: str) -> Verdict:
         return raw if unit == "raw" else raw * 3.3 / 65535
 
     tol = RAW_TOL if unit == "raw" else VOLTS_TOL
-    return printed_values(result, want, tol, "raw u16" if unit == "raw" else "volts", min_lines=4)
+    return printed_tracking(result, want, tol, "raw u16" if unit == "raw" else "volts", min_lines=4)
 
 
 def adc_poll() -> list[Case]:
@@ -134,7 +152,7 @@ def dht_prints(result: RunResult, pin: int, model: str, every: int, temperature:
     timing = checks.periodic([e.t_ms for e in measures], every * 1000, f"{model} measurements on pin {pin}")
     if not timing.passed:
         return timing
-    return printed_values(result, lambda t: [temperature, humidity], 0.05, "temperature and humidity")
+    return printed_constant(result, {"temperature": temperature, "humidity": humidity}, 0.05)
 
 
 def dht_reading() -> list[Case]:
@@ -198,7 +216,7 @@ def ds_prints(result: RunResult, pin: int, every: int, temperature: float) -> Ve
     timing = checks.periodic(converts, every * 1000, f"DS18B20 conversions on pin {pin}")
     if not timing.passed:
         return timing
-    return printed_values(result, lambda t: temperature, 0.1, "°C")
+    return printed_constant(result, {"temperature (°C)": temperature}, 0.1)
 
 
 def ds18b20() -> list[Case]:
