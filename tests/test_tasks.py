@@ -178,12 +178,14 @@ def on_press(p):
     presses += 1
     print("Button pressed", presses, "times")
 Pin(0, Pin.IN, Pin.PULL_UP).irq(handler=on_press, trigger=Pin.IRQ_FALLING)
+print("Waiting for presses on GPIO0")
 """,
     "adc_poll/esp32/gpio34-200ms-raw/p0": """
 from machine import ADC, Pin
 import time
 adc = ADC(Pin(34))
 adc.atten(ADC.ATTN_11DB)
+print("Reading the ADC on pin 34 every 200 ms")
 while True:
     print("Value:", adc.read_u16())
     time.sleep(0.2)
@@ -201,6 +203,7 @@ while True:
 import machine, onewire, ds18x20, time
 sensor = ds18x20.DS18X20(onewire.OneWire(machine.Pin(4)))
 roms = sensor.scan()
+print("DS18B20 on pin 4, found", len(roms), "sensor")
 while True:
     sensor.convert_temp()
     time.sleep(1)

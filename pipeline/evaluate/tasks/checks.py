@@ -61,8 +61,16 @@ def within(value: float, target: float, rel: float) -> bool:
     return abs(value - target) <= rel * abs(target)
 
 
-def printed(result: RunResult) -> list[tuple[float, str]]:
-    return [(e.t_ms, e.args.get("text", "")) for e in result.events if e.kind == "print"]
+def printed(result: RunResult, after: str | None = None) -> list[tuple[float, str]]:
+    """(t_ms, line) printed; with ``after``, only lines after the first event of that kind (a banner
+    printed at start-up is not a reading)."""
+    started = after is None
+    out = []
+    for e in result.events:
+        started = started or e.kind == after
+        if started and e.kind == "print":
+            out.append((e.t_ms, e.args.get("text", "")))
+    return out
 
 
 def numbers(text: str) -> list[float]:
@@ -113,15 +121,17 @@ def toggles(
     return Verdict(True, f"pin {pin} blinks {want} ({len(changes)} changes)")
 
 
-def pwm_level(result: RunResult, pin: int, freq: float, duty: float, freq_rel: float = 0.02, duty_abs: float = 0.03):
+def pwm_level(
+    result: RunResult, pin: int, freq: float, duty: float, freq_rel: float = 0.02, duty_abs: float = 0.03
+) -> Verdict:
     """At the end of the run PWM on ``pin`` runs at freq ± freq_rel with duty ± duty_abs, not deinitialised."""
     f, d = pwm_at(result, pin)
     want = f"want {freq:g} Hz ± {freq_rel:.0%}, duty {duty:.2f} ± {duty_abs:.2f}"
     if f is None or d is None:
         return Verdict(False, f"no PWM frequency and duty set on pin {pin} ({want})")
-    stop = last(result, "pwm.deinit", pin=pin)
-    if stop is not None and stop.t_ms >= last(result, "pwm.duty", pin=pin).t_ms:
-        return Verdict(False, f"PWM on pin {pin} was stopped (deinit) at t={stop.t_ms:g} ms")
+    order = [e.kind for e in result.events if e.args.get("pin") == pin and e.kind.startswith("pwm.")]
+    if order[-1] == "pwm.deinit":
+        return Verdict(False, f"PWM on pin {pin} was stopped (deinit) after it was set")
     if not within(f, freq, freq_rel) or abs(d - duty) > duty_abs:
         return Verdict(False, f"PWM on pin {pin} ends at {f:g} Hz, duty {d:.3f}; {want}")
     return Verdict(True, f"PWM on pin {pin}: {f:g} Hz, duty {d:.3f} ({want})")

@@ -210,7 +210,7 @@ def counts_presses(result: RunResult, pin: int) -> Verdict:
     if init is None or init.args.get("pull") != "up":
         return Verdict(False, f"pin {pin} has no internal pull-up")
     falls = [t for (t, v), (_, before) in zip(BOUNCES[1:], BOUNCES, strict=False) if before and not v]
-    lines = [(t, checks.numbers(text)) for t, text in checks.printed(result)]
+    lines = [(t, checks.numbers(text)) for t, text in checks.printed(result, after="irq.fire")]
     lines = [(t, nums) for t, nums in lines if nums]
     if len(lines) != len(falls):
         return Verdict(False, f"{len(lines)} counts printed, want {len(falls)} (one per press at {falls} ms)")

@@ -136,6 +136,7 @@ def fade() -> list[Case]:
                     ("no_fade", _fade_program(board, pin, ramp, steps=1)),
                     ("only_up", _fade_program(board, pin, ramp, down=False)),
                     ("no_sleep", _fade_program(board, pin, ramp, pause=False)),
+                    ("raises", _fade_program(board, _NO_PWM[board], ramp)),
                 ],
                 check=Check(fades, pin=pin, ramp_ms=ramp),
                 topic="fade an LED with PWM",

@@ -9,14 +9,15 @@ from pipeline.evaluate.tasks.base import BAD_PIN, BOARD_NAMES, Case, Check, Verd
 MIN_READS = 3
 
 
-def _numeric_lines(result: RunResult) -> list[tuple[float, list[float], str]]:
-    lines = [(t, checks.numbers(text), text.strip()) for t, text in checks.printed(result)]
+def _numeric_lines(result: RunResult, after: str) -> list[tuple[float, list[float], str]]:
+    lines = [(t, checks.numbers(text), text.strip()) for t, text in checks.printed(result, after)]
     return [line for line in lines if line[1]]
 
 
-def printed_tracking(result: RunResult, want_at, tol: float, what: str, min_lines: int) -> Verdict:
-    """Every printed line with numbers holds one within ``tol`` of ``want_at(t_ms)``, the value it should show."""
-    lines = _numeric_lines(result)
+def printed_tracking(result: RunResult, after: str, want_at, tol: float, what: str, min_lines: int) -> Verdict:
+    """Every line with numbers printed after the first ``after`` event holds one within ``tol`` of
+    ``want_at(t_ms)``, the value it should show."""
+    lines = _numeric_lines(result, after)
     if len(lines) < min_lines:
         return Verdict(False, f"{len(lines)} lines with numbers printed, want >= {min_lines} {what} readings")
     for t, nums, text in lines:
@@ -26,10 +27,11 @@ def printed_tracking(result: RunResult, want_at, tol: float, what: str, min_line
     return Verdict(True, f"{len(lines)} {what} readings printed, each within {tol:g} of the sensor")
 
 
-def printed_constant(result: RunResult, wants: dict[str, float], tol: float, min_count: int = MIN_READS) -> Verdict:
-    """Each wanted value is printed (± tol) on >= min_count lines, on one line or on lines of their own,
-    and every printed line with numbers shows one of them (a stale or wrong reading fails)."""
-    lines = _numeric_lines(result)
+def printed_constant(result: RunResult, after: str, wants: dict[str, float], tol: float) -> Verdict:
+    """After the first ``after`` event, each wanted value is printed (± tol) on >= MIN_READS lines, on one
+    line or on lines of their own, and every line with numbers shows one of them (a stale reading fails)."""
+    min_count = MIN_READS
+    lines = _numeric_lines(result, after)
     for t, nums, text in lines:
         if not any(abs(n - w) <= tol for n in nums for w in wants.values()):
             named = ", ".join(f"{k} {w:g}" for k, w in wants.items())
@@ -82,7 +84,7 @@ def adc_prints(result: RunResult, pin: int, period: int, unit: str) -> Verdict:
         return raw if unit == "raw" else raw * 3.3 / 65535
 
     tol = RAW_TOL if unit == "raw" else VOLTS_TOL
-    return printed_tracking(result, want, tol, "raw u16" if unit == "raw" else "volts", min_lines=4)
+    return printed_tracking(result, "adc.read", want, tol, "raw u16" if unit == "raw" else "volts", min_lines=4)
 
 
 def adc_poll() -> list[Case]:
@@ -152,7 +154,7 @@ def dht_prints(result: RunResult, pin: int, model: str, every: int, temperature:
     timing = checks.periodic([e.t_ms for e in measures], every * 1000, f"{model} measurements on pin {pin}")
     if not timing.passed:
         return timing
-    return printed_constant(result, {"temperature": temperature, "humidity": humidity}, 0.05)
+    return printed_constant(result, "dht.measure", {"temperature": temperature, "humidity": humidity}, 0.05)
 
 
 def dht_reading() -> list[Case]:
@@ -216,7 +218,7 @@ def ds_prints(result: RunResult, pin: int, every: int, temperature: float) -> Ve
     timing = checks.periodic(converts, every * 1000, f"DS18B20 conversions on pin {pin}")
     if not timing.passed:
         return timing
-    return printed_constant(result, {"temperature (°C)": temperature}, 0.1)
+    return printed_constant(result, "ds18x20.convert", {"temperature (°C)": temperature}, 0.1)
 
 
 def ds18b20() -> list[Case]:

@@ -154,6 +154,7 @@ def uart_echo() -> list[Case]:
                     ("upper_case", _echo_program(*args, transform="data.upper()")),
                     ("reads_once", _echo_program(*args, loop=False)),
                     ("no_sleep", _echo_program(*args, pause=0)),
+                    ("raises", _echo_program(board, _NO_UART[board], tx, rx, baud)),
                 ],
                 check=Check(echoes, bus=bus, tx=tx, rx=rx, baud=baud),
                 topic="echo bytes on a UART",
