@@ -10,6 +10,7 @@ if BOARD == "pico":
     PINS = tuple(range(29))
     NAMES = {"LED": 25}
     NAMES.update({"GP%d" % n: n for n in PINS})
+    NAMES.update({"GPIO%d" % n: n for n in PINS})  # the RP2040's CPU names
     INPUT_ONLY = ()
     FLASH = ()
     ADC_PINS = {26: 26, 27: 27, 28: 28, 0: 26, 1: 27, 2: 28, 4: "temp"}  # ADC(n) channels too
