@@ -20,7 +20,7 @@ def load_llama(model_path: Path, logits_all: bool = False, n_ctx: int | None = N
     Exceeding the trained context is not an error in llama.cpp; for GPT-2 it
     aborts the process (position embedding lookup out of range), so we clamp.
     """
-    from llama_cpp import Llama  # heavy native import, deferred to first use
+    import llama_cpp  # heavy native import, deferred to first use
 
     model_path = Path(model_path)
     if not model_path.is_file():
@@ -28,7 +28,11 @@ def load_llama(model_path: Path, logits_all: bool = False, n_ctx: int | None = N
     # Read from the file's metadata: a vocab-only llama.cpp load would warn about a 0 context.
     trained = read_gguf_facts(model_path).context_length
     size = min(n_ctx or trained, trained)
-    return Llama(str(model_path), n_ctx=size, logits_all=logits_all, n_threads=n_threads, verbose=False)
+    # A CUDA (or Metal) build runs every layer on the GPU; llama-cpp-python's default, 0, leaves them on the CPU.
+    gpu_layers = -1 if llama_cpp.llama_supports_gpu_offload() else 0
+    return llama_cpp.Llama(
+        str(model_path), n_ctx=size, logits_all=logits_all, n_threads=n_threads, n_gpu_layers=gpu_layers, verbose=False
+    )
 
 
 def is_end_of_generation(llm, token: int) -> bool:
@@ -78,6 +82,8 @@ def complete(
 ) -> str:
     """The continuation of ``prompt`` by an open model, up to the end of the turn (a stop sequence or
     an end-of-generation token). Above temperature 0 it samples, reproducibly for one ``seed``."""
+    import llama_cpp
+
     ids = tokenize(llm, prompt_text(prompt, instruct))
     room = context_length(llm) - len(ids)
     if room <= 0:
@@ -85,8 +91,17 @@ def complete(
     llm.reset()
     # Plain temperature sampling (no top-k/top-p/min-p cut), as HF's `continuations` samples.
     sampling = {"top_k": 0, "top_p": 1.0, "min_p": 0.0, "seed": seed} if temperature > 0 else {}
+    budget = min(max_tokens, room)
+    # llama-cpp-python skips its max_tokens test while the text ends in an incomplete UTF-8 sequence,
+    # so a model emitting stray byte tokens runs past it and out of context ("llama_decode returned 1").
+    within_budget = llama_cpp.StoppingCriteriaList([lambda input_ids, _: len(input_ids) >= len(ids) + budget])
     completion = llm.create_completion(
-        ids, max_tokens=min(max_tokens, room), temperature=temperature, stop=stop_sequences(), **sampling
+        ids,
+        max_tokens=budget,
+        temperature=temperature,
+        stop=stop_sequences(),
+        stopping_criteria=within_budget,
+        **sampling,
     )
     return completion["choices"][0]["text"]
 

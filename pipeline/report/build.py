@@ -84,6 +84,7 @@ class ReportSettings:
     march: str = "armv7m"  # mpy-cross -march for the syntax check
     tasks: str = "*"  # task-suite ids the HF instruct model answers (glob; "demo": the demo subset)
     task_samples: int = 5  # sampled answers per task for pass@k
+    task_max_new_tokens: int = 256  # per task answer
 
     def validate(self) -> None:
         if self.max_eval_pairs < 1 or self.max_new_tokens < 1:
@@ -235,7 +236,8 @@ def build_model_report(inputs: ReportInputs, out_dir: Path, settings: ReportSett
 
 def _task_suite(inputs: ReportInputs, out_dir: Path, settings: ReportSettings) -> tuple[dict, list, str]:
     """The HF instruct model scored here, each GGUF variant's task_scores read; three failures drawn."""
-    hf = score_model(Path(inputs.instruct_checkpoint_dir), ScoreSettings(settings.tasks, settings.task_samples))
+    scoring = ScoreSettings(settings.tasks, settings.task_samples, max_new_tokens=settings.task_max_new_tokens)
+    hf = score_model(Path(inputs.instruct_checkpoint_dir), scoring)
     (out_dir / HF_SCORES_FILE).write_text(json.dumps(hf, indent=2) + "\n")
     results = {"HF instruct": hf}
     for variant, directory in inputs.task_scores.items():
