@@ -39,7 +39,7 @@ class ScoreSettings:
     samples: int = 5  # sampled answers per task, for pass@k with k = samples (0: greedy only)
     temperature: float = 0.8  # of the sampled answers
     max_new_tokens: int = 256  # per answer (less where the prompt leaves less of the context)
-    seed: int = 0  # of the first sample; sample i uses seed + i
+    seed: int = 0  # sampling seed (GGUF: sample i uses seed + i; HF: one batch of samples)
     workers: int | None = None  # programs run side by side (default: one per core)
 
     def validate(self) -> None:
