@@ -17,7 +17,7 @@ needs_vm = pytest.mark.skipif(shutil.which("node") is None, reason="node is not 
 # Only spinning answers need the wall clock; every other program gets time enough on a loaded machine,
 # so a wrong answer fails on its merits, never because the runner was slow.
 SPIN_LABELS = {"no_sleep"}
-SPIN_WALL_S, WALL_S = 3.0, 30.0
+SPIN_WALL_S, WALL_S = 2.0, 30.0
 
 
 def test_suite_size_families_and_boards():

@@ -55,6 +55,12 @@ def naming_board(board: str, prompt: str, i: int) -> str:
     return f"{name}: {prompt}" if i % 2 == 0 else f"{prompt} (board: {name})"
 
 
+def per_second(period_ms: float) -> str:
+    """A period as makers say it: 1000 ms -> "once a second", 500 -> "twice a second", 200 -> "5 times a second"."""
+    n = 1000 / period_ms
+    return {1: "once a second", 2: "twice a second"}.get(n, f"{n:g} times a second")
+
+
 def program(text: str) -> str:
     return textwrap.dedent(text).strip() + "\n"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipeline.evaluate.sandbox import RunResult
 from pipeline.evaluate.tasks import checks
-from pipeline.evaluate.tasks.base import BAD_PIN, BOARD_NAMES, Case, Check, Verdict, case, pin_name
+from pipeline.evaluate.tasks.base import BAD_PIN, BOARD_NAMES, Case, Check, Verdict, case, per_second, pin_name
 
 MIN_READS = 3
 
@@ -95,7 +95,7 @@ def adc_poll() -> list[Case]:
         if unit == "raw":
             prompts = [
                 f"Read the ADC on {where} every {period} ms and print the raw 16-bit value (read_u16).",
-                f"Poll a potentiometer on {where} of my {BOARD_NAMES[board]} {1000 / period:g} times a second "
+                f"Poll a potentiometer on {where} of my {BOARD_NAMES[board]} {per_second(period)} "
                 f"and print only the reading as a 0-65535 number.",
             ]
         else:

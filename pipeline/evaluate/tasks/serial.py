@@ -6,7 +6,7 @@ import re
 
 from pipeline.evaluate.sandbox import RunResult
 from pipeline.evaluate.tasks import checks
-from pipeline.evaluate.tasks.base import BOARD_NAMES, Case, Check, Verdict, case, pin_name
+from pipeline.evaluate.tasks.base import BOARD_NAMES, Case, Check, Verdict, case, per_second, pin_name
 
 # A UART each board lacks: rp2 has UART0/1, the ESP32 UART0-2, the ESP8266 UART0/1.
 _NO_UART = {"pico": 2, "esp32": 3, "esp8266": 2}
@@ -68,7 +68,7 @@ def uart_send() -> list[Case]:
     for board, bus, tx, rx, baud, message, period in SEND:
         words = _uart_words(board, bus, tx, rx)
         args = (board, bus, tx, rx, baud, message, period)
-        every = "once a second" if period == 1000 else f"every {period} ms"
+        every = per_second(period) if period in (500, 1000) else f"every {period} ms"
         other_baud = 9600 if baud != 9600 else 115200
         out.append(
             case(
