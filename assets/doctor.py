@@ -32,24 +32,66 @@ def check_python() -> list[Finding]:
     return [Finding("python", status, f"{version} ({sys.executable}); the project needs >= 3.11")]
 
 
+def gpu_findings(
+    driver_gpus: list[str],
+    cuda_available: bool,
+    torch_version: str,
+    torch_cuda: str | None,
+    arch_list: list[str],
+    devices: list[tuple[str, tuple[int, int]]],
+) -> list[Finding]:
+    """What the NVIDIA driver lists (``nvidia-smi -L``) against what this torch can run on.
+
+    ``devices`` are torch's GPUs as (name, compute capability); ``arch_list`` is
+    ``torch.cuda.get_arch_list()``, the architectures the build has kernels for.
+    """
+    from pipeline.train.device import arch_supported, unusable_gpu_warning
+
+    build = f"torch {torch_version} built for CUDA {torch_cuda}" if torch_cuda else f"torch {torch_version} (CPU-only)"
+    if not driver_gpus and not devices:
+        return [Finding("gpu", OK, f"no NVIDIA GPU (nvidia-smi lists none); {build}; training runs on the CPU")]
+    warning = unusable_gpu_warning(driver_gpus, cuda_available, torch_version, torch_cuda)
+    if warning:
+        return [Finding("gpu", WARN, warning)]
+    findings = []
+    for name, (major, minor) in devices:
+        arch = f"sm_{major}{minor}"
+        if arch_supported((major, minor), arch_list):
+            findings.append(Finding("gpu", OK, f"{name} ({arch}); {build}, kernels for {' '.join(arch_list)}"))
+        else:
+            findings.append(
+                Finding(
+                    "gpu",
+                    FAIL,
+                    f"{name} is {arch} but {build} has kernels only for {' '.join(arch_list)}: install a torch "
+                    "built for a CUDA that knows it (RTX 50xx, sm_120: CUDA 12.8 or later; docs/operations.md)",
+                )
+            )
+    return findings
+
+
 def check_torch() -> list[Finding]:
     import torch
 
-    from pipeline.train.device import resolve_device
+    from pipeline.train.device import nvidia_gpus, resolve_device
 
     info = resolve_device("auto", "auto")
+    devices = []
     if torch.cuda.is_available():
-        gpus = []
-        for i in range(torch.cuda.device_count()):
-            major, minor = torch.cuda.get_device_capability(i)
-            gpus.append(f"{torch.cuda.get_device_name(i)} (compute {major}.{minor})")
-        cuda = f"CUDA {torch.version.cuda}, {len(gpus)} GPU(s): {', '.join(gpus)}"
+        devices = [
+            (torch.cuda.get_device_name(i), torch.cuda.get_device_capability(i))
+            for i in range(torch.cuda.device_count())
+        ]
         bf16 = f"bf16 supported: {torch.cuda.is_bf16_supported()}"
     else:
-        cuda = "no CUDA device"
         bf16 = "bf16 not used on the CPU (autocast there is many times slower than fp32)"
-    detail = f"{torch.__version__}; {cuda}; {bf16}; training default: {info.device} in {info.precision}"
-    return [Finding("torch", OK, detail)]
+    default = f"training default: {info.device} in {info.precision}"
+    detail = f"{torch.__version__} (CUDA build: {torch.version.cuda}); {bf16}; {default}"
+    arch_list = torch.cuda.get_arch_list() if torch.version.cuda else []
+    gpus = gpu_findings(
+        nvidia_gpus(), torch.cuda.is_available(), torch.__version__, torch.version.cuda, arch_list, devices
+    )
+    return [Finding("torch", OK, detail), *gpus]
 
 
 def check_llama_cpp() -> list[Finding]:

@@ -21,6 +21,7 @@ import dagster as dg
 from pipeline.common.artifacts import ArtifactStore, ArtifactWrite
 from pipeline.common.text_metrics import perplexity
 from pipeline.tokens.shards import SHARDS_SUBDIR
+from pipeline.train.memory import read_oom_report
 from pipeline.train.outputs import RESULT_KEYS
 from pipeline.train.run_dir import launcher_env, prune_run_dirs, training_root
 from pipeline.train.settings import TrainSettings
@@ -75,10 +76,10 @@ def train_checkpoint(
     pipes: dg.PipesSubprocessClient,
 ) -> dict:
     """Launch the trainer for `settings` and export its model into the artifact directory."""
-    child_device, child_env = gpu.child()  # cuda:N -> CUDA_VISIBLE_DEVICES=N, cuda:0 inside
+    child = gpu.child()  # one GPU per trainer process: cuda:N -> CUDA_VISIBLE_DEVICES, cuda:0 inside
     settings = replace(
         settings,
-        device=child_device,
+        device=child.device,
         precision=gpu.precision,
         compile=gpu.compile,
         shards_dir=str(write.input("token_shards").path / SHARDS_SUBDIR),
@@ -92,10 +93,18 @@ def train_checkpoint(
     settings_file.write_text(settings.to_json())
     device = gpu.describe()
     context.log.info(
-        f"training in {run_dir} on {device.name} ({device.memory_bytes / 2**30:.1f} GiB, {device.precision})"
+        f"training in {run_dir} on {device.name} ({device.memory_bytes / 2**30:.1f} GiB, {device.precision}); "
+        f"{child.note}"
     )
     command = [*gpu.launcher(sys.executable), "-m", "pipeline.train.run", str(settings_file)]
-    pipes.run(command=command, context=context, env={"PYTHONUNBUFFERED": "1", **child_env, **launcher_env()})
+    try:
+        pipes.run(command=command, context=context, env={"PYTHONUNBUFFERED": "1", **child.env, **launcher_env()})
+    except Exception:
+        # Out of GPU memory: the same settings would fail the same way, so the retry policy must not rerun them.
+        oom = read_oom_report(run_dir)
+        if oom is not None:
+            raise dg.Failure(description=oom, allow_retries=False) from None
+        raise
     metrics = json.loads((write.directory / "metrics.json").read_text())
     keys = ("parameters", *RESULT_KEYS, "stopped_reason")
     # The model is exported: the checkpoints (GBs for the larger presets) have done their job,

@@ -61,22 +61,44 @@ class MemoryEstimate:
         return self.weights + self.gradients + self.optimizer + self.activations
 
 
+# Bytes kept per token for the backward pass: per layer as (per d_model, per d_ff, per K/V width,
+# per head, constant), then per d_model outside the layers (embedding, final norm). Measured, not
+# derived: the tensors alive after the forward pass and at the peak of the backward pass of HF Llama
+# and GPT-2 (transformers 5.x, SDPA with is_causal and GQA), tracked op by op on the CPU under bf16
+# autocast and in fp32 (tests/test_memory_estimate.py measures again and holds the formula to it).
+# Under autocast HF keeps the residual stream and the norms in fp32, so a llama-80m layer keeps
+# ~52·d bytes a token (with its SwiGLU), not the 34·d of Korthikanti et al. 2022 (eq. 1) for an
+# all-16-bit model.
+TOKEN_BYTES: dict[tuple[str, bool], tuple[int, int, int, int, int, int]] = {
+    ("llama", True): (30, 8, 4, 4, 0, 10),
+    ("llama", False): (32, 16, 8, 4, 8, 12),
+    ("gpt2", True): (24, 10, 0, 4, 16, 6),
+    ("gpt2", False): (40, 20, 0, 4, 16, 8),
+}
+
+
 def training_memory(p: ModelPreset, batch_size: int, seq_len: int, mixed_precision: bool) -> MemoryEstimate:
     """Bytes needed to train: fp32 weights, grads, two AdamW moments, and activations.
 
-    Activations per layer follow Korthikanti et al. 2022 ("Reducing Activation
-    Recomputation in Large Transformer Models", eq. 1) without the attention-score
-    term, which SDPA's fused kernels do not store: 34·T·b·d bytes at 16-bit, twice
-    that in fp32. The logits are upcast to fp32 by the HF loss and kept with their
-    gradient: 2 · 4 bytes · T·b·V.
+    Activations are ``TOKEN_BYTES`` per token, plus per token the fp32 log-softmax of the logits
+    (4·V) and the peak of the head's backward
+    pass (8·V a token: the logits' fp32 gradient and its 16-bit copy). Mixed precision adds autocast's
+    16-bit copy of every matmul weight (2 bytes a parameter, cached for the step, saved for backward);
+    fp32 adds the tied head's weight gradient before it joins the embedding's (4·V·d).
     """
     params = parameter_count(p)
     tokens = batch_size * seq_len
-    per_layer = 34 * tokens * p.d_model * (1 if mixed_precision else 2)
-    logits = 2 * 4 * tokens * p.vocab_size
+    per_d, per_ff, per_kv, per_head, const, outside = TOKEN_BYTES[(p.family, mixed_precision)]
+    layer = per_d * p.d_model + per_ff * p.d_ff + per_kv * p.n_kv_heads * p.head_dim + per_head * p.n_heads + const
+    per_token = p.n_layers * layer + outside * p.d_model + (4 + 8) * p.vocab_size
+    extra = 2 * flops_parameter_count(p) if mixed_precision else 4 * p.vocab_size * p.d_model
     return MemoryEstimate(
-        weights=4 * params, gradients=4 * params, optimizer=8 * params, activations=p.n_layers * per_layer + logits
+        weights=4 * params, gradients=4 * params, optimizer=8 * params, activations=tokens * per_token + extra
     )
+
+
+# What to change when a run does not fit: the same tokens per optimizer step in smaller micro-batches.
+MEMORY_FIX = "halve batch_size and double grad_accum (same tokens per step)"
 
 
 def check_fits(
@@ -98,6 +120,6 @@ def check_fits(
             f"{estimate.total / gib:.1f} GiB (weights {estimate.weights / gib:.2f}, "
             f"grads {estimate.gradients / gib:.2f}, "
             f"AdamW {estimate.optimizer / gib:.2f}, activations {estimate.activations / gib:.2f}) but {device_name} "
-            f"offers {memory_bytes / gib:.1f} GiB ({headroom:.0%} usable); lower batch_size and raise grad_accum"
+            f"offers {memory_bytes / gib:.1f} GiB ({headroom:.0%} usable); {MEMORY_FIX}"
         )
     return estimate

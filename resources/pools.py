@@ -65,10 +65,25 @@ def release_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
     return released
 
 
-# On Kubernetes (the k8s_job_executor runs each step in its own pod) a training step asks the
-# scheduler for one NVIDIA GPU; no other step does. Read from the `dagster-k8s/config` op tag.
-GPU_POD_TAGS = {
-    "dagster-k8s/config": {
-        "container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}, "requests": {"nvidia.com/gpu": "1"}}}
-    }
-}
+# Trainer processes per node, one GPU each: the default of GpuResource.nproc_per_node and the GPUs a
+# training pod requests. Op tags are fixed when the code location loads, so the deployment sets it
+# (deploy/helm/values.yaml) rather than a run's config.
+NPROC_ENV = "MPYFORGE_NPROC_PER_NODE"
+
+
+def gpus_per_pod(environ: dict[str, str] | None = None) -> int:
+    environ = os.environ if environ is None else environ
+    value = environ.get(NPROC_ENV, "1")
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{NPROC_ENV}={value!r} must be a positive number of GPUs per node")
+    return int(value)
+
+
+def gpu_pod_tags(gpus: int) -> dict:
+    """The `dagster-k8s/config` op tag of a training step: its pod asks the scheduler for ``gpus`` NVIDIA GPUs
+    (one per torchrun process, else ranks past the first find no GPU); no other step asks for one."""
+    count = {"nvidia.com/gpu": str(gpus)}
+    return {"dagster-k8s/config": {"container_config": {"resources": {"limits": count, "requests": count}}}}
+
+
+GPU_POD_TAGS = gpu_pod_tags(gpus_per_pod())

@@ -12,9 +12,14 @@ a machine that once built a native wheel would silently reuse it. Here the wheel
 architecture and the Python tag. Changed flags mean a new key and a rebuild; an unchanged flag
 set installs the cached wheel in seconds.
 
-Opt into another build with MPYFORGE_LLAMA_CMAKE_ARGS, e.g. a CUDA build for a GPU machine:
+Change the build with MPYFORGE_LLAMA_CMAKE_ARGS: its flags are merged into the portable ones (a
+-DKEY=VALUE given there replaces the project's value of KEY, anything else is added), e.g. a CUDA
+build for a GPU machine:
     MPYFORGE_LLAMA_CMAKE_ARGS="-DGGML_CUDA=ON" make setup
-or a native build for this CPU only: MPYFORGE_LLAMA_CMAKE_ARGS="-DGGML_NATIVE=ON".
+or a native build for this CPU only: MPYFORGE_LLAMA_CMAKE_ARGS="-DGGML_NATIVE=ON". A CUDA build
+names its GPU architectures (CUDA_ARCHITECTURES) unless the flags do: ggml-cuda's CMakeLists
+falls back to CMAKE_CUDA_ARCHITECTURES=native with GGML_NATIVE on, which fails where no GPU is
+visible at build time (a `docker build`), and builds for that one GPU only.
 
 Usage: python scripts/build_llama_cpp.py [--print-key]   (run with the venv's python)
 """
@@ -58,6 +63,10 @@ X86_64_FLAGS = (
 )
 # Other architectures (aarch64, ...): llama.cpp's portable defaults, just not tuned to this host.
 PORTABLE_FLAGS = ("-DGGML_NATIVE=OFF",)
+# CUDA builds: Turing (T4, RTX 20), Ampere (A100; RTX 30), Ada (RTX 40), Hopper (H100/H200), and
+# Blackwell GeForce (RTX 50, sm_120), which nvcc knows from CUDA 12.8 on.
+CUDA_ARCHITECTURES = ("75", "80", "86", "89", "90")
+BLACKWELL_GEFORCE = ("120", (12, 8))
 
 
 def pinned_requirement(pyproject: Path = ROOT / "pyproject.toml") -> str:
@@ -69,14 +78,59 @@ def pinned_requirement(pyproject: Path = ROOT / "pyproject.toml") -> str:
     raise SystemExit(f"{pyproject}: no pinned '{PACKAGE}==<version>' in [project].dependencies")
 
 
-def cmake_args(environ: dict[str, str] | None = None, machine: str | None = None) -> str:
-    """The CMake flags to build with: the user's override, else the project's portable choice."""
+def _define(arg: str) -> str | None:
+    """The variable a ``-DKEY=VALUE`` or ``-DKEY:TYPE=VALUE`` flag sets, else None."""
+    if not arg.startswith("-D") or "=" not in arg:
+        return None
+    return arg[2:].split("=", 1)[0].split(":", 1)[0]
+
+
+def merge_flags(base: list[str], extra: list[str]) -> list[str]:
+    """``base`` with ``extra`` merged in: a variable set in both keeps its place and takes ``extra``'s value."""
+    merged = list(base)
+    where = {_define(arg): i for i, arg in enumerate(merged) if _define(arg)}
+    for arg in extra:
+        key = _define(arg)
+        if key in where:
+            merged[where[key]] = arg
+        else:
+            where[key] = len(merged)
+            merged.append(arg)
+    return merged
+
+
+def cuda_architectures(nvcc_release: tuple[int, int] | None) -> str:
+    """The architectures a CUDA build compiles for; sm_120 only with an nvcc that knows it (None: assume so)."""
+    archs = list(CUDA_ARCHITECTURES)
+    arch, needs = BLACKWELL_GEFORCE
+    if nvcc_release is None or nvcc_release >= needs:
+        archs.append(arch)
+    return ";".join(archs)
+
+
+def nvcc_release() -> tuple[int, int] | None:
+    """(major, minor) of the CUDA compiler on PATH ("release 12.8" in ``nvcc --version``), None without one."""
+    nvcc = shutil.which("nvcc")
+    if nvcc is None:
+        return None
+    text = subprocess.run([nvcc, "--version"], capture_output=True, text=True, check=False).stdout
+    for word, after in zip(text.split(), text.split()[1:], strict=False):
+        if word == "release":
+            major, _, minor = after.rstrip(",").partition(".")
+            return int(major), int(minor)
+    return None
+
+
+def cmake_args(
+    environ: dict[str, str] | None = None, machine: str | None = None, nvcc: tuple[int, int] | None = None
+) -> str:
+    """The CMake flags to build with: the project's portable choice with the user's flags merged in."""
     environ = os.environ if environ is None else environ
-    override = environ.get(ENV_OVERRIDE, "").strip()
-    if override:
-        return " ".join(override.split())
     machine = (machine or platform.machine()).lower()
-    flags = X86_64_FLAGS if machine in ("x86_64", "amd64") else PORTABLE_FLAGS
+    base = list(X86_64_FLAGS if machine in ("x86_64", "amd64") else PORTABLE_FLAGS)
+    flags = merge_flags(base, environ.get(ENV_OVERRIDE, "").split())
+    if "-DGGML_CUDA=ON" in flags and not any(_define(arg) == "CMAKE_CUDA_ARCHITECTURES" for arg in flags):
+        flags.append(f"-DCMAKE_CUDA_ARCHITECTURES={cuda_architectures(nvcc)}")
     return " ".join(flags)
 
 
@@ -154,7 +208,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--print-key", action="store_true", help="print the cache key and exit")
     opts = parser.parse_args()
-    requirement, args, machine = pinned_requirement(), cmake_args(), platform.machine()
+    requirement, machine = pinned_requirement(), platform.machine()
+    args = cmake_args(nvcc=nvcc_release())
     key = flags_key(requirement, args, machine, python_tag())
     if opts.print_key:
         print(key)

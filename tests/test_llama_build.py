@@ -28,10 +28,22 @@ def test_other_architectures_get_llama_cpp_portable_defaults():
     assert build.cmake_args(environ={}, machine="aarch64") == "-DGGML_NATIVE=OFF"
 
 
-def test_the_environment_variable_overrides_the_flags():
-    env = {build.ENV_OVERRIDE: "  -DGGML_CUDA=ON   -DGGML_NATIVE=OFF "}
-    assert build.cmake_args(environ=env, machine="x86_64") == "-DGGML_CUDA=ON -DGGML_NATIVE=OFF"
-    assert build.cmake_args(environ={build.ENV_OVERRIDE: "   "}, machine="x86_64") == build.cmake_args({}, "x86_64")
+def test_the_environment_variable_is_merged_into_the_portable_flags():
+    portable = build.cmake_args({}, "x86_64").split()
+    # A CUDA build keeps every portable flag (GGML_NATIVE stays OFF) and pins its GPU architectures.
+    args = build.cmake_args({build.ENV_OVERRIDE: "  -DGGML_CUDA=ON  "}, "x86_64", nvcc=(12, 8)).split()
+    assert args == [*portable, "-DGGML_CUDA=ON", "-DCMAKE_CUDA_ARCHITECTURES=75;80;86;89;90;120"]
+    # An older nvcc does not know sm_120 (RTX 50xx).
+    assert build.cmake_args({build.ENV_OVERRIDE: "-DGGML_CUDA=ON"}, "aarch64", nvcc=(12, 4)) == (
+        "-DGGML_NATIVE=OFF -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=75;80;86;89;90"
+    )
+    # A variable the user sets replaces the project's value in place; their own architectures are kept.
+    native = build.cmake_args({build.ENV_OVERRIDE: "-DGGML_NATIVE=ON -DGGML_AVX512:BOOL=ON"}, "x86_64").split()
+    assert native[0] == "-DGGML_NATIVE=ON" and "-DGGML_AVX512:BOOL=ON" in native and "-DGGML_AVX512=OFF" not in native
+    assert len(native) == len(portable)
+    pinned = build.cmake_args({build.ENV_OVERRIDE: "-DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=89"}, "x86_64")
+    assert pinned.endswith("-DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=89")
+    assert build.cmake_args({build.ENV_OVERRIDE: "   "}, "x86_64") == " ".join(portable)
 
 
 def test_the_key_changes_with_everything_that_changes_the_binary():

@@ -24,6 +24,7 @@ from pipeline.train.callbacks import (
     progress_line,
 )
 from pipeline.train.device import (
+    ChildDevice,
     child_device,
     cpu_peak_flops,
     cpu_theoretical_peak_flops,
@@ -37,15 +38,21 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_cuda_n_reaches_the_child_as_visible_devices():
-    assert child_device("cuda:3", 1) == ("cuda:0", {"CUDA_VISIBLE_DEVICES": "3"})
-    assert child_device("cuda", 2) == ("cuda", {})
-    assert child_device("auto", 1) == ("auto", {})
-    assert child_device("cpu", 4) == ("cpu", {})
+    alloc = {"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"}
+    assert child_device("cuda:3", 1) == ChildDevice(
+        "cuda:0",
+        {**alloc, "CUDA_VISIBLE_DEVICES": "3"},
+        "device 'cuda:3' is physical GPU 3; the trainer sees only it, as cuda:0, so the HF Trainer cannot spread "
+        "one process over several GPUs",
+    )
+    assert child_device("cuda", 2).env == alloc and child_device("cuda", 2).device == "cuda"  # torchrun: LOCAL_RANK
+    assert child_device("cpu", 4).env == alloc and child_device("cpu", 1).device == "cpu"
     with pytest.raises(ValueError, match=r"'cuda:1' pins one GPU but nproc_per_node is 2"):
         child_device("cuda:1", 2)
     with pytest.raises(ValueError, match="'cuda:x' is not understood"):
         child_device("cuda:x", 1)
-    assert GpuResource(device="cuda:2").child() == ("cuda:0", {"CUDA_VISIBLE_DEVICES": "2"})
+    child = GpuResource(device="cuda:2").child()
+    assert child.device == "cuda:0" and child.env["CUDA_VISIBLE_DEVICES"] == "2"
 
 
 def test_torchrun_launcher_is_standalone():
@@ -141,30 +148,42 @@ class FakeClock:
         self.syncs += 1
 
 
-def test_throughput_excludes_eval_and_save_and_synchronizes_per_window():
+def test_throughput_excludes_warm_up_eval_and_save_and_synchronizes_per_window():
     clock = FakeClock()
     throughput = ThroughputCallback(1000, 10**6, 1e10, world_size=1, synchronize=clock.sync, clock=clock)
     throughput.on_train_begin(ARGS, _state(0), CONTROL)
-    clock.now = 2.0  # 10 steps in 2 s
-    logs = {"loss": 1.0}
+    clock.now = 30.0  # the first window: compilation and CUDA warm-up, 10 steps in 30 s
+    logs = {"loss": 1.2}
     throughput.on_log(ARGS, _state(10), CONTROL, logs=logs)
-    assert logs["tokens_per_second"] == pytest.approx(5000) and logs["mfu"] == pytest.approx(0.5)
-    clock.now = 30.0  # a 28 s evaluation, then a 5 s save: neither counts
-    throughput.on_log(ARGS, _state(10), CONTROL, logs={"eval_loss": 1.5})
-    throughput.on_evaluate(ARGS, _state(10), CONTROL)
-    clock.now = 35.0
-    throughput.on_save(ARGS, _state(10), CONTROL)
-    clock.now = 39.0  # 10 more steps in 4 s
-    logs = {"loss": 0.9}
+    assert "tokens_per_second" not in logs and "mfu" not in logs and throughput.overall() == {}
+    clock.now = 32.0  # 10 steps in 2 s
+    logs = {"loss": 1.0}
     throughput.on_log(ARGS, _state(20), CONTROL, logs=logs)
+    assert logs["tokens_per_second"] == pytest.approx(5000) and logs["mfu"] == pytest.approx(0.5)
+    clock.now = 60.0  # a 28 s evaluation, then a 5 s save: neither counts
+    throughput.on_log(ARGS, _state(20), CONTROL, logs={"eval_loss": 1.5})
+    throughput.on_evaluate(ARGS, _state(20), CONTROL)
+    clock.now = 65.0
+    throughput.on_save(ARGS, _state(20), CONTROL)
+    clock.now = 69.0  # 10 more steps in 4 s
+    logs = {"loss": 0.9}
+    throughput.on_log(ARGS, _state(30), CONTROL, logs=logs)
     assert logs["tokens_per_second"] == pytest.approx(2500)
-    assert throughput.overall()["tokens_per_second"] == pytest.approx(20 * 1000 / 6)
-    assert clock.syncs == 7  # at window boundaries (begin, 2 logs x2, eval, save), never per step
+    overall = throughput.overall()  # 20 steps in 6 s: the 30 s warm-up window is not in it
+    assert overall["tokens_per_second"] == pytest.approx(20 * 1000 / 6) and overall["mfu"] == pytest.approx(1 / 3)
+    assert clock.syncs == 9  # at window boundaries (begin, 3 logs x2, eval, save), never per step
+    # A resumed run warms up again (new process: compilation and CUDA start over).
+    throughput.on_train_begin(ARGS, _state(30), CONTROL)
+    clock.now = 100.0
+    logs = {"loss": 0.8}
+    throughput.on_log(ARGS, _state(40), CONTROL, logs=logs)
+    assert "tokens_per_second" not in logs and throughput.total_steps == 20
     unknown = ThroughputCallback(1000, 10**6, None, world_size=1, clock=clock)
     unknown.on_train_begin(ARGS, _state(0), CONTROL)
-    clock.now += 1
-    logs = {"loss": 1.0}
-    unknown.on_log(ARGS, _state(1), CONTROL, logs=logs)
+    for step in (1, 2):
+        clock.now += 1
+        logs = {"loss": 1.0}
+        unknown.on_log(ARGS, _state(step), CONTROL, logs=logs)
     assert "mfu" not in logs and "tokens_per_second" in logs
 
 

@@ -34,15 +34,18 @@ def _record(state: TrainerState, logs: dict, values: dict) -> None:
 
 
 class ThroughputCallback(TrainerCallback):
-    """Tokens/s and MFU over training time only.
+    """Tokens/s and MFU over training time only, warm-up left out.
 
-    The clock runs from the end of the last log, evaluation or save to the next training
-    log, so evaluation and checkpointing (which follow a log) are left out while the data
-    loading of every step is in. ``synchronize`` (``torch.cuda.synchronize`` on a GPU) is
-    called before each reading, once per logging window rather than once per step, so
-    queued kernels are counted and no step is stalled. MFU = achieved FLOP/s / (peak × processes),
-    with FLOPs per token from ``models.sizing.flops_per_token`` (6·N + 12·L·d·T); it is left
-    out when the peak is unknown (``model_flops_utilization``).
+    The first logging window after training starts (or resumes) is not counted: it holds
+    ``torch.compile``'s compilation, CUDA's lazy start and the allocator's first growth, which
+    can take longer than many later windows together. The clock runs from the end of the last
+    log, evaluation or save to the next training log, so evaluation and checkpointing (which
+    follow a log) are left out while the data loading of every step is in. ``synchronize``
+    (``torch.cuda.synchronize`` on a GPU) is called before each reading, once per logging window
+    rather than once per step, so queued kernels are counted and no step is stalled.
+    MFU = achieved FLOP/s / (peak × processes), with FLOPs per token from
+    ``models.sizing.flops_per_token`` (6·N + 12·L·d·T); it is left out when the peak is unknown
+    (``model_flops_utilization``).
     """
 
     def __init__(
@@ -63,6 +66,7 @@ class ThroughputCallback(TrainerCallback):
         self.total_steps = 0
         self._window_started = 0.0
         self._window_first_step = 0
+        self._warming_up = True
 
     def _restart(self, state: TrainerState) -> None:
         self.synchronize()
@@ -70,6 +74,7 @@ class ThroughputCallback(TrainerCallback):
         self._window_first_step = state.global_step
 
     def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
+        self._warming_up = True
         self._restart(state)
 
     def on_evaluate(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
@@ -97,13 +102,15 @@ class ThroughputCallback(TrainerCallback):
             self.synchronize()
             seconds = self.clock() - self._window_started
             steps = state.global_step - self._window_first_step
-            _record(state, logs, self.rates(steps, seconds))
-            self.total_seconds += seconds
-            self.total_steps += steps
+            if not self._warming_up:
+                _record(state, logs, self.rates(steps, seconds))
+                self.total_seconds += seconds
+                self.total_steps += steps
+            self._warming_up = False
             self._restart(state)
 
     def overall(self) -> dict:
-        """Average tokens/s and MFU over every step this process ran."""
+        """Average tokens/s and MFU over the steps this process ran after its warm-up window ({} if none)."""
         return self.rates(self.total_steps, self.total_seconds)
 
 

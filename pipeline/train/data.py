@@ -20,7 +20,6 @@ import torch
 from torch.utils.data import Dataset
 
 from pipeline.tokens.shard_format import TokenShards
-from pipeline.tokens.tokenizer import tokenizer_sha256
 
 IGNORE_INDEX = -100  # HF / torch cross-entropy ignore_index
 UNIGRAM_SLICE_TOKENS = 1 << 24  # train tokens counted at a time for the unigram baseline
@@ -92,6 +91,10 @@ def check_one_tokenizer(tokenizer_dir: Path, shards: TokenShards, init_from: Pat
     vocabulary would then be read with the new one (or an SFT run would continue a base model that
     speaks another), and training would run without error on noise. Returns the tokenizer's sha256.
     """
+    # Imported here: the tokenizer module pulls in the corpus stage (datasketch, scipy), which a
+    # trainer without this check (benchmarks/gpu.sh on a bare GPU machine) must not need.
+    from pipeline.tokens.tokenizer import tokenizer_sha256
+
     expected = tokenizer_sha256(tokenizer_dir)
     if shards.tokenizer_sha256 != expected:
         raise TokenizerMismatchError(

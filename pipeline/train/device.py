@@ -6,15 +6,22 @@ RTX 20xx would otherwise run bf16 in slow emulation: ``torch.cuda.is_bf16_suppor
 counts emulation as support), and the CPU in fp32: bf16 autocast on a CPU without AMX runs
 ~80x slower than fp32 here, so mixed precision is never chosen for the CPU automatically.
 
-``cuda:N`` is applied by the launcher, not here: the trainer's process gets
-``CUDA_VISIBLE_DEVICES=N`` and sees that GPU as ``cuda:0`` (``child_device``), because the
-HF Trainer places the model on ``cuda:LOCAL_RANK`` whatever device string it is given.
+One process trains on one GPU. Outside torchrun the HF Trainer counts every visible GPU
+(transformers 5.x ``TrainingArguments._setup_devices``: ``self._n_gpu = torch.cuda.device_count()``)
+and then wraps the model in ``nn.DataParallel`` (``Trainer._wrap_model``: ``if self.args.n_gpu > 1``),
+multiplying the real batch by the GPU count (``train_batch_size = per_device_train_batch_size *
+max(1, self.n_gpu)``) while every number here assumes one GPU. So the trainer's process is always
+pinned to one GPU through ``CUDA_VISIBLE_DEVICES`` before CUDA starts (``child_device``), and
+``refuse_data_parallel`` stops a run that sees several anyway; several GPUs only through torchrun.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -30,6 +37,7 @@ BF16_MIN_CAPABILITY = (8, 0)  # Ampere: the first tensor cores with native bf16
 # laptop RTX 4090 the desktop card's peak. A GPU not listed reports no MFU.
 # - H200 / H100 SXM: 989 TFLOPS (NVIDIA H100 Tensor Core GPU Architecture whitepaper,
 #   Table 3 "1979 with sparsity"; the H200 datasheet lists the same 1,979 sparse).
+# - H200 NVL: 835.5 (H200 datasheet, NVL column: 1,671 TFLOPS with sparsity; a lower power limit).
 # - H100 PCIe: 756 (same whitepaper, 1513 with sparsity).
 # - A100 (SXM4 and PCIe, 40 and 80 GB): 312 (NVIDIA A100 Tensor Core GPU Architecture
 #   whitepaper, Table 1).
@@ -43,6 +51,7 @@ BF16_MIN_CAPABILITY = (8, 0)  # Ampere: the first tensor cores with native bf16
 #   RTX 3090 71 vs 142 TFLOPS).
 GPU_PEAK_BF16_FLOPS: dict[str, float] = {
     "NVIDIA H200": 989e12,
+    "NVIDIA H200 NVL": 835.5e12,
     "NVIDIA H100 80GB HBM3": 989e12,
     "NVIDIA H100 PCIe": 756e12,
     "NVIDIA A100-SXM4-80GB": 312e12,
@@ -63,6 +72,7 @@ class DeviceInfo:
     memory_bytes: int
     precision: str  # "bf16-mixed" | "fp16-mixed" | "fp32"
     peak_flops: float | None  # FLOP/s in the training precision; None when unknown (MFU not reported)
+    warning: str | None = None  # e.g. an NVIDIA GPU that this torch cannot use, so "auto" fell back to the CPU
 
     @property
     def mixed_precision(self) -> bool:
@@ -93,24 +103,72 @@ def model_flops_utilization(tokens_per_second: float, flops_per_token: int, peak
     return ratio if ratio < 1 else None
 
 
-def child_device(device: str, nproc_per_node: int) -> tuple[str, dict[str, str]]:
-    """The device string and extra environment for the trainer process(es) the launcher starts.
+@dataclass(frozen=True)
+class ChildDevice:
+    """What the trainer process is started with: its device setting, extra environment and a log line."""
 
-    ``cuda:N`` becomes ``CUDA_VISIBLE_DEVICES=N`` and ``cuda:0`` inside the child, so the run
-    really trains on GPU N. Several processes each take their own GPU (``LOCAL_RANK``), so
-    pinning them all to one is refused.
+    device: str
+    env: dict[str, str]
+    note: str
+
+
+# Applied before CUDA starts: freed blocks are mapped into growing segments instead of
+# fragmenting fixed ones, which leaves more of a small card usable (PyTorch "CUDA memory
+# management" notes, expandable_segments). A value the user set is kept.
+ALLOC_CONF = ("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True")
+
+
+def child_device(device: str, nproc_per_node: int, environ: Mapping[str, str] | None = None) -> ChildDevice:
+    """Pin a one-process run to one GPU: the device string and environment for the trainer process.
+
+    ``environ`` is the launcher's environment. ``cuda:N`` means
+    the N-th GPU the launcher sees: with an inherited ``CUDA_VISIBLE_DEVICES=2,3``, ``cuda:1`` is
+    physical GPU 3, and the child gets
+    ``CUDA_VISIBLE_DEVICES=3`` and trains on its ``cuda:0``. ``auto`` and ``cuda`` take the first
+    visible GPU. Idempotent: pinning the pinned child again changes nothing. Several processes
+    (torchrun) each take the GPU of their ``LOCAL_RANK``, so pinning them all to one is refused.
     """
-    if not device.startswith("cuda:"):
-        return device, {}
-    index = device[5:]
-    if not index.isdigit():
+    environ = {} if environ is None else environ
+    inherited = environ.get("CUDA_VISIBLE_DEVICES")
+    env = {} if ALLOC_CONF[0] in environ else dict([ALLOC_CONF])
+    if device == "cpu" or (device in ("auto", "cuda") and nproc_per_node > 1):
+        return ChildDevice(device, env, f"device {device!r}, {nproc_per_node} process(es): no GPU pinning")
+    if device in ("auto", "cuda"):
+        index = "0"
+    elif device.startswith("cuda:") and device[5:].isdigit():
+        index = device[5:]
+    else:
         raise ValueError(f"device {device!r} is not understood; expected {DEVICES_HELP}")
     if nproc_per_node > 1:
         raise ValueError(
             f"device {device!r} pins one GPU but nproc_per_node is {nproc_per_node}: each process needs its own GPU; "
             "use device 'cuda' (all visible GPUs) and set CUDA_VISIBLE_DEVICES to choose which"
         )
-    return "cuda:0", {"CUDA_VISIBLE_DEVICES": index}
+    visible = None if inherited is None else [v.strip() for v in inherited.split(",") if v.strip()]
+    if visible == [] and device == "auto":
+        return ChildDevice(device, env, "device 'auto': CUDA_VISIBLE_DEVICES hides every GPU, training on the CPU")
+    if visible is not None and int(index) >= len(visible):
+        raise ValueError(
+            f"device {device!r} does not exist: the inherited CUDA_VISIBLE_DEVICES={inherited!r} makes "
+            f"{len(visible)} GPU(s) visible"
+        )
+    physical = index if visible is None else visible[int(index)]
+    seen = "" if visible is None else f" (entry {index} of the inherited CUDA_VISIBLE_DEVICES={inherited})"
+    note = (
+        f"device {device!r} is physical GPU {physical}{seen}; the trainer sees only it, as cuda:0, "
+        "so the HF Trainer cannot spread one process over several GPUs"
+    )
+    return ChildDevice("auto" if device == "auto" else "cuda:0", {**env, "CUDA_VISIBLE_DEVICES": physical}, note)
+
+
+def refuse_data_parallel(n_gpu: int) -> None:
+    """Stop a one-process run that sees several GPUs: the HF Trainer would run it under nn.DataParallel."""
+    if n_gpu > 1:
+        raise ValueError(
+            f"the trainer process sees {n_gpu} GPUs, so the HF Trainer would wrap the model in nn.DataParallel "
+            f"(a batch {n_gpu}x larger than planned, throughput from GPU 0 alone); pin one GPU with device 'cuda:N' "
+            "or CUDA_VISIBLE_DEVICES, or train on several with nproc_per_node (torchrun)"
+        )
 
 
 def measure_cpu_peak_flops(size: int = 1024, min_seconds: float = 0.3) -> float:
@@ -181,6 +239,53 @@ def cpu_peak_flops() -> float:
     return max(bound or 0.0, measure_cpu_peak_flops())
 
 
+def nvidia_gpus() -> list[str]:
+    """The GPUs the NVIDIA driver lists (``nvidia-smi -L``), whatever torch makes of them; [] without a driver."""
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return []
+    try:
+        listing = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=30, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [line.strip() for line in listing.splitlines() if line.startswith("GPU ")]
+
+
+def unusable_gpu_warning(
+    gpus: list[str], cuda_available: bool, torch_version: str, torch_cuda: str | None
+) -> str | None:
+    """Why an NVIDIA GPU the driver lists is not trained on, or None when there is none or torch uses it."""
+    if not gpus or cuda_available:
+        return None
+    build = "a CPU-only build" if torch_cuda is None else f"built for CUDA {torch_cuda}, which this driver cannot run"
+    return (
+        f"nvidia-smi lists {len(gpus)} GPU(s) ({gpus[0]}) but torch {torch_version} is {build}, so training runs "
+        "on the CPU, 100x slower; install the CUDA build of torch for this driver (docs/operations.md, GPU machines)"
+    )
+
+
+def arch_supported(capability: tuple[int, int], arch_list: list[str]) -> bool:
+    """Can a torch built for ``arch_list`` (``torch.cuda.get_arch_list()``) run kernels on this GPU?
+
+    A cubin ``sm_XY`` runs on GPUs of the same major version and a minor >= Y; PTX ``compute_XY``
+    is JIT-compiled for any later GPU (NVIDIA CUDA C++ Programming Guide, "Binary Compatibility"
+    and "PTX Compatibility"; torch's own ``_check_cubins`` tests the major version). So an RTX 50xx
+    (sm_120) needs a torch with ``sm_120``: a build that stops at ``sm_90`` has no kernel for it.
+    """
+    major, minor = capability
+    for arch in arch_list:
+        kind, _, digits = arch.partition("_")
+        digits = "".join(ch for ch in digits if ch.isdigit())  # sm_90a -> 90
+        if not digits:
+            continue
+        code_major, code_minor = int(digits[:-1]), int(digits[-1])
+        if kind == "sm" and code_major == major and code_minor <= minor:
+            return True
+        if kind == "compute" and (code_major, code_minor) <= (major, minor):
+            return True
+    return False
+
+
 def _cpu_memory_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
@@ -208,14 +313,18 @@ def resolve_device(device: str = "auto", precision: str = "auto") -> DeviceInfo:
     """Turn the user's device/precision request into a concrete, checked choice."""
     # Under torchrun each process trains on the GPU of its LOCAL_RANK (as the HF Trainer places it).
     own_gpu = f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
-    if device == "auto":
+    auto = device == "auto"
+    if auto:
         device = own_gpu if torch.cuda.is_available() else "cpu"
     if device == "cuda":
         device = own_gpu
     if device == "cpu":
         resolved = resolve_precision(precision, "cpu")
         peak = cpu_peak_flops()
-        return DeviceInfo(f"cpu ({torch.get_num_threads()} threads)", "cpu", "cpu", _cpu_memory_bytes(), resolved, peak)
+        # "auto" must not fall back to the CPU in silence when the machine has an NVIDIA GPU.
+        warning = unusable_gpu_warning(nvidia_gpus(), False, torch.__version__, torch.version.cuda) if auto else None
+        name = f"cpu ({torch.get_num_threads()} threads)"
+        return DeviceInfo(name, "cpu", "cpu", _cpu_memory_bytes(), resolved, peak, warning)
     if not device.startswith("cuda:") or not device[5:].isdigit():
         raise ValueError(f"device {device!r} is not understood; expected {DEVICES_HELP}")
     if not torch.cuda.is_available():

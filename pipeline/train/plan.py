@@ -45,6 +45,7 @@ class RunPlan:
     seq_len: int
     batch_size: int  # sequences per device per micro-step
     eval_tokens: int
+    eval_batch_size: int  # divides the val blocks of each process, so drop_last drops none of them
     token_budget: int
     tokens_per_step: int
     max_steps: int
@@ -66,6 +67,17 @@ def choose_seq_len(context: int, train_tokens: int, val_tokens: int, batch_size:
         f"seq_len {MIN_SEQ_LEN} needs {MIN_EVAL_BLOCKS * MIN_SEQ_LEN:,} val tokens and "
         f"{batch_size * MIN_SEQ_LEN:,} train tokens (batch_size {batch_size}); add documents or lower batch_size"
     )
+
+
+def eval_batch_size(blocks: int, batch_size: int, world_size: int) -> int:
+    """The largest batch up to ``batch_size`` that splits ``blocks`` evenly over the processes.
+
+    Training drops a short last batch (``dataloader_drop_last``: a compiled model would recompile for
+    it) and the Trainer applies that to evaluation too, so the val batch must divide the val blocks.
+    ``blocks`` is a multiple of ``world_size`` (``plan_run`` rounds it down).
+    """
+    per_process = blocks // world_size
+    return next(size for size in range(min(batch_size, per_process), 0, -1) if per_process % size == 0)
 
 
 def check_splits(seq_len: int, train_tokens: int, val_tokens: int, where: str) -> None:
@@ -109,10 +121,15 @@ def plan_run(
         lr = settings.lr
     else:
         lr = SFT_LR if settings.mode == "sft" else PRETRAIN_LR[preset.size]
+    eval_blocks = min(settings.eval_tokens, val_tokens) // seq_len
+    eval_blocks -= eval_blocks % world_size  # each process evaluates as many blocks
+    if eval_blocks == 0:
+        raise SplitTooSmall(f"{where}: the val split holds {val_tokens:,} tokens, fewer than one block per process")
     return RunPlan(
         seq_len=seq_len,
         batch_size=batch_size,
-        eval_tokens=min(settings.eval_tokens, val_tokens // seq_len * seq_len),
+        eval_tokens=eval_blocks * seq_len,
+        eval_batch_size=eval_batch_size(eval_blocks, batch_size, world_size),
         token_budget=budget,
         tokens_per_step=tokens_per_step,
         max_steps=settings.max_steps or max(1, budget // tokens_per_step),

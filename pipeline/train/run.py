@@ -19,6 +19,7 @@ commits the exported directory to the artifact store and reports it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -45,6 +46,7 @@ from models.presets import ModelPreset, check_sequence, resolve_preset
 from models.sizing import check_fits, flops_per_token, parameter_count
 from pipeline.common.prompt_format import BOS, EOS, PAD, SPECIAL_TOKEN_IDS
 from pipeline.common.text_metrics import perplexity
+from pipeline.train.attention import use_causal_attention
 from pipeline.train.callbacks import (
     FP16_NONFINITE_TOLERANCE,
     FinalCheckpoint,
@@ -53,7 +55,8 @@ from pipeline.train.callbacks import (
     ThroughputCallback,
 )
 from pipeline.train.data import TokenBlockDataset, check_one_tokenizer, open_split, unigram_loss
-from pipeline.train.device import DeviceInfo, resolve_device
+from pipeline.train.device import DeviceInfo, child_device, refuse_data_parallel, resolve_device
+from pipeline.train.memory import TrainingOutOfMemory, clear_oom_report, out_of_memory_message, write_oom_report
 from pipeline.train.model import build_model
 from pipeline.train.outputs import (
     LOSS_CURVE_FILE,
@@ -82,7 +85,7 @@ def _prepare_model(settings: TrainSettings, vocab_size: int) -> tuple[ModelPrese
         # The Trainer seeds only after the model exists: seed the initial weights here, so the
         # same inputs and settings give the same checkpoint (and the same data version).
         set_seed(settings.seed)
-        return preset, build_model(preset)
+        return preset, use_causal_attention(build_model(preset))
     stored = read_preset(Path(settings.init_from))
     preset = resolve_preset(
         stored["family"],
@@ -91,7 +94,7 @@ def _prepare_model(settings: TrainSettings, vocab_size: int) -> tuple[ModelPrese
         {k: v for k, v in stored.items() if k not in ("family", "size", "vocab_size")},
     )
     model = AutoModelForCausalLM.from_pretrained(settings.init_from, attn_implementation="sdpa")
-    return preset, model
+    return preset, use_causal_attention(model)
 
 
 def training_arguments(settings: TrainSettings, device: DeviceInfo, plan: RunPlan) -> TrainingArguments:
@@ -100,7 +103,7 @@ def training_arguments(settings: TrainSettings, device: DeviceInfo, plan: RunPla
         output_dir=str(settings.checkpoint_dir),
         max_steps=plan.max_steps,
         per_device_train_batch_size=plan.batch_size,
-        per_device_eval_batch_size=plan.batch_size,
+        per_device_eval_batch_size=plan.eval_batch_size,
         gradient_accumulation_steps=settings.grad_accum,
         learning_rate=lr,
         lr_scheduler_type="cosine_with_min_lr",
@@ -127,7 +130,15 @@ def training_arguments(settings: TrainSettings, device: DeviceInfo, plan: RunPla
         torch_compile=settings.compile,
         seed=settings.seed,
         data_seed=settings.seed,
+        # A short last batch would make a compiled model recompile (new shapes) for one step.
+        dataloader_drop_last=True,
+        # On a GPU one worker process reads the next blocks while the GPU runs, and pinned memory
+        # lets the copy to the GPU overlap too (accelerate's non_blocking needs pin_memory). On the
+        # CPU a worker would only take a core from the matmuls.
         dataloader_pin_memory=device.type == "cuda",
+        dataloader_num_workers=1 if device.type == "cuda" else 0,
+        dataloader_persistent_workers=device.type == "cuda",
+        accelerator_config={"non_blocking": device.type == "cuda"},
         # Every parameter gets a gradient in these models; the search for unused ones costs a
         # graph traversal per step under DDP.
         ddp_find_unused_parameters=False,
@@ -194,7 +205,12 @@ def _progress_printer(pipes):
 
 def _train(settings: TrainSettings, pipes, rank: int, world_size: int) -> dict:
     started = time.time()
+    emit = _progress_printer(pipes)
     device = resolve_device(settings.device, settings.precision)
+    if device.warning and rank == 0:
+        emit(f"WARNING: {device.warning}")
+    if rank == 0:
+        clear_oom_report(Path(settings.output_dir))
     tokenizer = AutoTokenizer.from_pretrained(settings.tokenizer_dir)
     train_shards = open_split(Path(settings.shards_dir), settings.stream, "train")
     val_shards = open_split(Path(settings.shards_dir), settings.stream, "val")
@@ -204,7 +220,9 @@ def _train(settings: TrainSettings, pipes, rank: int, world_size: int) -> dict:
     check_one_tokenizer(Path(settings.tokenizer_dir), train_shards, init_from)
     plan = plan_run(settings, preset, train_shards.num_tokens, val_shards.num_tokens, world_size)
     check_sequence(preset, plan.seq_len, train_shards.vocab_size, int(np.iinfo(train_shards.dtype).max))
-    check_fits(preset, plan.batch_size, plan.seq_len, device.mixed_precision, device.memory_bytes, device.name)
+    estimate = check_fits(
+        preset, plan.batch_size, plan.seq_len, device.mixed_precision, device.memory_bytes, device.name
+    )
 
     use_mask = settings.mode == "sft"
     train_data = TokenBlockDataset(train_shards, plan.seq_len, use_mask)
@@ -220,7 +238,7 @@ def _train(settings: TrainSettings, pipes, rank: int, world_size: int) -> dict:
     tolerance = FP16_NONFINITE_TOLERANCE if device.precision == "fp16-mixed" else 1
     callbacks = [throughput, NonFiniteLossGuard(tolerance)]
     if rank == 0:
-        callbacks.append(ProgressCallback(_progress_printer(pipes)))
+        callbacks.append(ProgressCallback(emit))
     if pipes is not None:
         callbacks.append(PipesLogCallback(pipes))
     if settings.early_stopping_patience > 0:
@@ -236,6 +254,7 @@ def _train(settings: TrainSettings, pipes, rank: int, world_size: int) -> dict:
     )
     # The progress line replaces the Trainer's printout of every log dict (with disable_tqdm).
     trainer.remove_callback(PrinterCallback)
+    refuse_data_parallel(trainer.args.n_gpu)
     checkpoint = last_complete_checkpoint(settings.checkpoint_dir, remove_torn=rank == 0)
     last_checkpoint = str(checkpoint) if checkpoint else None
     if pipes is not None:
@@ -243,13 +262,22 @@ def _train(settings: TrainSettings, pipes, rank: int, world_size: int) -> dict:
             f"preset {preset.to_dict()}, {parameter_count(preset):,} parameters, device {device.to_dict()}, "
             f"plan {plan.to_dict()}, {world_size} process(es), resume from {last_checkpoint}"
         )
-    if _finished(last_checkpoint, plan.max_steps):
-        # A re-run of a completed training: take its weights instead of resuming, which would
-        # make the Trainer step the optimizer once more and change the exported model.
-        _restore_finished(trainer, Path(last_checkpoint))
-    else:
-        trainer.train(resume_from_checkpoint=last_checkpoint)
-    final_eval = trainer.evaluate()
+    try:
+        if _finished(last_checkpoint, plan.max_steps):
+            # A re-run of a completed training: take its weights instead of resuming, which would
+            # make the Trainer step the optimizer once more and change the exported model.
+            _restore_finished(trainer, Path(last_checkpoint))
+        else:
+            trainer.train(resume_from_checkpoint=last_checkpoint)
+        final_eval = trainer.evaluate()
+    except torch.OutOfMemoryError as err:
+        peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else None
+        message = out_of_memory_message(
+            device.name, device.memory_bytes, peak, estimate.total, plan.batch_size, settings.grad_accum, plan.seq_len
+        )
+        if rank == 0:
+            write_oom_report(Path(settings.output_dir), message)
+        raise TrainingOutOfMemory(message) from err
 
     history = trainer.state.log_history
     train_losses = [e["loss"] for e in history if "loss" in e]
@@ -304,7 +332,14 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m pipeline.train.run CONFIG.json", file=sys.stderr)
         return 2
     settings = TrainSettings.from_json_file(Path(argv[0]))
-    rank, _ = _world()
+    rank, world_size = _world()
+    # Before anything starts CUDA: one process sees one GPU (else the HF Trainer runs nn.DataParallel
+    # over all of them), and the allocator grows segments instead of fragmenting. The launcher has
+    # usually done it already; pinning again changes nothing.
+    child = child_device(settings.device, world_size, os.environ)
+    os.environ.update(child.env)
+    settings = dataclasses.replace(settings, device=child.device)
+    print(child.note, file=sys.stderr, flush=True)
     with pipes_session(rank) as pipes:
         # The asset commits the exported directory and reports it (metrics.json holds the numbers).
         run_training(settings, pipes)
