@@ -54,12 +54,12 @@ def task_section(results: dict[str, dict], failures: list[dict], source_label: s
     if not results:
         return "## Does the code work? (task suite)\n\nNo model was scored on the task suite."
     first = next(iter(results.values()))
+    k = first["samples"]
+    sampled = f" and {k} times at temperature {first.get('temperature')} (pass@{k}: any of them passed)" if k else ""
     intro = (
-        f"Each of {first['tasks']} maker requests answered once greedily (pass@1) and "
-        f"{first['samples']} times at temperature {first.get('temperature')} (pass@{first['samples']}: any of them "
-        "passed); every answer's code ran in real MicroPython (WebAssembly port) on the task's simulated board "
-        "and its hardware timeline was checked. Invented APIs: names the answer uses that the official stubs of "
-        "the board's port do not have."
+        f"Each of {first['tasks']} maker requests answered once greedily (pass@1){sampled}; every answer's code "
+        "ran in real MicroPython (WebAssembly port) on the task's simulated board and its hardware timeline was "
+        "checked. Invented APIs: names the answer uses that the official stubs of the board's port do not have."
     )
     parts = ["## Does the code work? (task suite)", intro, scores_table(results)]
     if failures:
