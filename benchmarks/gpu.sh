@@ -1,25 +1,66 @@
 #!/usr/bin/env bash
-# GPU check: Trainer tokens/s and MFU of the 5m/25m/50m/80m presets in bf16, with and without
-# torch.compile, at the batch a 12 GB card runs (32 x 512 tokens). Sized to finish within
-# 8 minutes on one H200: 8 measurements of 40 steps (10 warm-up, which covers compilation).
-# Compare with the seed's RTX 5070 table (tokens/s): 5M 400-600K, 25M 100-200K, 50M 50-100K,
-# 80M 30-60K. Needs CUDA; never run by the tests.
+# The GPU day in one script (issue 23): every cell of benchmarks/gpu_cells.py in its own process
+# under its own timeout, results appended as JSON lines to $RESULTS (default var/gpu/results.jsonl).
+# Sized for one H200 in 9 minutes: preflight 40 s, Trainer 16x512 / 32x512 / 32x512 under a 12 GiB
+# cap 70 + 70 + 60 s, Trainer vs bare loop 60 s, torch.compile 120 s, 90-second quality run 120 s.
 #
-#   benchmarks/gpu.sh            # from the repository root
+# It runs as it is on a machine with python3, torch, transformers and accelerate and no network:
+# the project's other imports travel as wheels in var/gpu/wheels (installed with --no-index into
+# var/gpu/site), and the quality run's token shards in var/gpu/shards. Prepare both here, once:
+#
+#   benchmarks/gpu.sh --prepare [SHARDS_DIR]   # wheels (pip download); SHARDS_DIR: a token_shards
+#                                              # artifact's shards/ (benchmarks/quality.py --build-only)
+#   benchmarks/gpu.sh                          # on the GPU machine, from the repository root
+#   benchmarks/gpu.sh --cpu-dry-run            # every cell on the CPU, tiny preset, a few steps (CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PY:-.venv/bin/python}
-[ -x "$PY" ] || PY=python3
+PY=${PY:-python3}
+VAR=var/gpu
+RESULTS=${RESULTS:-$VAR/results.jsonl}
+QUALITY_SHARDS=${QUALITY_SHARDS:-$VAR/shards}
+WHEELS="dagster-pipes"  # pipeline.train.run's one import beyond torch, transformers, accelerate, numpy
 
-if ! "$PY" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)'; then
-    echo "benchmarks/gpu.sh: no CUDA device visible to torch ($("$PY" -c 'import torch; print(torch.__version__)' 2>&1)); run it on a GPU machine" >&2
+if [ "${1:-}" = "--prepare" ]; then
+    mkdir -p "$VAR/wheels"
+    "$PY" -m pip download --no-deps --only-binary=:all: --dest "$VAR/wheels" $WHEELS
+    if [ -n "${2:-}" ]; then
+        rm -rf "$QUALITY_SHARDS" && cp -r "$2" "$QUALITY_SHARDS"
+    fi
+    du -sh "$VAR"
+    exit 0
+fi
+DRY=()
+if [ "${1:-}" = "--cpu-dry-run" ]; then
+    DRY=(--cpu-dry-run)
+elif ! "$PY" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)'; then
+    echo "benchmarks/gpu.sh: no CUDA device visible to torch; run it on a GPU machine (or --cpu-dry-run)" >&2
     exit 1
 fi
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 
-export TOKENIZERS_PARALLELISM=false TRANSFORMERS_VERBOSITY=error
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" TOKENIZERS_PARALLELISM=false TRANSFORMERS_VERBOSITY=error
+if ! "$PY" -c 'import dagster_pipes' 2>/dev/null; then
+    "$PY" -m pip install --quiet --no-index --no-deps --target "$VAR/site" "$VAR"/wheels/*.whl
+    export PYTHONPATH="$PYTHONPATH:$PWD/$VAR/site"
+fi
+mkdir -p "$(dirname "$RESULTS")"
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+
 started=$SECONDS
-timeout 480 "$PY" benchmarks/train_throughput.py --device cuda --precision bf16-mixed \
-    --sizes 5m,25m,50m,80m --compile both --trainer-only \
-    --batch 32 --seq-len 512 --steps 40 --warmup 10 --rounds 1
-echo "gpu.sh: done in $((SECONDS - started)) s"
+cell() {  # cell NAME SECONDS: a cell that fails or times out leaves a line saying so, and the rest go on
+    local name=$1 limit=$2 status=0
+    timeout --kill-after=10 "$limit" "$PY" benchmarks/gpu_cells.py "$name" --out "$RESULTS" \
+        --quality-shards "$QUALITY_SHARDS" "${DRY[@]}" || status=$?
+    if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+        echo "{\"cell\": \"$name\", \"failed\": \"timed out after $limit s\"}" >>"$RESULTS"
+    elif [ "$status" -ne 0 ]; then
+        echo "{\"cell\": \"$name\", \"failed\": \"exit $status\"}" >>"$RESULTS"
+    fi
+}
+cell preflight 40
+cell trainer16 70
+cell trainer32 70
+cell trainer32cap 60
+cell bare 60
+cell compiled 120
+cell quality 120
+echo "gpu.sh: done in $((SECONDS - started)) s; results in $RESULTS"

@@ -8,7 +8,7 @@ noisy shared machine penalises both alike. Goal: trainer / bare ≥ 0.95.
 
     python benchmarks/train_throughput.py                      # CPU: tiny llama
     python benchmarks/train_throughput.py --sizes 25m --batch 32 --seq-len 512 --steps 50   # GPU
-    benchmarks/gpu.sh                                          # every preset, bf16, +/- torch.compile
+    benchmarks/gpu.sh                                          # the GPU day's cells (benchmarks/gpu_cells.py)
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from transformers import Trainer, TrainerCallback, default_data_collator
 from models.presets import PRETRAIN_LR, resolve_preset
 from models.sizing import flops_per_token
 from pipeline.tokens.shard_format import TokenShards, write_manifest, write_stream
+from pipeline.train.attention import use_causal_attention
 from pipeline.train.data import TokenBlockDataset
 from pipeline.train.device import DeviceInfo, model_flops_utilization, resolve_device
 from pipeline.train.model import build_model
@@ -52,9 +53,9 @@ class _StepClock(TrainerCallback):
         self.finished = time.perf_counter()
 
 
-def _write_random_shards(directory: Path, tokens: int) -> TokenShards:
+def write_random_shards(directory: Path, tokens: int) -> TokenShards:
     rng = np.random.default_rng(0)
-    docs = [rng.integers(7, VOCAB, size=1000) for _ in range(tokens // 1000)]
+    docs = [rng.integers(7, VOCAB, size=1000) for _ in range(-(-tokens // 1000))]  # whole documents, rounded up
     entries = write_stream(directory, "pretrain", "train", docs, None, VOCAB, shard_tokens=1 << 20)
     write_manifest(directory, entries, VOCAB, tokenizer_sha256="benchmark")
     return TokenShards(directory, "pretrain", "train")
@@ -62,9 +63,18 @@ def _write_random_shards(directory: Path, tokens: int) -> TokenShards:
 
 def run_trainer(settings: TrainSettings, device: DeviceInfo, data: TokenBlockDataset, steps: int, warmup: int) -> float:
     torch.manual_seed(0)
-    model = build_model(resolve_preset(settings.family, settings.size, VOCAB))
+    model = use_causal_attention(build_model(resolve_preset(settings.family, settings.size, VOCAB)))
     tokens = settings.batch_size * settings.seq_len
-    plan = RunPlan(settings.seq_len, settings.batch_size, tokens, steps * tokens, tokens, steps, settings.lr)
+    plan = RunPlan(
+        seq_len=settings.seq_len,
+        batch_size=settings.batch_size,
+        eval_tokens=tokens,
+        eval_batch_size=settings.batch_size,
+        token_budget=steps * tokens,
+        tokens_per_step=tokens,
+        max_steps=steps,
+        learning_rate=settings.lr,
+    )
     args = dataclasses.replace(
         training_arguments(settings, device, plan), eval_strategy="no", save_strategy="no", logging_steps=steps
     )
@@ -75,7 +85,7 @@ def run_trainer(settings: TrainSettings, device: DeviceInfo, data: TokenBlockDat
 
 def run_bare(settings: TrainSettings, device: DeviceInfo, data: TokenBlockDataset, steps: int, warmup: int) -> float:
     torch.manual_seed(0)
-    model = build_model(resolve_preset(settings.family, settings.size, VOCAB)).to(device.device)
+    model = use_causal_attention(build_model(resolve_preset(settings.family, settings.size, VOCAB))).to(device.device)
     model.train()
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
@@ -125,7 +135,7 @@ def measure(opts: argparse.Namespace, device: DeviceInfo, size: str, compile_mod
             precision=opts.precision,
             compile=compile_model,
         )
-        shards = _write_random_shards(Path(tmp), opts.batch * opts.seq_len * (opts.steps + 2))
+        shards = write_random_shards(Path(tmp), opts.batch * opts.seq_len * (opts.steps + 2))
         data = TokenBlockDataset(shards, opts.seq_len, use_mask=False)
         timed_tokens = (opts.steps - opts.warmup) * opts.batch * opts.seq_len
         loops = {"trainer": run_trainer} if opts.trainer_only else {"bare": run_bare, "trainer": run_trainer}
