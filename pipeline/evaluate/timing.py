@@ -15,9 +15,13 @@ MAX_ROWS = 10
 _NOT_SHOWN = {"pin.init", "sleep", "end", "pin.read"}
 
 
-def signal_rows(events) -> dict[str, list[tuple[float, float]]]:
-    """``row label -> [(t_ms, value)]``: levels for pins, duty for PWM, 1 per event for the rest."""
-    rows: dict[str, list[tuple[float, float]]] = {}
+def signal_rows(events, world: dict | None = None) -> dict[str, list[tuple[float, float]]]:
+    """``row label -> [(t_ms, value)]``: levels for pins (inputs from the world's schedule), duty for
+    PWM, 1 per event for the rest."""
+    rows: dict[str, list[tuple[float, float]]] = {
+        f"pin {pin} (input)": [(float(t), float(level)) for t, level in schedule]
+        for pin, schedule in ((world or {}).get("pins") or {}).items()
+    }
     freqs: dict[int, float] = {}
     for event in events:
         args = event.args
@@ -43,14 +47,17 @@ def _is_level(label: str) -> bool:
     return label.startswith(("pin ", "pwm "))
 
 
-def plot_timing(answer: RunResult, reference: RunResult, seconds: float, path: Path, title: str) -> Path:
-    """Write a PNG with the answer's signals (left) beside the reference's (right), shared rows."""
+def plot_timing(
+    answer: RunResult, reference: RunResult, seconds: float, path: Path, title: str, world: dict | None = None
+) -> Path:
+    """Write a PNG with the answer's signals (left) beside the reference's (right), shared rows; the
+    inputs the world drives appear on both sides."""
     import matplotlib  # loaded by the step that plots, not by the code location
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs = {"answer": signal_rows(answer.events), "reference": signal_rows(reference.events)}
+    runs = {"answer": signal_rows(answer.events, world), "reference": signal_rows(reference.events, world)}
     labels = sorted({label for rows in runs.values() for label in rows}, key=lambda x: (not _is_level(x), x))
     labels = labels[:MAX_ROWS] or ["(no hardware events)"]
     end_ms = seconds * 1000
@@ -64,8 +71,9 @@ def plot_timing(answer: RunResult, reference: RunResult, seconds: float, path: P
             ax = axes[row][column]
             points = rows.get(label, [])
             if _is_level(label) and points:
-                times = [0.0] + [t for t, _ in points] + [end_ms]
-                values = [0.0] + [v for _, v in points] + [points[-1][1]]  # low before the first write
+                low_first = [(0.0, 0.0)] if points[0][0] > 0 else []  # low before the first write
+                steps = low_first + points + [(end_ms, points[-1][1])]
+                times, values = [t for t, _ in steps], [v for _, v in steps]
                 ax.step(times, values, where="post", color="tab:green" if name == "reference" else "tab:blue")
                 ax.set_ylim(-0.15, 1.15)
             elif points:

@@ -44,7 +44,8 @@ def failure_pictures(summary: dict, out_dir: Path, workers: int | None = None) -
     for i, row in enumerate(chosen):
         task = tasks[row["task_id"]]
         picture = Path(out_dir) / f"timing-{i + 1}.png"
-        plot_timing(runs[2 * i], runs[2 * i + 1], task.seconds, picture, f"{task.task_id}: {row['greedy']['reason']}")
+        title = f"{task.task_id}: {row['greedy']['reason']}"
+        plot_timing(runs[2 * i], runs[2 * i + 1], task.seconds, picture, title, world=task.world)
         shown.append({"task_id": task.task_id, "prompt": task.prompt, "row": row, "picture": picture.name})
     return shown
 
