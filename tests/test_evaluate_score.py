@@ -165,6 +165,8 @@ def test_timing_picture_shows_both_runs(tmp_path):
     answer = run_program(BLINK_2, board="pico", seconds=2)
     reference = run_program(BLINK_25, board="pico", seconds=2)
     assert set(signal_rows(answer.events)) == {"pin 2"} and set(signal_rows(reference.events)) == {"pin 25"}
+    button = {"pins": {"14": [[0, 1], [500, 0]]}}
+    assert signal_rows(answer.events, button)["pin 14 (input)"] == [(0.0, 1.0), (500.0, 0.0)]
     path = plot_timing(answer, reference, 2, tmp_path / "t.png", "blink")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
 
