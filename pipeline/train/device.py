@@ -131,8 +131,10 @@ def child_device(device: str, nproc_per_node: int, environ: Mapping[str, str] | 
     environ = {} if environ is None else environ
     inherited = environ.get("CUDA_VISIBLE_DEVICES")
     env = {} if ALLOC_CONF[0] in environ else dict([ALLOC_CONF])
-    if device == "cpu" or (device in ("auto", "cuda") and nproc_per_node > 1):
-        return ChildDevice(device, env, f"device {device!r}, {nproc_per_node} process(es): no GPU pinning")
+    if device == "cpu":
+        return ChildDevice(device, env, "device 'cpu': no GPU")
+    if device in ("auto", "cuda") and nproc_per_node > 1:
+        return ChildDevice(device, env, f"device {device!r}, nproc_per_node {nproc_per_node}: one GPU per LOCAL_RANK")
     if device in ("auto", "cuda"):
         index = "0"
     elif device.startswith("cuda:") and device[5:].isdigit():

@@ -339,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     child = child_device(settings.device, world_size, os.environ)
     os.environ.update(child.env)
     settings = dataclasses.replace(settings, device=child.device)
-    print(child.note, file=sys.stderr, flush=True)
+    if rank == 0:
+        print(child.note, file=sys.stderr, flush=True)
     with pipes_session(rank) as pipes:
         # The asset commits the exported directory and reports it (metrics.json holds the numbers).
         run_training(settings, pipes)
