@@ -15,6 +15,7 @@ import yaml
 from transformers import LlamaConfig, LlamaForCausalLM, Trainer, TrainingArguments
 
 from assets.doctor import FAIL, OK, WARN, gpu_findings
+from models.presets import resolve_preset
 from pipeline.train.attention import CAUSAL_ATTENTION, use_causal_attention
 from pipeline.train.device import (
     DeviceInfo,
@@ -25,7 +26,7 @@ from pipeline.train.device import (
     unusable_gpu_warning,
 )
 from pipeline.train.memory import TrainingOutOfMemory, out_of_memory_message, read_oom_report
-from pipeline.train.plan import RunPlan, eval_batch_size
+from pipeline.train.plan import RunPlan, SplitTooSmall, eval_batch_size, plan_run
 from pipeline.train.run import run_training, training_arguments
 from resources.pools import gpu_pod_tags, gpus_per_pod
 from tests.fixtures_training import make_shards, make_tokenizer, tiny_settings
@@ -208,6 +209,17 @@ def test_the_eval_batch_divides_the_val_blocks():
     assert eval_batch_size(7, 16, 1) == 7
     assert eval_batch_size(389, 16, 1) == 1  # prime: every block still evaluated
     assert eval_batch_size(12, 4, 2) == 3  # 6 blocks per process
+
+
+def test_a_train_split_smaller_than_one_batch_gets_a_smaller_batch(tmp_path):
+    """drop_last would skip the only (short) batch: the batch shrinks to the blocks each process has."""
+    settings = tiny_settings(tmp_path, tmp_path, tmp_path, batch_size=8, seq_len=64)
+    preset = resolve_preset("llama", "tiny", 512)
+    assert plan_run(settings, preset, 8 * 64, 4 * 64, 1).batch_size == 8
+    assert plan_run(settings, preset, 7 * 64 + 10, 4 * 64, 1).batch_size == 7
+    assert plan_run(settings, preset, 8 * 64, 4 * 64, 2).batch_size == 4
+    with pytest.raises(SplitTooSmall, match="fewer than one block of seq_len 64 per process"):
+        plan_run(settings, preset, 64, 4 * 64, 2)
 
 
 def test_kubernetes_requests_one_gpu_per_trainer_process():

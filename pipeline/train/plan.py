@@ -116,6 +116,12 @@ def plan_run(
     if settings.batch_size is None:
         while batch_size > MIN_BATCH and steps(batch_size, seq_len) < MIN_STEPS:
             batch_size //= 2
+    # drop_last skips a short batch, so a split smaller than one batch per process would give none:
+    # the batch shrinks to what the split holds (the plan, logged at the start, shows it).
+    blocks_per_process = train_tokens // seq_len // world_size
+    if blocks_per_process == 0:
+        raise SplitTooSmall(f"{where}: the train split holds fewer than one block of seq_len {seq_len} per process")
+    batch_size = min(batch_size, blocks_per_process)
     tokens_per_step = batch_size * settings.grad_accum * seq_len * world_size
     if settings.lr is not None:
         lr = settings.lr
