@@ -39,6 +39,10 @@ fi
 
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" TOKENIZERS_PARALLELISM=false TRANSFORMERS_VERBOSITY=error
 if ! "$PY" -c 'import dagster_pipes' 2>/dev/null; then
+    if ! compgen -G "$VAR/wheels/*.whl" >/dev/null; then
+        echo "benchmarks/gpu.sh: $PY lacks $WHEELS and $VAR/wheels is empty; run benchmarks/gpu.sh --prepare first" >&2
+        exit 1
+    fi
     "$PY" -m pip install --quiet --no-index --no-deps --target "$VAR/site" "$VAR"/wheels/*.whl
     export PYTHONPATH="$PYTHONPATH:$PWD/$VAR/site"
 fi
