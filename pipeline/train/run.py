@@ -220,9 +220,10 @@ def _train(settings: TrainSettings, pipes, rank: int, world_size: int) -> dict:
     check_one_tokenizer(Path(settings.tokenizer_dir), train_shards, init_from)
     plan = plan_run(settings, preset, train_shards.num_tokens, val_shards.num_tokens, world_size)
     check_sequence(preset, plan.seq_len, train_shards.vocab_size, int(np.iinfo(train_shards.dtype).max))
-    estimate = check_fits(
-        preset, plan.batch_size, plan.seq_len, device.mixed_precision, device.memory_bytes, device.name
-    )
+    # On a GPU, what is free now: a display and other processes hold part of a desktop card.
+    usable = torch.cuda.mem_get_info()[0] if device.type == "cuda" else device.memory_bytes
+    where = f"{device.name} (free now)" if device.type == "cuda" else device.name
+    estimate = check_fits(preset, plan.batch_size, plan.seq_len, device.mixed_precision, usable, where)
 
     use_mask = settings.mode == "sft"
     train_data = TokenBlockDataset(train_shards, plan.seq_len, use_mask)
