@@ -38,7 +38,7 @@ from transformers import Trainer, TrainerCallback, default_data_collator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, when run as a script
 
-from benchmarks.train_throughput import VOCAB, run_bare, write_random_shards  # noqa: E402
+from benchmarks.train_throughput import VOCAB, fixed_step_plan, run_bare, write_random_shards  # noqa: E402
 from models.presets import PRETRAIN_LR, resolve_preset  # noqa: E402
 from models.sizing import flops_per_token, training_memory  # noqa: E402
 from pipeline.tokens.shard_format import TokenShards  # noqa: E402
@@ -46,7 +46,7 @@ from pipeline.train.attention import use_causal_attention  # noqa: E402
 from pipeline.train.data import TokenBlockDataset  # noqa: E402
 from pipeline.train.device import DeviceInfo, model_flops_utilization, resolve_device  # noqa: E402
 from pipeline.train.model import build_model  # noqa: E402
-from pipeline.train.plan import RunPlan, plan_run  # noqa: E402
+from pipeline.train.plan import plan_run  # noqa: E402
 from pipeline.train.run import training_arguments  # noqa: E402
 from pipeline.train.settings import TrainSettings  # noqa: E402
 
@@ -109,20 +109,6 @@ def _settings(size: str, batch: int, seq_len: int, scale: Scale, root: Path, com
     )
 
 
-def _plan(settings: TrainSettings, steps: int) -> RunPlan:
-    tokens = settings.batch_size * settings.seq_len
-    return RunPlan(
-        seq_len=settings.seq_len,
-        batch_size=settings.batch_size,
-        eval_tokens=tokens,
-        eval_batch_size=settings.batch_size,
-        token_budget=steps * tokens,
-        tokens_per_step=tokens,
-        max_steps=steps,
-        learning_rate=settings.lr,
-    )
-
-
 def measure_trainer(device: DeviceInfo, scale: Scale, size: str, batch: int, seq_len: int, compile_model: bool) -> dict:
     """One Trainer run of ``scale.steps`` steps on random tokens; the first ``scale.warmup`` are warm-up."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -131,7 +117,7 @@ def measure_trainer(device: DeviceInfo, scale: Scale, size: str, batch: int, seq
         settings = _settings(size, batch, seq_len, scale, Path(tmp), compile_model)
         data = TokenBlockDataset(write_random_shards(Path(tmp), batch * seq_len * (scale.steps + 2)), seq_len, False)
         args = dataclasses.replace(
-            training_arguments(settings, device, _plan(settings, scale.steps)),
+            training_arguments(settings, device, fixed_step_plan(settings, scale.steps)),
             eval_strategy="no",
             save_strategy="no",
             logging_steps=scale.steps,

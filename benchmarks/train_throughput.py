@@ -61,11 +61,10 @@ def write_random_shards(directory: Path, tokens: int) -> TokenShards:
     return TokenShards(directory, "pretrain", "train")
 
 
-def run_trainer(settings: TrainSettings, device: DeviceInfo, data: TokenBlockDataset, steps: int, warmup: int) -> float:
-    torch.manual_seed(0)
-    model = use_causal_attention(build_model(resolve_preset(settings.family, settings.size, VOCAB)))
+def fixed_step_plan(settings: TrainSettings, steps: int) -> RunPlan:
+    """A plan of exactly ``steps`` optimizer steps at the settings' own shape (no sizing from data)."""
     tokens = settings.batch_size * settings.seq_len
-    plan = RunPlan(
+    return RunPlan(
         seq_len=settings.seq_len,
         batch_size=settings.batch_size,
         eval_tokens=tokens,
@@ -75,6 +74,12 @@ def run_trainer(settings: TrainSettings, device: DeviceInfo, data: TokenBlockDat
         max_steps=steps,
         learning_rate=settings.lr,
     )
+
+
+def run_trainer(settings: TrainSettings, device: DeviceInfo, data: TokenBlockDataset, steps: int, warmup: int) -> float:
+    torch.manual_seed(0)
+    model = use_causal_attention(build_model(resolve_preset(settings.family, settings.size, VOCAB)))
+    plan = fixed_step_plan(settings, steps)
     args = dataclasses.replace(
         training_arguments(settings, device, plan), eval_strategy="no", save_strategy="no", logging_steps=steps
     )
