@@ -108,6 +108,16 @@ def test_spi_and_uart_traffic():
     assert [a["data"] for _, a in events(result, "uart.read")] == ["68656c6c6f0a", "72657374"]
 
 
+def test_spi_full_duplex_answers_after_the_command_byte():
+    source = (
+        "from machine import SPI\ns = SPI(0)\nbuf = bytearray(4)\n"
+        "s.write_readinto(b'\\x9f\\0\\0\\0', buf)\nprint(buf.hex())\n"
+    )
+    result = run(source, world={"spi_rx": "0xef4018"})
+    assert result.stdout == "ffef4018\n"
+    assert events(result, "spi.read") == [(0.0, {"bus": 0, "n": 4, "data": "ffef4018"})]
+
+
 def test_timers_one_shot_and_periodic_and_deinit():
     source = (
         "from machine import Timer\nimport time\nt = Timer(1)\n"

@@ -134,8 +134,12 @@ class SPI:
         buf[:] = self.read(len(buf), write)
 
     def write_readinto(self, write_buf, read_buf):
+        # Full duplex: a device answers only after the command byte has gone out, so the byte
+        # clocked in beside it is the idle line (0xff), as a real SPI flash gives.
         self.write(write_buf)
-        self.readinto(read_buf)
+        data = (b"\xff" + self._rx(len(read_buf) - 1)) if len(read_buf) else b""
+        emit("spi.read", {"bus": self._bus, "n": len(read_buf), "data": hexs(data)})
+        read_buf[:] = data
 
     def deinit(self):
         pass
