@@ -70,6 +70,7 @@ def task_section(results: dict[str, dict], failures: list[dict], source_label: s
         greedy = row["greedy"]
         status = greedy["status"] + (f": {greedy['error']}" if greedy["error"] else "")
         parts.append(f"**{shown['task_id']}**: {shown['prompt']}  \nverdict: {greedy['reason']} (run {status})")
-        parts.append(fenced(greedy["code"] or "# (empty answer)"))
+        # Blank lines a looping model pads its answer with would fill the page.
+        parts.append(fenced(greedy["code"].rstrip().lstrip("\n") or "# (empty answer)"))
         parts.append(f"![timing of {shown['task_id']}]({image(shown['picture'])})")
     return "\n\n".join(parts)
