@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.evaluate.sandbox import MAX_LINES, RunJob, permission_flags, run_many, run_program, vm_dir
+from pipeline.evaluate import sandbox
+from pipeline.evaluate.sandbox import MAX_LINES, RunJob, SandboxError, permission_flags, run_many, run_program, vm_dir
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 
@@ -177,6 +178,19 @@ def test_unbounded_allocation_ends_in_memory_error():
 def test_unknown_board_is_refused_before_running():
     with pytest.raises(ValueError, match="board 'uno'"):
         run_program("pass", board="uno")
+
+
+def test_a_node_without_the_permission_model_is_named(tmp_path, monkeypatch):
+    fake = tmp_path / "node"
+    fake.write_text("#!/bin/sh\necho v18.20.4\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    sandbox._node.cache_clear()
+    try:
+        with pytest.raises(SandboxError, match=r"Node.js v18.20.4 has no permission model; need 20\+"):
+            run_program("pass")
+    finally:
+        sandbox._node.cache_clear()
 
 
 def test_mpyforge_simulate_prints_the_timeline(tmp_path, capsys):

@@ -9,6 +9,7 @@ event synchronously to its stdout, so a program killed for spinning keeps the tr
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BOARDS = ("pico", "esp32", "esp8266")
+MIN_NODE_MAJOR = 20
 STATUSES = ("ok", "raised", "timeout", "memory", "crashed")
 PACKAGE_DIR = Path(__file__).resolve().parent
 BOARD_DIR = PACKAGE_DIR / "board"
@@ -82,10 +84,19 @@ def _vm_module() -> Path:
     return module
 
 
+@functools.cache
 def _node() -> str:
     node = shutil.which("node")
     if node is None:
-        raise SandboxError("node: not found on PATH; install Node.js (Debian: apt-get install nodejs npm)")
+        raise SandboxError("node: not found on PATH; install Node.js 20 or newer")
+    # The sandbox is Node's permission model, which Node 20 introduced: an older Node would refuse
+    # the flag (Debian 12's own nodejs is 18), so say so once instead of failing every run.
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, env={}).stdout.strip()
+    major = int(version.lstrip("v").split(".")[0]) if version[1:2].isdigit() else 0
+    if major < MIN_NODE_MAJOR:
+        raise SandboxError(
+            f"{node}: Node.js {version or '(unknown version)'} has no permission model; need {MIN_NODE_MAJOR}+"
+        )
     return node
 
 
