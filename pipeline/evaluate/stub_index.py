@@ -163,36 +163,38 @@ def _is_staticmethod(decorator: ast.expr) -> bool:
 def _class(node: ast.ClassDef, qualname: str, module: Module) -> Class:
     cls = Class(f"{qualname}.{node.name}", module, bases=list(node.bases))
     for item in _flatten(node.body):
-        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            cls.open |= item.name == "__getattr__"
-            _add_function(cls.members, item, cls.qualname, module, method=True)
-        elif isinstance(item, ast.ClassDef):
-            cls.members[item.name] = _class(item, cls.qualname, module)
-        elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
-            cls.members[item.target.id] = Value(item.annotation, module)
-        elif isinstance(item, ast.Assign):
-            for target in item.targets:
-                if isinstance(target, ast.Name):
-                    cls.members[target.id] = Value(None, module)
+        _add_definition(cls, item, cls.qualname, module, method=True)
     return cls
+
+
+def _add_definition(owner: Class | Module, node: ast.stmt, qualname: str, module: Module, method: bool) -> bool:
+    """Record a function, class or annotated/assigned name defined in a class or module body.
+
+    False for any other statement (imports are the module's own business).
+    """
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        owner.open |= node.name == "__getattr__"
+        _add_function(owner.members, node, qualname, module, method=method)
+    elif isinstance(node, ast.ClassDef):
+        owner.members[node.name] = _class(node, qualname, module)
+    elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+        owner.members[node.target.id] = Value(node.annotation, module)
+    elif isinstance(node, ast.Assign):
+        for target in node.targets:
+            if isinstance(target, ast.Name):
+                owner.members[target.id] = Value(None, module)
+    else:
+        return False
+    return True
 
 
 def parse_module(name: str, text: str, is_package: bool = False) -> Module:
     module = Module(name)
     package = name if is_package else name.rpartition(".")[0]
     for node in _flatten(ast.parse(text).body):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            module.open |= node.name == "__getattr__"
-            _add_function(module.members, node, name, module, method=False)
-        elif isinstance(node, ast.ClassDef):
-            module.members[node.name] = _class(node, name, module)
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            module.members[node.target.id] = Value(node.annotation, module)
-        elif isinstance(node, ast.Assign):
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    module.members[target.id] = Value(None, module)
-        elif isinstance(node, ast.Import):
+        if _add_definition(module, node, name, module, method=False):
+            continue
+        if isinstance(node, ast.Import):
             for alias in node.names:
                 bound = alias.asname or alias.name.partition(".")[0]
                 target = alias.name if alias.asname else bound
