@@ -28,6 +28,10 @@ from pipeline.pairs.dedup import code_key, copy_rank, find_split_leaks, instruct
 from pipeline.pairs.mining import MinedPair, MiningLimits, Rejected, mine_pairs
 from pipeline.pairs.mpy_compile import compile_many, march_for
 
+# The artifact's files: the table the next stages read, and the same rows as JSON lines for other tools.
+PAIRS_FILE = "pairs.parquet"
+PAIRS_JSONL = "pairs.jsonl"
+
 # fmt: off
 PAIR_SCHEMA = pa.schema([
     ("pair_id", pa.string()), ("origin_id", pa.string()), ("variant", pa.int32()), ("instruction", pa.string()),
@@ -219,8 +223,8 @@ def build_instruction_pairs(corpus_path: Path, out_dir: Path, settings: PairSett
         raise ValueError(f"{corpus_path}: train/val leaks: {leaks[:5]}")
     out_dir.mkdir(parents=True, exist_ok=True)
     # The artifact store writes into a temporary directory and renames it when complete.
-    pq.write_table(pa.Table.from_pandas(table, schema=PAIR_SCHEMA, preserve_index=False), out_dir / "pairs.parquet")
-    table.to_json(out_dir / "pairs.jsonl", orient="records", lines=True, force_ascii=False)
+    pq.write_table(pa.Table.from_pandas(table, schema=PAIR_SCHEMA, preserve_index=False), out_dir / PAIRS_FILE)
+    table.to_json(out_dir / PAIRS_JSONL, orient="records", lines=True, force_ascii=False)
 
     aug_counts = Counter(name for names in table["augmentations"] for name in names)
     return {
