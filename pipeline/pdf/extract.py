@@ -35,6 +35,9 @@ logging.getLogger("pdfminer").setLevel(logging.WARNING)
 
 PDF_MAGIC = b"%PDF-"
 MAGIC_WINDOW = 1024  # the header may follow a little junk; readers accept it within 1 KB
+# The artifact of one PDF: its block table and the same blocks as Markdown.
+BLOCKS_FILE = "blocks.parquet"
+DOCUMENT_FILE = "document.md"
 MIN_BOX_SIDE = 5.0  # points; a filled shape smaller than this is a rule or a bullet, not a background
 
 
@@ -298,9 +301,9 @@ def build_pdf_document(pdf_path: Path, doc_id: str, out_dir: Path, limits: Extra
     blocks, page_count = _extract_isolated(Path(pdf_path), doc_id, limits or ExtractionLimits())
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_blocks_parquet(blocks, out_dir / "blocks.parquet")
+    write_blocks_parquet(blocks, out_dir / BLOCKS_FILE)
     markdown = blocks_to_markdown(blocks)
-    (out_dir / "document.md").write_text(markdown, encoding="utf-8")
+    (out_dir / DOCUMENT_FILE).write_text(markdown, encoding="utf-8")
     kinds = Counter(block.kind for block in blocks)
     return {
         "doc_id": doc_id,
