@@ -19,6 +19,9 @@ from pipeline.common.blocks import SOURCE_SCHEMA
 from pipeline.common.code_text import dedent_lines
 
 SUFFIXES = (".py", ".md", ".rst", ".txt")
+SOURCE_FILES_FILE = "source_files.parquet"
+# Metadata key: the hash of the source folder the table was built from (`mpyforge run` compares it).
+INPUT_SHA256 = "input_sha256"
 
 
 @dataclass(frozen=True)
@@ -194,11 +197,11 @@ def build_source_files(source_dir: Path, out_dir: Path) -> dict:
             )
             per_kind[block.kind] = per_kind.get(block.kind, 0) + 1
     table = pa.Table.from_pylist(rows, schema=SOURCE_SCHEMA)
-    pq.write_table(table, Path(out_dir) / "source_files.parquet")
+    pq.write_table(table, Path(out_dir) / SOURCE_FILES_FILE)
     return {
         "files": len(files),
         "blocks": len(rows),
         "blocks_by_kind": dict(sorted(per_kind.items())),
         "characters": sum(len(r["text"]) for r in rows),
-        "input_sha256": source_dir_sha256(source_dir),
+        INPUT_SHA256: source_dir_sha256(source_dir),
     }
