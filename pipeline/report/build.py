@@ -26,7 +26,9 @@ from tokenizers import Tokenizer
 
 from pipeline.common.artifacts import MANIFEST
 from pipeline.common.prompt_format import BOS, EOS
+from pipeline.corpus.build import CORPUS_FILE
 from pipeline.evaluate.score import ScoreSettings, score_model
+from pipeline.pairs.build import PAIRS_FILE
 from pipeline.pairs.mpy_compile import KNOWN_ARCHS
 from pipeline.report.generation_eval import evaluate_generations, load_eval_pairs
 from pipeline.report.markdown import (
@@ -154,8 +156,8 @@ def build_model_report(inputs: ReportInputs, out_dir: Path, settings: ReportSett
     settings.validate()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    corpus_path = _required_file(inputs.corpus_dir, "corpus.parquet")
-    pairs_path = _required_file(inputs.instruction_pairs_dir, "pairs.parquet")
+    corpus_path = _required_file(inputs.corpus_dir, CORPUS_FILE)
+    pairs_path = _required_file(inputs.instruction_pairs_dir, PAIRS_FILE)
     base, instruct = (
         read_checkpoint_metrics(inputs.base_checkpoint_dir),
         read_checkpoint_metrics(inputs.instruct_checkpoint_dir),
