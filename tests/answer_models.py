@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from pipeline.common.prompt_format import EOS, format_pair
+from pipeline.common.prompt_format import EOS, split_pair
 from tests.tiny_models import build_tiny_llama
 
 
@@ -22,7 +22,7 @@ def train_answering_model(out_dir: Path, pairs: list[tuple[str, str]], steps: in
     build_tiny_llama(out_dir, hidden=64, layers=1, heads=2, kv_heads=1, intermediate=256, context=512)
     tokenizer = AutoTokenizer.from_pretrained(out_dir)
     model = AutoModelForCausalLM.from_pretrained(out_dir)
-    texts = [format_pair(prompt, answer) for prompt, answer in pairs]
+    texts = ["".join(split_pair(prompt, answer)) for prompt, answer in pairs]
     texts = [text if text.endswith(EOS) else text + EOS for text in texts]
     batch = tokenizer(texts, padding=True, return_tensors="pt")
     labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)

@@ -14,20 +14,19 @@ import gguf
 import numpy as np
 import pytest
 
-from pipeline.common.prompt_format import SPECIAL_TOKENS, chat_template_jinja, format_pair
+from pipeline.common.prompt_format import SPECIAL_TOKENS, chat_template_jinja, split_pair
 from pipeline.gguf import tensors as gguf_tensors
 from pipeline.gguf import writer as gguf_writer
 from pipeline.gguf.export import VARIANTS, GgufSettings, build_gguf_variant, variant_table_markdown
 from pipeline.gguf.generate import generate_gguf
 from pipeline.gguf.quantize import QuantizeError, quantize
-from pipeline.gguf.summary import read_field
 from pipeline.gguf.verify import VerificationError, make_windows, verify_variant, window_perplexity
 from pipeline.gguf.writer import write_gguf
 from tests.tiny_models import SAMPLE_TEXTS, build_tiny_gpt2, build_tiny_llama
 
 # Validation texts with the tokenizer's hard cases: contractions, digit runs,
 # indentation/tabs/CRLF, non-ASCII, and special tokens written in the text.
-VAL_TEXTS = [*SAMPLE_TEXTS, format_pair("Blink the LED.", "led.toggle()"), "  x\t=\r\n  'RE 'M we'Ve 🌡️"]
+VAL_TEXTS = [*SAMPLE_TEXTS, "".join(split_pair("Blink the LED.", "led.toggle()")), "  x\t=\r\n  'RE 'M we'Ve 🌡️"]
 VERIFY = dict(window=64, max_windows=3, gen_tokens=8)
 
 
@@ -46,6 +45,12 @@ def models(tmp_path_factory) -> dict[str, Path]:
 def masters(models, tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("masters")
     return {family: Path(write_gguf(d, root / f"{family}-f32.gguf")["path"]) for family, d in models.items()}
+
+
+def read_field(path: Path, key: str):
+    """One metadata value as gguf's reader gives it (``contents()``), None when the key is absent."""
+    field = gguf.GGUFReader(str(path)).get_field(key)
+    return None if field is None else field.contents()
 
 
 def _tensors(path: Path) -> dict[str, gguf.ReaderTensor]:

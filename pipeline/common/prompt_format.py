@@ -83,11 +83,6 @@ def format_prompt(instruction: str, system: str | None = None) -> str:
     return split_pair(instruction, "", system)[0]
 
 
-def format_pair(instruction: str, response: str, system: str | None = None) -> str:
-    prompt, answer = split_pair(instruction, response, system)
-    return prompt + answer
-
-
 def chat_template_jinja() -> str:
     """HF ``chat_template`` (also written to GGUF ``tokenizer.chat_template``)."""
     return (
