@@ -8,9 +8,10 @@ import gguf
 import pytest
 
 from pipeline.gguf.export import GgufSettings, build_gguf_variant
-from pipeline.gguf.summary import read_field
+from pipeline.gguf.summary import read_gguf_facts
 from pipeline.gguf.verify import verify_variant
 from pipeline.gguf.writer import write_gguf
+from pipeline.train.outputs import METRICS_FILE
 from pipeline.train.run import run_training
 from tests.fixtures_training import make_shards, make_tokenizer, tiny_settings
 from tests.test_gguf import VAL_TEXTS, VERIFY
@@ -37,8 +38,8 @@ def test_trained_f32_matches_hf_and_variants_run(family, trained, tmp_path):
     written = write_gguf(trained[family], master, dtype="f32")
     # The declared context is what training used, not the position table (512), and for GPT-2
     # the table is cut to it, or llama.cpp would refuse the file.
-    seq_len = json.loads((trained[family] / "metrics.json").read_text())["seq_len"]
-    assert written["context_length"] == read_field(master, f"{family}.context_length") == seq_len < 512
+    seq_len = json.loads((trained[family] / METRICS_FILE).read_text())["seq_len"]
+    assert written["context_length"] == read_gguf_facts(master).context_length == seq_len < 512
     if family == "gpt2":
         rows = {t.name: t.shape for t in gguf.GGUFReader(master).tensors}["position_embd.weight"]
         assert seq_len in rows

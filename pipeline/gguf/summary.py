@@ -29,12 +29,6 @@ def tensor_summary(path: Path) -> dict:
     }
 
 
-def read_field(path: Path, key: str):
-    """One metadata value (``contents()`` form), or None when the key is absent."""
-    field = gguf.GGUFReader(str(path)).get_field(key)
-    return None if field is None else field.contents()
-
-
 @dataclass(frozen=True)
 class GgufFacts:
     architecture: str
