@@ -9,33 +9,33 @@ Everything runs on the same files in the same run:
   (a block counts when its text occurs anywhere in the page texts);
 * speed per core, in this one process: pages/s of ours and of plain text (best of
   ``--repeats``);
-* library scale: ``build_pdf_documents`` (one spawned worker per PDF, parquet and
-  Markdown written) on the real PDFs repeated to at least ``--min-pages`` pages, with 1
-  worker and with N (default: the cores), and plain text over the same files with the
-  same pool shape, so the scaling and per-core ratio come from one run.
+* library scale: ``build_pdf_document`` (one spawned worker per PDF, parquet and
+  Markdown written) N PDFs at a time, as N partition runs execute side by side, on the
+  real PDFs repeated to at least ``--min-pages`` pages, with 1 worker and with N (default:
+  the cores), and plain text over the same files with the same pool shape, so the scaling
+  and per-core ratio come from one run.
 
 Run it on a quiet machine (``flock /tmp/mpyforge-cpu.lock``): the N-worker number needs the
-cores to itself. Usage: ``python benchmarks/extract.py [--repeats 3] [--min-pages 500]``.
+cores to itself. Usage: ``python -m benchmarks.extract [--repeats 3] [--min-pages 500]`` (from the repository root).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import pdfplumber
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from pipeline.pdf.extract import ExtractionLimits, build_pdf_document, extract_blocks
+from pipeline.pdf.scoring import score_blocks, score_plain_text, truth_blocks
+from scripts.make_sample_pdfs import listing_ground_truth, parse_sample_markdown
 
-from pipeline.pdf.extract import ExtractionLimits, extract_blocks  # noqa: E402
-from pipeline.pdf.pool import PdfJob, build_pdf_documents, default_workers  # noqa: E402
-from pipeline.pdf.scoring import score_blocks, score_plain_text, truth_blocks  # noqa: E402
-from scripts.make_sample_pdfs import listing_ground_truth, parse_sample_markdown  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 REAL_PDFS = REPO.parent / "shared" / "realpdf"
 FIXTURES = REPO / "data" / "typeset_fixtures"
@@ -120,19 +120,23 @@ def plain_pages(pdf_path: Path) -> int:
     return plain_text(pdf_path)[1]
 
 
+def extract_library(jobs: list[tuple[Path, str, Path]], workers: int) -> None:
+    """Every PDF in its own spawned worker, ``workers`` at a time (a thread per slot only waits on its
+    worker's pipe), the way ``workers`` pdf_documents partition runs extract side by side."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(lambda job: build_pdf_document(*job, ExtractionLimits()), jobs))
+
+
 def scaling(files: list[Path], workers: int) -> dict:
     """Seconds for ours (the pool, parquet and Markdown written) and plain text, 1 and N workers."""
     pages = sum(plain_pages(p) for p in files)
     out = {"pages": pages, "pdfs": len(files), "workers": workers}
     with tempfile.TemporaryDirectory(prefix="mpyforge-bench-") as tmp:
-        jobs = [PdfJob(p, f"doc{i}", Path(tmp) / f"doc{i}") for i, p in enumerate(files)]
+        jobs = [(p, f"doc{i}", Path(tmp) / f"doc{i}") for i, p in enumerate(files)]
         for n in (1, workers):
             started = time.perf_counter()
-            results = build_pdf_documents(jobs, ExtractionLimits(), workers=n)
+            extract_library(jobs, n)  # a PdfExtractionError ends the benchmark with its cause
             out[f"ours_{n}"] = time.perf_counter() - started
-            failures = [r for r in results if isinstance(r, Exception)]
-            if failures:
-                raise SystemExit(f"extraction failed: {failures[0]}")
             started = time.perf_counter()
             with ProcessPoolExecutor(max_workers=n) as pool:
                 list(pool.map(plain_pages, files))
@@ -151,7 +155,7 @@ def scaling_table(s: dict) -> str:
             "|---|---:|---:|---:|---:|",
             f"| plain `extract_text()` | {rate['plain_1']:.1f} | {rate[f'plain_{n}']:.1f} | "
             f"{rate[f'plain_{n}'] / rate['plain_1']:.2f} | {rate[f'plain_{n}'] / n:.1f} |",
-            f"| ours (`build_pdf_documents`) | {rate['ours_1']:.1f} | {rate[f'ours_{n}']:.1f} | "
+            f"| ours (`build_pdf_document`, N at a time) | {rate['ours_1']:.1f} | {rate[f'ours_{n}']:.1f} | "
             f"{rate[f'ours_{n}'] / rate['ours_1']:.2f} | {rate[f'ours_{n}'] / n:.1f} |",
             "",
             f"ours / plain per core: 1 worker {rate['ours_1'] / rate['plain_1']:.2f}, "
@@ -164,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--min-pages", type=int, default=500)
-    parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
     args = parser.parse_args(argv)
     rows = [accuracy_row(label, pdf, truth, args.repeats) for label, pdf, truth in truth_sets()]
     print(accuracy_table(rows))

@@ -10,7 +10,6 @@ from fpdf import FPDF
 from PIL import Image
 
 from pipeline.pdf.extract import ExtractionLimits, PdfExtractionError, extract_blocks, extract_pdf_isolated
-from pipeline.pdf.pool import PdfJob, build_pdf_documents
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "pdfs" / "rp2040_peripherals.pdf"
@@ -112,16 +111,6 @@ def test_isolated_worker_memory_cap():
     # 100 MB is below what a Python process with pdfplumber loaded already maps.
     with pytest.raises(PdfExtractionError, match="ran out of memory \\(cap 100 MB\\)"):
         extract_pdf_isolated(SAMPLE, "doc", ExtractionLimits(max_memory_mb=100, timeout_s=60))
-
-
-def test_a_pool_of_workers_fails_a_bad_pdf_alone_and_keeps_job_order(tmp_path: Path):
-    broken = tmp_path / "broken.pdf"
-    broken.write_bytes(SAMPLE.read_bytes()[:3000])
-    jobs = [PdfJob(path, name, tmp_path / name) for name, path in (("a", SAMPLE), ("bad", broken), ("b", SAMPLE))]
-    first, bad, last = build_pdf_documents(jobs, ExtractionLimits(timeout_s=60), workers=2)
-    assert isinstance(bad, PdfExtractionError) and "truncated" in str(bad)
-    assert first["doc_id"] == "a" and last["doc_id"] == "b" and first["blocks"] == last["blocks"] > 0
-    assert (tmp_path / "a" / "blocks.parquet").is_file() and not (tmp_path / "bad").exists()
 
 
 @pytest.mark.parametrize(
