@@ -18,6 +18,8 @@ from pipeline.serve.client import OllamaClient
 from pipeline.serve.errors import OllamaAPIError
 
 REGISTRATION_FILE = "registration.json"
+# Its key (and ollama_model's metadata key) saying whether Ollama now serves this version.
+REGISTERED = "registered"
 _BLOB = re.compile(r"sha256[-:]([0-9a-f]{64})")
 
 
@@ -53,7 +55,7 @@ def recorded_figures(previous_dir: Path | None, digest: str | None) -> dict | No
     if not path.is_file():
         return None
     record = json.loads(path.read_text())
-    if not record.get("registered") or record.get("digest") != digest:
+    if not record.get(REGISTERED) or record.get("digest") != digest:
         return None
     return record.get("task_figures")
 
