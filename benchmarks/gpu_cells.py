@@ -248,7 +248,9 @@ def quality(out: Path, device: DeviceInfo, scale: Scale, opts) -> None:
 
         class Deadline(TrainerCallback):
             def on_step_end(self, args, state, control, **kwargs):
-                control.should_training_stop = time.monotonic() > deadline
+                # Only ever set it: assigning False would undo the Trainer's own stop at max_steps.
+                if time.monotonic() > deadline:
+                    control.should_training_stop = True
 
         # The full plan's schedule (warm-up, cosine) cut at the deadline: what a longer run would have done by then.
         args = dataclasses.replace(training_arguments(settings, device, plan), eval_strategy="no", save_strategy="no")
