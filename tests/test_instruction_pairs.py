@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pipeline.pairs.augment import AUGMENTATIONS
 from pipeline.pairs.build import PairSettings, build_instruction_pairs, find_split_leaks, load_corpus
 from pipeline.pairs.mining import MiningLimits, mine_pairs
 from pipeline.pairs.mpy_compile import compile_many
@@ -131,7 +132,7 @@ def test_end_to_end_build(tmp_path: Path):
     assert meta["pairs"] == len(table) >= 3 * meta["originals"]
     assert table["pair_id"].is_unique and table[table["variant"] == 0].shape[0] == meta["originals"]
     assert all(r.ok for r in compile_many(table["response"].tolist()))
-    assert set(meta["augmentations"]) == {"rephrase", "rename", "pins"}
+    assert {"rephrase", "rename", "pins", "numbers"} <= set(meta["augmentations"]) <= set(AUGMENTATIONS)
     assert table[table["variant"] > 0]["augmentations"].map(len).min() >= 1
     assert find_split_leaks(table) == []
     assert set(table[table["origin_id"].str.startswith("pico")]["split"]) == {"val"}

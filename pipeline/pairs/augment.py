@@ -1,9 +1,13 @@
-"""Seeded variants of a mined pair: rephrase, rename identifiers, renumber pins.
+"""Seeded variants of a mined pair: rephrase, rename identifiers, renumber pins, vary the
+numbers and names the code states, and describe the code as a maker would ask for it.
 
 Every variant draws its own ``random.Random`` from (seed, origin id, variant, attempt),
 so a pair's variants do not depend on which other pairs are in the corpus or in what
 order they come. Augmentations run in a fixed order - rephrase the instruction first,
-then rename and renumber, which rewrite code and the (rephrased) instruction together.
+then rename, renumber and vary numbers, which rewrite code and the (rephrased)
+instruction together, and last ``describe``, which writes a request from the final code.
+A variant whose request states a value its code does not use (``units.mismatches``) is
+described from the code instead, or dropped when the code does no job ``describe`` knows.
 """
 
 from __future__ import annotations
@@ -12,12 +16,16 @@ import random
 from dataclasses import dataclass
 
 from pipeline.pairs.dedup import pair_key
+from pipeline.pairs.describe import describe_code
 from pipeline.pairs.mining import MinedPair
+from pipeline.pairs.numbers import vary_numbers
+from pipeline.pairs.params import code_params
 from pipeline.pairs.pins import renumber_pins
 from pipeline.pairs.rename import rename_identifiers
 from pipeline.pairs.rephrase import rephrase
+from pipeline.pairs.units import mismatches
 
-AUGMENTATIONS = ("rephrase", "rename", "pins")
+AUGMENTATIONS = ("rephrase", "rename", "pins", "numbers", "describe")
 _ATTEMPTS_PER_VARIANT = 6
 
 
@@ -33,7 +41,10 @@ def _apply(pair: MinedPair, chosen: list[str], rng: random.Random, board: str | 
     instruction, code, applied = pair.instruction, pair.response, []
     for name in chosen:
         if name == "rephrase":
-            result = rephrase(instruction, rng, board, pair.request)
+            code_request = pair.request is not None and pair.request.form == "code"
+            result = (
+                describe_code(code, board, rng) if code_request else rephrase(instruction, rng, board, pair.request)
+            )
             if result is not None:
                 instruction = result
                 applied.append(name)
@@ -47,6 +58,22 @@ def _apply(pair: MinedPair, chosen: list[str], rng: random.Random, board: str | 
             if moved is not None:
                 code, instruction = moved.code, moved.instruction
                 applied.append(name)
+        elif name == "numbers":
+            varied = vary_numbers(code, instruction, rng, board)
+            if varied is not None:
+                code, instruction = varied.code, varied.instruction
+                applied.append(name)
+        elif name == "describe":
+            described = describe_code(code, board, rng)
+            if described is not None and described != instruction:
+                instruction = described
+                applied.append(name)
+    if "numbers" in applied and "describe" not in applied and mismatches(instruction, code_params(code)):
+        # The text stated a value the rewrite could not follow ("1 Hz" for a changed delay).
+        instruction = describe_code(code, board, rng)
+        if instruction is None:
+            return None
+        applied.append("describe")
     return Variant(0, instruction, code, tuple(applied)) if applied else None
 
 

@@ -25,6 +25,7 @@ from pipeline.corpus.build import CORPUS_SCHEMA, SPLITS
 from pipeline.pairs.augment import make_variants
 from pipeline.pairs.board_pins import BOARDS
 from pipeline.pairs.dedup import code_key, copy_rank, find_split_leaks, instruction_key, loose_key, pair_key
+from pipeline.pairs.describe import describe_code
 from pipeline.pairs.mining import MinedPair, MiningLimits, Rejected, mine_pairs
 from pipeline.pairs.mpy_compile import compile_many, march_for
 
@@ -44,6 +45,9 @@ PAIR_SCHEMA = pa.schema([
 @dataclass
 class PairSettings:
     variants_per_original: int = 3
+    # Pairs whose code does a hardware job a maker asks for (blink, PWM, UART, ...) get more
+    # variants: each one varies pins, delays, frequencies, counts, colours and credentials.
+    hardware_variants_per_original: int = 10
     seed: int = 0
     max_instruction_chars: int = 300
     max_response_lines: int = 150
@@ -128,7 +132,9 @@ def _variants(originals: list[MinedPair], settings: PairSettings, rejects: Count
         taken_codes[pair.split].add(code_key(pair.response))
     augmented = []
     for pair in originals:
-        for variant in make_variants(pair, settings.variants_per_original, settings.seed)[1:]:
+        hardware = describe_code(pair.response, pair.board, random.Random(0)) is not None
+        count = settings.hardware_variants_per_original if hardware else settings.variants_per_original
+        for variant in make_variants(pair, count, settings.seed)[1:]:
             key = pair_key(variant.instruction, variant.response)
             other_split = any(key[1] in codes for split, codes in taken_codes.items() if split != pair.split)
             if key in seen or other_split:

@@ -17,14 +17,32 @@ import re
 import tokenize
 from dataclasses import dataclass
 
+from pipeline.pairs.params import callee, constructors
 from pipeline.pairs.rename_scopes import PROTECTED, Occurrence, renameable_names
 
-_PREFIXES = ("my", "cur", "new", "raw", "last", "next", "main", "local", "first", "base", "tmp", "out")
-_NOUNS = (
-    "value", "item", "count", "state", "reading", "level", "data", "buf", "result", "obj", "flag",
-    "index", "total", "sample", "node", "entry", "handle", "unit", "ctrl", "port", "signal", "step",
-    "delay", "limit", "target", "source", "channel", "mode", "tick", "word",
+# A new name says what the object is: one made by a known constructor gets a name for that
+# object (``led = Pin(...)`` may become ``out_pin``, never ``count``); any other name keeps its
+# words, each perhaps swapped for a synonym, with a qualifier in front when nothing changed.
+_ROLES = {
+    "Pin": ("pin", "gpio_pin", "io_pin"), "Signal": ("signal", "sig"), "PWM": ("pwm", "pwm_out", "pwm_pin"),
+    "ADC": ("adc", "analog_in", "adc_pin"), "DAC": ("dac", "analog_out"), "I2C": ("i2c", "i2c_bus", "bus"),
+    "SoftI2C": ("i2c", "i2c_bus", "bus"), "SPI": ("spi", "spi_bus"), "SoftSPI": ("spi", "spi_bus"),
+    "UART": ("uart", "serial", "serial_port"), "Timer": ("timer", "tim", "ticker"),
+    "NeoPixel": ("np", "pixels", "strip"), "DHT11": ("sensor", "dht_sensor"), "DHT22": ("sensor", "dht_sensor"),
+    "WLAN": ("wlan", "sta", "station"), "SD": ("sd", "card", "sd_card"), "SDCard": ("sd", "card", "sd_card"),
+    "RTC": ("rtc", "clock"), "WDT": ("wdt", "watchdog"), "DS18X20": ("ds", "ds_sensor", "temp_sensor"),
+    "OneWire": ("ow", "one_wire"), "socket": ("sock", "conn"), "LED": ("led", "light"), "Switch": ("sw", "switch"),
+    "StateMachine": ("sm", "state_machine"), "SSD1306_I2C": ("oled", "display"), "bytearray": ("buf", "buffer"),
+    "allocate_lock": ("lock", "mutex"), "Lock": ("lock", "mutex"), "Event": ("event", "flag"),
+}  # fmt: skip
+_SYNONYMS = (
+    ("led", "light", "lamp"), ("button", "btn", "switch", "key"), ("sensor", "probe"), ("count", "counter", "tally"),
+    ("value", "val", "reading"), ("data", "payload"), ("buf", "buffer"), ("msg", "message"), ("temp", "temperature"),
+    ("delay", "pause", "wait"), ("addr", "address"), ("idx", "index"), ("num", "number"), ("err", "error"),
+    ("conn", "connection"), ("cb", "callback", "handler"), ("tmp", "scratch"), ("res", "result"), ("pos", "position"),
 )  # fmt: skip
+_SYNONYM_OF = {word: group for group in _SYNONYMS for word in group}
+_QUALIFIERS = ("my", "main", "the", "this", "local", "cur")
 
 
 @dataclass(frozen=True)
@@ -47,16 +65,31 @@ def _styled(original: str, words: list[str]) -> str:
     return underscores + core
 
 
-def _fresh_names(names: list[str], taken: set[str], rng: random.Random) -> dict[str, str]:
+def _words(name: str) -> list[str]:
+    """``led_pin`` → [led, pin]; ``LedPin`` → [led, pin]; ``_LED_PIN`` → [led, pin]."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip("_"))
+    return [w.lower() for w in spaced.split("_") if w]
+
+
+def _descriptive(name: str, made_by: str, rng: random.Random) -> list[str]:
+    """A new name's words for ``name``: its object's role, or its own words, synonyms swapped in."""
+    if made_by in _ROLES and rng.random() < 0.5:
+        return rng.choice(_ROLES[made_by]).split("_")
+    words = [rng.choice(_SYNONYM_OF[w]) if w in _SYNONYM_OF and rng.random() < 0.7 else w for w in _words(name)]
+    if words == _words(name):
+        words = [rng.choice(_QUALIFIERS), *words]
+    return words
+
+
+def _fresh_names(names: list[str], taken: set[str], made: dict[str, str], rng: random.Random) -> dict[str, str]:
     mapping: dict[str, str] = {}
     for name in names:
-        for _ in range(100):
-            words = [rng.choice(_NOUNS)] if rng.random() < 0.5 else [rng.choice(_PREFIXES), rng.choice(_NOUNS)]
-            candidate = _styled(name, words)
+        for _ in range(20):
+            candidate = _styled(name, _descriptive(name, made.get(name, ""), rng))
             if candidate != name and candidate not in taken:
                 break
         else:
-            candidate = f"{name}_{len(mapping)}"
+            continue
         mapping[name] = candidate
         taken.add(candidate)
     return mapping
@@ -130,10 +163,18 @@ def rename_identifiers(code: str, instruction: str, rng: random.Random, max_name
     except SyntaxError:
         return None
     candidates, occurrences = renameable_names(tree)
+    # One-letter names (i, n, x) say nothing either way; a function or class the request asks for
+    # by name ("Write a function `S_ISREG(mode)`") keeps it.
+    asked = set(re.findall(r"`([A-Za-z_]\w*)", instruction))
+    defined = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    candidates = {c for c in candidates if len(c.strip("_")) > 1 and c not in asked & defined}
     if not candidates:
         return None
     chosen = rng.sample(sorted(candidates), min(max_names, len(candidates)))
     taken = {t.string for t in tokenize.generate_tokens(io.StringIO(code).readline) if t.type == tokenize.NAME}
-    mapping = _fresh_names(chosen, taken | set(PROTECTED), rng)
+    made = {name: callee(call) for name, call in constructors(tree).items()}
+    mapping = _fresh_names(chosen, taken | set(PROTECTED), made, rng)
+    if not mapping:
+        return None
     positions = _token_positions(code, [o for o in occurrences if o.name in mapping])
     return RenameResult(_apply(code, positions, mapping), rename_in_text(instruction, mapping), mapping)
