@@ -20,6 +20,8 @@ BLINK = (
     "from machine import Pin\nimport time\n\nled = Pin(25, Pin.OUT)\n"
     "while True:\n    led.toggle()\n    time.sleep_ms(500)"
 )
+# No hardware job in it, so no request can be made from the code when the text gives none.
+PLAIN = "values = [3, 1, 2]\nvalues.sort()\nprint(values)"
 
 
 def _reasons(blocks: list[tuple[str, str]], source: str = "pdf:book") -> dict[str, str]:
@@ -43,9 +45,24 @@ def _reasons(blocks: list[tuple[str, str]], source: str = "pdf:book") -> dict[st
         ),
         ([("prose", "https://example.com/blink.py Lines 1 - 9"), ("code", BLINK)], quality.FURNITURE),
         ([("prose", "2.5. Blink an LED on the board"), ("code", BLINK)], quality.SECTION_NUMBERING),
-        ([("heading", "Examples"), ("code", BLINK)], quality.HEADING_ONLY),
-        ([("code", BLINK)], quality.NO_CONTEXT),
-        ([("prose", "getopt(args, options[, long_options]) -> opts, args"), ("code", BLINK)], quality.NOT_NATURAL),
+        ([("heading", "Examples"), ("code", PLAIN)], quality.HEADING_ONLY),
+        ([("heading", "Constructors"), ("code", PLAIN)], quality.HEADING_ONLY),
+        ([("code", PLAIN)], quality.NO_CONTEXT),
+        ([("prose", "getopt(args, options[, long_options]) -> opts, args"), ("code", PLAIN)], quality.NOT_NATURAL),
+        ([("prose", "Don't do this:"), ("code", BLINK)], quality.COUNTER_EXAMPLE),
+        ([("prose", "This is the wrong way to blink:"), ("code", BLINK)], quality.COUNTER_EXAMPLE),
+        (
+            [
+                ("prose", "Consider the following code fragment."),
+                ("code", "count = 0\ndef cb():\n    global count\n    count += 1\nwhile True:\n    count += 1"),
+                ("prose", "This example illustrates a subtle source of bugs: a race condition."),
+            ],
+            quality.COUNTER_EXAMPLE,
+        ),
+        (
+            [("prose", "To blink the LED, use:"), ("code", BLINK), ("prose", "Instead, use a timer:")],
+            quality.COUNTER_EXAMPLE,
+        ),
         ([("prose", "To read the CAN flag, use:"), ("code", "CAN.FLAG_EXT_ID")], quality.TRIVIAL),
         ([("prose", "To get the ADC ready, import it:"), ("code", "from machine import ADC")], quality.TRIVIAL),
         ([("prose", "To talk to the board, run:"), ("code", "print('hello board')")], quality.ONE_LINE),
@@ -67,7 +84,8 @@ def _reasons(blocks: list[tuple[str, str]], source: str = "pdf:book") -> dict[st
 )
 def test_each_rejection_reason(blocks, reason):
     found = _reasons(blocks)
-    assert found[f"book#{len(blocks) - 1}"] == reason, found
+    code_at = max(i for i, (kind, _) in enumerate(blocks) if kind == "code")
+    assert found[f"book#{code_at}"] == reason, found
 
 
 def test_manifest_and_docstring_reasons():
@@ -85,7 +103,8 @@ def test_requests_are_in_a_users_words():
     assert clean_heading("2.12. Tutorials requiring extra components 31 Using the LCD") == "Using the LCD"
     assert clean_heading("MicroPython Documentation: RP2xxx, Release latest 12 Chapter 4.") is None
     assert request_from_heading("Blinking an LED").phrase == "blink an LED"
-    assert request_from_heading("Hardware I2C bus").form == "topic"
+    assert request_from_heading("Hardware I2C bus") is None  # a section title, not a request
+    assert request_from_heading("Constructors") is None
     assert request_from_heading("Examples") is None
     assert task_from_sentence("The following code reads the temperature:") == "read the temperature"
     assert (

@@ -23,6 +23,7 @@ import pandas as pd
 
 from pipeline.pairs import quality
 from pipeline.pairs.board_pins import detect_board
+from pipeline.pairs.describe import describe_code
 from pipeline.pairs.snippet import Statement, complete_snippet, context_statements
 from pipeline.pairs.templates import (
     Request,
@@ -51,6 +52,8 @@ _PYBOARD = re.compile(r"pyboard|\bpyb\b", re.IGNORECASE)
 
 
 _LEAD_REASONS = (quality.TYPESETTER, quality.LICENCE, quality.SECTION_NUMBERING)
+# Candidates the text gives no request for, which a description of the code may still serve.
+_DESCRIBABLE = (quality.HEADING_ONLY, quality.NO_CONTEXT, quality.NOT_NATURAL)
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,8 @@ def _document_candidates(doc_id: str, rows: list[dict], source: str) -> list[_Ca
             reason = None
         elif request is None and reason is None:
             reason = quality.FURNITURE if only_furniture else quality.HEADING_ONLY if heading else quality.NO_CONTEXT
+        following = rows[i + 1]["text"] if i + 1 < len(rows) and rows[i + 1]["kind"] == "prose" else None
+        reason = quality.counter_example_reason(lead, following) or reason
         found.append(
             _Candidate(
                 f"{doc_id}#{row['seq']}", row["split"], source, phrase, request, row["text"], list(context), reason
@@ -257,18 +262,21 @@ def _judge(candidate: _Candidate, limits: MiningLimits) -> MinedPair | Rejected:
     reason = candidate.reason
     instruction = ""
     board = _board_of([candidate.phrase, candidate.source_doc, completed])
-    if request is not None:
-        if request.form in ("task", "topic", "program"):
-            request = Request(
-                request.form, request.phrase, request.name, code_specifics(completed, request.phrase, board)
-            )
+    if request is None and (reason is None or reason in _DESCRIBABLE):
+        # The text names no job, but the code does one a maker asks for: say that instead.
+        described = describe_code(completed, board, random.Random(candidate.origin_id))
+        if described is not None:
+            request, reason, instruction = Request("code", described), None, described
+    if request is not None and request.form in ("task", "topic", "program"):
+        request = Request(request.form, request.phrase, request.name, code_specifics(completed, request.phrase, board))
+    if request is not None and request.form != "code":
         options = phrasings(request, board)
         instruction = random.Random(candidate.origin_id).choice(options)
     if request is None and reason is None:
         reason = quality.NOT_NATURAL  # a docstring that names no task (e.g. a signature)
     reason = (
         reason
-        or quality.prompt_reason(candidate.phrase, instruction)
+        or (quality.prompt_reason(candidate.phrase, instruction) if request.form != "code" else None)
         or quality.answer_reason(candidate.raw_code, completed, unresolved, limits.max_response_lines)
         or (quality.NOT_NATURAL if len(instruction) > limits.max_instruction_chars else None)
         or quality.one_line_reason(completed, instruction)

@@ -27,6 +27,7 @@ OUTPUT_ONLY = "output-only block"
 UNUSED_NAME = "answer does not use what the prompt names"
 INCOMPLETE = "incomplete snippet (undefined names)"
 TOO_LONG = "answer too long"
+COUNTER_EXAMPLE = "counter-example the text warns against"
 
 # Sphinx/LaTeX listings mark wrapped lines with ␣ and ↪ and split listings with notes.
 _TYPESETTER = re.compile(r"[␣↪↩⏎¶\u2424]|continued (?:from|on) (?:the )?(?:previous|next) page|\(continued\)", re.I)
@@ -45,6 +46,21 @@ _PIN_MENTION = re.compile(r"\b(?:GPIO|GP|pin)\s?(\d{1,2})\b")
 _SHELL_COMMANDS = re.compile(
     r"^\s*(?:\$ |(?:mpremote|pip3?|esptool(?:\.py)?|make|git|cd|picocom|screen|sudo|python3?|ampy|rshell|"
     r"minicom|ls|cp|idf\.py|cmake|apt|wget|curl)\s)"
+)
+# The sentence that introduces a listing as what not to do, or the text after it that says so.
+_WARNS_BEFORE = re.compile(
+    r"\b(?:don['’]t|do not|never) (?:do|write|use|try) (?:this|that|it like this|the following|something like)"
+    r"|\b(?:is|are|was) (?:wrong|incorrect|broken|a bad idea)\b|\bwrong(?:ly)? (?:way|code|example)\b"
+    r"|\bincorrect(?:ly)?\b|\bbad (?:example|practice|idea|code)\b|\bcounter-?example|\bwhat not to do"
+    r"|\bavoid (?:this|code like|writing|doing)|\b(?:won['’]t|will not|does not|doesn['’]t) work\b|\bpitfall",
+    re.IGNORECASE,
+)
+_WARNS_AFTER = re.compile(
+    r"^(?:instead,|rather,|do this instead|a better way)|\b(?:source|cause) of bugs\b|\bsubtle bug"
+    r"|(?<!avoids a )(?<!avoid the )\brace condition\b|\b(?:can|could|will) go wrong\b"
+    r"|^(?:this|the (?:above|code above)) (?:is wrong|is incorrect|won['’]t work|will not work|does not work|fails)"
+    r"|\bthe problem (?:here|with this)\b",
+    re.IGNORECASE,
 )
 _MANIFEST_CALLS = frozenset({"metadata", "require", "package", "module", "include", "freeze", "options"})
 # What a prompt may name and how the answer shows it uses it.
@@ -92,6 +108,15 @@ def prompt_reason(phrase: str, instruction: str) -> str | None:
         or phrase.rstrip().endswith((",", ";"))
     ):
         return NOT_NATURAL
+    return None
+
+
+def counter_example_reason(lead: str | None, after: str | None) -> str | None:
+    """A listing the text shows as what not to do ("Don't do this:", "Instead, ...") is no answer."""
+    introduces = (lead or "").replace("’", "'").split(". ")[-1]
+    comment = " ".join(" ".join((after or "").split()).split(". ")[:2])
+    if _WARNS_BEFORE.search(introduces) or _WARNS_AFTER.search(comment):
+        return COUNTER_EXAMPLE
     return None
 
 

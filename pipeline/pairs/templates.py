@@ -95,11 +95,12 @@ BOARD_TEMPLATES = (
     "Write MicroPython for {a_board} to {task}{spec}.",
     "Using MicroPython on {a_board}, {task}{spec}.",
 )
+# Topics come from lead-ins that name a program ("A small async server example::"), never from
+# headings: "How do I use constructors on pin 0" read a section title as if a maker had typed it.
 TOPIC_TEMPLATES = (
-    "Show how to use {topic}{spec} in MicroPython.",
-    "How do I use {topic}{spec} in MicroPython?",
-    "Give a MicroPython example of {topic}{spec}.",
-    "Write a short MicroPython program that demonstrates {topic}{spec}.",
+    "Write {an_topic}{spec} in MicroPython.",
+    "I need {an_topic}{spec} in MicroPython - can you write one?",
+    "Give me MicroPython code for {an_topic}{spec}.",
 )
 PROGRAM_TEMPLATES = (
     "Write MicroPython code for {topic}{spec}.",
@@ -235,13 +236,15 @@ def task_from_api(text: str) -> str | None:
 
 
 def request_from_heading(heading: str) -> Request | None:
-    """'Blinking an LED' → task; 'Hardware I2C bus' → topic; generic headings → None."""
+    """'Blinking an LED' → task; a heading that names no task ('Hardware I2C bus', 'Constructors') → None.
+
+    A section title is what the text is about, not what a maker asks for, so only a heading
+    that already reads as a job ("Blinking an LED", "Using the LCD") gives a request.
+    """
     if is_generic_heading(heading):
         return None
     task = _as_task(heading)
-    if task is not None:
-        return Request("task", task)
-    return Request("topic", _lower_first(heading))
+    return Request("task", task) if task is not None else None
 
 
 def request_from_docstring(first_sentence: str, kind: str, name: str) -> Request | None:
@@ -348,7 +351,8 @@ def phrasings(request: Request, board: str | None) -> list[str]:
         return [t.format(name=request.name, topic=request.phrase) for t in CLASS_TEMPLATES]
     if request.form in ("topic", "program"):
         templates = TOPIC_TEMPLATES if request.form == "topic" else PROGRAM_TEMPLATES
-        return [t.format(topic=request.phrase, spec=request.spec) for t in templates]
+        an_topic = request.phrase if re.match(r"(?:an?|the|my|some)\s", request.phrase) else _article(request.phrase)
+        return [t.format(topic=request.phrase, an_topic=an_topic, spec=request.spec) for t in templates]
     task, spec = request.phrase, request.spec
     filled = [t.format(task=task, Task=task[:1].upper() + task[1:], spec=spec) for t in TASK_TEMPLATES]
     if board and board.lower() not in (task + spec).lower():
