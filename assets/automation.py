@@ -1,4 +1,4 @@
-"""How a new model travels on without a job of its own (declarative automation).
+"""The defaults asset modules share: when an asset rebuilds (declarative automation), and its group.
 
 `weekly_retrain` (assets/jobs.py) is the one trigger per cron; it ends at the instruct
 checkpoint. `gguf_models`, `ollama_model` and `model_report` carry `AFTER_NEW_MODEL`, so once
@@ -13,3 +13,6 @@ import dagster as dg
 # for the last variant), and never on top of an input whose blocking check failed: a GGUF that
 # failed its parity check is neither registered nor reported.
 AFTER_NEW_MODEL = dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+
+# Every data asset (PDFs, corpus, pairs): rebuilt as soon as its inputs change.
+DATA_ASSET = dict(group_name="data", code_version="1", automation_condition=dg.AutomationCondition.eager())

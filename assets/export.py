@@ -7,13 +7,21 @@ from pydantic import Field
 
 from assets.automation import AFTER_NEW_MODEL
 from pipeline.common.artifacts import ArtifactNotFound
+from pipeline.corpus.build import CORPUS_FILE
 from pipeline.gguf.export import GgufSettings, build_gguf_variant, published_variants
 from pipeline.gguf.summary import read_gguf_facts
 from pipeline.serve.client import OllamaClient, register_model
 from pipeline.serve.errors import OllamaUnreachableError
 from pipeline.serve.modelfile import write_modelfile
 from pipeline.serve.settings import OllamaSettings
-from pipeline.serve.task_gate import REGISTRATION_FILE, hold_back_reason, recorded_figures, served_digest, task_figures
+from pipeline.serve.task_gate import (
+    REGISTERED,
+    REGISTRATION_FILE,
+    hold_back_reason,
+    recorded_figures,
+    served_digest,
+    task_figures,
+)
 from pipeline.tokens.texts import corpus_texts
 from resources.artifact_store import ArtifactStoreResource
 from resources.ollama import OllamaResource
@@ -73,7 +81,7 @@ def gguf_models(
 
     def build(write):
         model_dir = write.input("instruct_checkpoint").path
-        texts = corpus_texts(write.input("corpus").file("corpus.parquet"), "val")
+        texts = corpus_texts(write.input("corpus").file(CORPUS_FILE), "val")
         return build_gguf_variant(model_dir, context.partition_key, write.directory, settings, texts)
 
     return artifact_store.materialize(context, build, checks=_parity_checks)
@@ -135,16 +143,16 @@ def ollama_model(
         figures = task_figures(write.input("task_scores", variant).path)
         held_back = None if config.force else _held_back(write, ollama.base_url(), name, figures, settings)
         if held_back:
-            outcome = {"registered": False, "model": name, "held_back": held_back, "task_figures": figures}
+            outcome = {REGISTERED: False, "model": name, "held_back": held_back, "task_figures": figures}
             (write.directory / REGISTRATION_FILE).write_text(json.dumps(outcome, indent=2) + "\n")
             return {"status": f"NOT registered: {held_back}", **outcome}
         try:
-            outcome = {"registered": True, **register_model(ollama.base_url(), name, gguf_path, settings)}
+            outcome = {REGISTERED: True, **register_model(ollama.base_url(), name, gguf_path, settings)}
             status = f"registered {name} in Ollama at {outcome['host']}; it answered the smoke prompt"
         except OllamaUnreachableError as err:
             # No Ollama here: keep the Modelfile and say plainly that nothing was registered.
             context.log.warning(f"{name}: not registered: {err}")
-            outcome = {"registered": False, "model": name, "host": ollama.base_url(), "reason": str(err)}
+            outcome = {REGISTERED: False, "model": name, "host": ollama.base_url(), "reason": str(err)}
             status = f"NOT registered in Ollama: {err} The Modelfile is written: ollama create {name} -f Modelfile"
         outcome |= {"task_figures": figures, "forced": config.force}
         (write.directory / REGISTRATION_FILE).write_text(json.dumps(outcome, indent=2) + "\n")

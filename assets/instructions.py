@@ -3,16 +3,16 @@
 import dagster as dg
 import pandas as pd
 
-from pipeline.pairs.build import PairSettings, build_instruction_pairs, find_split_leaks
+from assets.automation import DATA_ASSET
+from pipeline.corpus.build import CORPUS_FILE
+from pipeline.pairs.build import PAIRS_FILE, PairSettings, build_instruction_pairs, find_split_leaks
 from resources.artifact_store import ArtifactStoreResource
 from resources.settings_config import settings_config, to_settings
 
 InstructionPairsConfig = settings_config(PairSettings, "InstructionPairsConfig")
-# Every data asset: rebuilt as soon as its inputs change (eager automation).
-_DATA = dict(group_name="data", code_version="1", automation_condition=dg.AutomationCondition.eager())
 
 
-@dg.asset(deps=["corpus"], kinds={"python", "parquet"}, **_DATA)
+@dg.asset(deps=["corpus"], kinds={"python", "parquet"}, **DATA_ASSET)
 def instruction_pairs(
     context: dg.AssetExecutionContext, config: InstructionPairsConfig, artifact_store: ArtifactStoreResource
 ) -> dg.MaterializeResult:
@@ -22,7 +22,7 @@ def instruction_pairs(
     """
 
     def build(write):
-        corpus_file = write.input("corpus").file("corpus.parquet")
+        corpus_file = write.input("corpus").file(CORPUS_FILE)
         return build_instruction_pairs(corpus_file, write.directory, to_settings(config, PairSettings))
 
     return artifact_store.materialize(context, build)
@@ -34,6 +34,6 @@ def instruction_pairs(
     description="Train and val share no origin, and no normalized code or instruction across origins.",
 )
 def no_split_leakage(artifact_store: ArtifactStoreResource) -> dg.AssetCheckResult:
-    pairs = pd.read_parquet(artifact_store.current("instruction_pairs").file("pairs.parquet"))
+    pairs = pd.read_parquet(artifact_store.current("instruction_pairs").file(PAIRS_FILE))
     leaks = find_split_leaks(pairs)
     return dg.AssetCheckResult(passed=not leaks, metadata={"leaks": len(leaks), "examples": leaks[:10]})

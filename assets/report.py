@@ -9,20 +9,13 @@ from resources.artifact_store import ArtifactStoreResource
 from resources.settings_config import settings_config, to_settings
 
 ModelReportConfig = settings_config(ReportSettings, "ModelReportConfig")
-_CHAIN = ("instruction_pairs", "bpe_tokenizer", "token_shards", "base_checkpoint", "instruct_checkpoint")
+# The unpartitioned inputs, each read as ReportInputs.<name>_dir, then the per-variant ones.
+_CHAIN = ("corpus", "instruction_pairs", "bpe_tokenizer", "token_shards", "base_checkpoint", "instruct_checkpoint")
+_VARIANTS = ("gguf_models", "task_scores")
 
 
 @dg.asset(
-    deps=[
-        "corpus",
-        "instruction_pairs",
-        "bpe_tokenizer",
-        "token_shards",
-        "base_checkpoint",
-        "instruct_checkpoint",
-        "gguf_models",
-        "task_scores",
-    ],
+    deps=[*_CHAIN, *_VARIANTS],
     group_name="export",
     kinds={"markdown"},
     code_version="1",
@@ -38,12 +31,13 @@ def model_report(
     here) and of every GGUF variant (task_scores), with three failing answers' timing pictures.
     """
     store = artifact_store.store()
-    built = set(store.partitions("gguf_models"))
+    # Variants with a GGUF file, then those of them also scored.
+    exported, scored = (set(store.partitions(name)) for name in _VARIANTS)
+    built = [v for v in published_variants() if v in exported]
+    present = {_VARIANTS[0]: built, _VARIANTS[1]: [v for v in built if v in scored]}
     # One generation of artifacts only: after `retrain`, GGUF files of the previous model must not
     # be reported as this one's. Refuse, naming what is stale, instead of mixing them.
-    scored = set(store.partitions("task_scores")) & built
-    inputs = [(name, None) for name in _CHAIN] + [("gguf_models", v) for v in published_variants() if v in built]
-    inputs += [("task_scores", v) for v in published_variants() if v in scored]
+    inputs = [(name, None) for name in _CHAIN] + [(name, v) for name in _VARIANTS for v in present[name]]
     stale = [problem for asset, partition in inputs for problem in store.upstream_mismatches(asset, partition)]
     if stale:
         raise dg.Failure(
@@ -52,19 +46,11 @@ def model_report(
         )
 
     def build(write):
+        gguf, scores = ({v: write.input(name, v).path for v in present[name]} for name in _VARIANTS)
         inputs = ReportInputs(
-            corpus_dir=write.input("corpus").path,
-            instruction_pairs_dir=write.input("instruction_pairs").path,
-            bpe_tokenizer_dir=write.input("bpe_tokenizer").path,
-            token_shards_dir=write.input("token_shards").path,
-            base_checkpoint_dir=write.input("base_checkpoint").path,
-            instruct_checkpoint_dir=write.input("instruct_checkpoint").path,
-            gguf={
-                v: GgufInput.from_artifact_dir(write.input("gguf_models", v).path, v)
-                for v in published_variants()
-                if v in built
-            },
-            task_scores={v: write.input("task_scores", v).path for v in published_variants() if v in scored},
+            **{f"{name}_dir": write.input(name).path for name in _CHAIN},
+            gguf={v: GgufInput.from_artifact_dir(path, v) for v, path in gguf.items()},
+            task_scores=scores,
         )
         return build_model_report(inputs, write.directory, to_settings(config, ReportSettings))
 

@@ -3,6 +3,8 @@
 import dagster as dg
 import pandas as pd
 
+from pipeline.corpus.build import CORPUS_FILE
+from pipeline.pairs.build import PAIRS_FILE
 from pipeline.tokens.checks import roundtrip_failures, sample_windows, shard_problems, special_token_problems
 from pipeline.tokens.shards import SHARDS_SUBDIR, ShardSettings, build_token_shards
 from pipeline.tokens.texts import corpus_texts
@@ -22,8 +24,8 @@ def bpe_tokenizer(
     """Byte-level BPE tokenizer (HF tokenizers) trained on the train split of the corpus and pairs."""
 
     def build(write):
-        corpus_file = write.input("corpus").file("corpus.parquet")
-        pairs_file = write.input("instruction_pairs").file("pairs.parquet")
+        corpus_file = write.input("corpus").file(CORPUS_FILE)
+        pairs_file = write.input("instruction_pairs").file(PAIRS_FILE)
         return build_tokenizer(corpus_file, pairs_file, write.directory, to_settings(config, TokenizerSettings))
 
     return artifact_store.materialize(context, build)
@@ -31,8 +33,8 @@ def bpe_tokenizer(
 
 def _val_texts(artifact_store: ArtifactStoreResource) -> list[str]:
     """Every val text the model will see: corpus documents and formatted pair parts."""
-    texts = corpus_texts(artifact_store.current("corpus").file("corpus.parquet"), "val")
-    pairs = pd.read_parquet(artifact_store.current("instruction_pairs").file("pairs.parquet"))
+    texts = corpus_texts(artifact_store.current("corpus").file(CORPUS_FILE), "val")
+    pairs = pd.read_parquet(artifact_store.current("instruction_pairs").file(PAIRS_FILE))
     val = pairs[pairs.split == "val"]
     return texts + val.instruction.tolist() + val.response.tolist()
 
@@ -66,8 +68,8 @@ def token_shards(
     def build(write):
         return build_token_shards(
             write.input("bpe_tokenizer").path,
-            write.input("corpus").file("corpus.parquet"),
-            write.input("instruction_pairs").file("pairs.parquet"),
+            write.input("corpus").file(CORPUS_FILE),
+            write.input("instruction_pairs").file(PAIRS_FILE),
             write.directory / SHARDS_SUBDIR,
             to_settings(config, ShardSettings),
         )
@@ -85,7 +87,7 @@ def shard_integrity(artifact_store: ArtifactStoreResource) -> dg.AssetCheckResul
     asset=token_shards, blocking=True, description="Random pretraining windows decode to text found in the corpus."
 )
 def shard_windows_in_corpus(artifact_store: ArtifactStoreResource) -> dg.AssetCheckResult:
-    corpus_file = artifact_store.current("corpus").file("corpus.parquet")
+    corpus_file = artifact_store.current("corpus").file(CORPUS_FILE)
     documents = corpus_texts(corpus_file, "train")
     windows = sample_windows(
         artifact_store.current("token_shards").path / SHARDS_SUBDIR,

@@ -13,16 +13,17 @@ import hashlib
 import json
 import shutil
 import sys
-from dataclasses import asdict, replace
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 
 import dagster as dg
 
+from models.presets import size_plan
 from pipeline.common.artifacts import ArtifactStore, ArtifactWrite
 from pipeline.common.text_metrics import perplexity
 from pipeline.tokens.shards import SHARDS_SUBDIR
 from pipeline.train.memory import read_oom_report
-from pipeline.train.outputs import RESULT_KEYS
+from pipeline.train.outputs import METRICS_FILE, RESULT_KEYS
 from pipeline.train.run_dir import launcher_env, prune_run_dirs, training_root
 from pipeline.train.settings import TrainSettings
 from resources.artifact_store import ArtifactStoreResource
@@ -61,6 +62,15 @@ def _run_dir(asset: str, settings: TrainSettings, world_size: int, store: Artifa
     identity["world_size"] = world_size
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
     return training_root(store.root) / asset / digest
+
+
+def checkpoint_settings(config: dg.Config, mode: str, **wired) -> TrainSettings:
+    """The trainer's settings from a training asset's config: the size's plan (models.presets.size_plan)
+    fills every field the config leaves at its default, whoever launched the run."""
+    settings = to_settings(config, TrainSettings, mode=mode, **wired)
+    defaults = {f.name: getattr(TrainSettings(), f.name) for f in fields(TrainSettings)}
+    plan = {k: v for k, v in size_plan(settings.size, mode).items() if getattr(settings, k) == defaults[k]}
+    return replace(settings, **plan)
 
 
 def _loss_curve_markdown(png: Path) -> str:
@@ -105,7 +115,7 @@ def train_checkpoint(
         if oom is not None:
             raise dg.Failure(description=oom, allow_retries=False) from None
         raise
-    metrics = json.loads((write.directory / "metrics.json").read_text())
+    metrics = json.loads((write.directory / METRICS_FILE).read_text())
     keys = ("parameters", *RESULT_KEYS, "stopped_reason")
     # The model is exported: the checkpoints (GBs for the larger presets) have done their job,
     # and of the runs that never finished only the newest few are kept for a resume.
@@ -135,7 +145,7 @@ def _checkpoint_asset(name: str, mode: str, deps: list, description: str) -> dg.
         def build(write: ArtifactWrite) -> dict:
             # SFT starts from the base checkpoint this write reads (its version is recorded).
             base = {"init_from": str(write.input("base_checkpoint").path)} if mode == "sft" else {}
-            settings = to_settings(config, TrainSettings, mode=mode, **base)
+            settings = checkpoint_settings(config, mode, **base)
             return train_checkpoint(context, write, settings, gpu, pipes_subprocess_client)
 
         return artifact_store.materialize(context, build, identity=CHECKPOINT_IDENTITY)

@@ -43,6 +43,27 @@ SIZES: dict[str, tuple[int, int]] = {
 # warmup and grad-norm clipping at 1.0 keep them stable.
 PRETRAIN_LR: dict[str, float] = {"tiny": 2e-3, "5m": 1.5e-3, "25m": 1e-3, "50m": 8e-4, "80m": 6e-4}
 
+# A size's training plan, per mode (fields of pipeline.train.settings.TrainSettings). The training assets
+# fill every field their run config leaves at its default from it, so `mpyforge run --preset tiny` and a
+# UI "Materialize" of the default config train alike. `tiny` is the CPU demo: short sequences, a token
+# budget that trains in well under two minutes per checkpoint on two cores, early stopping against the
+# small sample corpus, and learning rates suited to a 3.6M-parameter model and a few hundred steps
+# (they take the place of PRETRAIN_LR["tiny"] there). Other sizes are planned from the data.
+_CPU_DEMO = dict(
+    seq_len=128, batch_size=8, eval_every=20, save_every=20, log_every=10, eval_tokens=16_384, early_stopping_patience=3
+)
+SIZE_PLANS: dict[str, dict[str, dict]] = {
+    "tiny": {
+        "pretrain": {**_CPU_DEMO, "token_budget": 160_000, "lr": 1e-3},
+        "sft": {**_CPU_DEMO, "token_budget": 40_000, "lr": 3e-4},
+    }
+}
+
+
+def size_plan(size: str, mode: str) -> dict:
+    """The training fields ``size`` fixes for ``mode`` (pretrain | sft); empty for sizes planned from the data."""
+    return dict(SIZE_PLANS.get(size, {}).get(mode, {}))
+
 
 class PresetError(ValueError):
     """An architecture preset that cannot be built or trained as configured."""

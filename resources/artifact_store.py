@@ -53,6 +53,13 @@ def _blocking_failures(context: dg.AssetExecutionContext, results: list[dg.Asset
     )
 
 
+def _undeclared_inputs(context: dg.AssetExecutionContext, write: ArtifactWrite) -> list[str]:
+    """Artifacts the build read that are not among the asset's ``deps``: its deps are the one list of
+    its inputs (lineage, staleness, the report's generation check), so a read must be declared there."""
+    declared = {key.to_python_identifier() for key in context.assets_def.asset_deps[context.asset_key]}
+    return sorted({label.partition("/")[0] for label in write.upstream} - declared)
+
+
 class ArtifactStoreResource(dg.ConfigurableResource):
     """Where artifacts live (``var/artifacts`` under the repo by default) and how many versions to keep."""
 
@@ -83,6 +90,9 @@ class ArtifactStoreResource(dg.ConfigurableResource):
         write = self.store().begin(key.to_python_identifier(), partition)
         try:
             metadata = build(write) or {}
+            undeclared = _undeclared_inputs(context, write)
+            if undeclared:
+                raise ValueError(f"{key.to_user_string()} read {undeclared}, which its deps do not name")
             check_results = list(checks(metadata)) if checks else []
             quarantine = _blocking_failures(context, check_results)
             artifact = write.commit(

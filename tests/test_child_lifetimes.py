@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.test_utils import create_run_for_test
 
 from pipeline.common.store_locks import process_token, token_alive
 from pipeline.train.run_dir import RunDirectoryBusy, RunLock
@@ -88,11 +87,11 @@ def test_a_reused_pid_does_not_keep_an_abandoned_run_alive():
     assert not token_alive(before_reboot)
     tags = {RUN_HOST_TAG: socket.gethostname(), RUN_PID_TAG: pid}
     with dg.instance_for_test() as instance:
-        live = create_run_for_test(
-            instance, job_name="j", status=dg.DagsterRunStatus.STARTED, tags={**tags, RUN_PROCESS_TAG: me}
-        )
-        stale = create_run_for_test(
-            instance, job_name="j", status=dg.DagsterRunStatus.STARTED, tags={**tags, RUN_PROCESS_TAG: before_reboot}
+        live, stale = (
+            instance.add_run(
+                dg.DagsterRun(job_name="j", status=dg.DagsterRunStatus.STARTED, tags={**tags, RUN_PROCESS_TAG: token})
+            )
+            for token in (me, before_reboot)
         )
         assert release_abandoned_runs(instance) == [stale.run_id]
         assert instance.get_run_by_id(live.run_id).status == dg.DagsterRunStatus.STARTED

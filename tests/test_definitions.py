@@ -9,8 +9,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from assets.client.presets import preset_ops
+from assets.client.run_config import resolved_config
 from assets.definitions import defs
 from assets.sources import SourceFilesConfig
+from assets.training import TrainingConfig, checkpoint_settings
+from models.presets import size_plan
+from pipeline.sources.files import SOURCE_FILES_FILE
 from resources.artifact_store import ArtifactStoreResource
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,4 +90,18 @@ def test_cli_run_then_artifacts_json(tmp_path):
     )
     rows = json.loads(listing.stdout)
     assert [r["asset"] for r in rows] == ["source_files"]
-    assert Path(rows[0]["path"], "source_files.parquet").is_file()
+    assert Path(rows[0]["path"], SOURCE_FILES_FILE).is_file()
+
+
+@pytest.mark.parametrize(("asset", "mode"), [("base_checkpoint", "pretrain"), ("instruct_checkpoint", "sft")])
+def test_the_tiny_preset_trains_alike_from_the_cli_and_from_a_ui_materialize(asset, mode):
+    # The UI's "Materialize" runs the asset's default config (size tiny); `mpyforge run --preset tiny`
+    # the preset's run config. Both, completed by Dagster's config system, give the trainer one plan.
+    from_ui = checkpoint_settings(TrainingConfig(**resolved_config(defs, asset, {})), mode)
+    from_cli = checkpoint_settings(TrainingConfig(**resolved_config(defs, asset, preset_ops("tiny")[asset])), mode)
+    assert from_cli == from_ui
+    assert {k: getattr(from_ui, k) for k in size_plan("tiny", mode)} == size_plan("tiny", mode)
+    # A field the run config sets wins over the plan; another size is planned from the data.
+    assert checkpoint_settings(TrainingConfig(**resolved_config(defs, asset, {"lr": 5e-4})), mode).lr == 5e-4
+    larger = checkpoint_settings(TrainingConfig(**resolved_config(defs, asset, preset_ops("25m")[asset])), mode)
+    assert (larger.size, larger.lr, larger.token_budget, larger.seq_len) == ("25m", None, None, None)

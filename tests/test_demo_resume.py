@@ -12,7 +12,6 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.instance.ref import InstanceRef
 
 from tests.waits import RUN_S
 
@@ -79,7 +78,7 @@ def test_killed_demo_run_resumes_from_checkpoint(tmp_path):
     assert metrics["resumed_from"] and metrics["resumed_from"].endswith(f"checkpoint-{killed_at}")
     assert metrics["steps"] > killed_at
     # The trainer's own log lines reached the Dagster event log through Pipes.
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path / "home"))) as instance:
+    with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
         messages = _training_messages(instance)
     assert any(f"resume from {checkpoint}" in m for m in messages), messages[-20:]
     assert any(m.startswith("step ") and "ETA" in m for m in messages), messages[-20:]

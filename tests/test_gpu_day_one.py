@@ -14,7 +14,7 @@ import torch
 import yaml
 from transformers import LlamaConfig, LlamaForCausalLM, Trainer, TrainingArguments
 
-from assets.doctor import FAIL, OK, WARN, gpu_findings
+from assets.client.doctor import FAIL, OK, WARN, gpu_findings
 from models.presets import resolve_preset
 from pipeline.train.attention import CAUSAL_ATTENTION, use_causal_attention
 from pipeline.train.device import (

@@ -4,6 +4,7 @@ process import it, and only the steps that train, evaluate or export need those 
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from tests.waits import STARTUP_S
@@ -17,7 +18,8 @@ start = time.perf_counter()
 from assets.definitions import defs
 defs.resolve_asset_graph()
 print(json.dumps({{"seconds": time.perf_counter() - start,
-                   "loaded": sorted(m for m in {HEAVY!r} if m in sys.modules)}}))
+                   "loaded": sorted(m for m in {HEAVY!r} if m in sys.modules),
+                   "client": sorted(m for m in sys.modules if m.startswith("assets.client"))}}))
 """
 
 
@@ -27,3 +29,13 @@ def test_loading_the_definitions_imports_no_torch_or_transformers():
     )
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["loaded"] == [], f"loading assets.definitions imported {result['loaded']}"
+    assert result["client"] == [], f"the code location imported the CLI client: {result['client']}"
+
+
+def test_the_client_contract_covers_every_code_location_module():
+    # The import-linter contract names its modules; a new asset module must join it, or it could
+    # import the client unnoticed.
+    contracts = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    (contract,) = [c for c in contracts if c.get("forbidden_modules") == ["assets.client"]]
+    location = {f"assets.{path.stem}" for path in (REPO / "assets").glob("*.py") if path.stem != "__init__"}
+    assert location <= set(contract["source_modules"]), sorted(location - set(contract["source_modules"]))

@@ -10,12 +10,11 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
-from dagster._core.events import DagsterEventType
-from dagster._core.instance.ref import InstanceRef
 
-from assets import runner as local_run
-from assets.run_config import RunConfigError, load_config_file, merge_ops, parse_sets
+from assets.client import runner as local_run
+from assets.client.run_config import RunConfigError, load_config_file, merge_ops, parse_sets
 from pipeline.common.artifacts import ArtifactStore
+from pipeline.sources.files import SOURCE_FILES_FILE
 
 REPO = Path(__file__).resolve().parents[1]
 MPYFORGE = str(Path(sys.executable).parent / "mpyforge")
@@ -27,7 +26,7 @@ def _started_steps(instance: dg.DagsterInstance, after: set[str]) -> list[str]:
     steps = []
     for run in instance.get_runs():
         if run.run_id not in after:
-            records = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.STEP_START).records
+            records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_START).records
             steps += [r.event_log_entry.step_key for r in records]
     return sorted(steps)
 
@@ -70,7 +69,7 @@ def _mpyforge_run(home: Path, *args: str) -> tuple[subprocess.CompletedProcess, 
 
 
 def _instance(home: Path) -> dg.DagsterInstance:
-    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+    return dg.DagsterInstance.from_config(str(home))
 
 
 def test_second_mpyforge_run_on_unchanged_inputs_executes_no_step(home):
@@ -80,7 +79,7 @@ def test_second_mpyforge_run_on_unchanged_inputs_executes_no_step(home):
     assert first.returncode == 0, first.stdout + first.stderr
     assert steps == ["corpus", "corpus_extraction_failures", "pdf_documents", "source_files"]
     # The config reached the asset: the table holds the files of the user's folder.
-    table = pd.read_parquet(ArtifactStore(home / "artifacts").current("source_files").file("source_files.parquet"))
+    table = pd.read_parquet(ArtifactStore(home / "artifacts").current("source_files").file(SOURCE_FILES_FILE))
     assert set(table.path) == {p.relative_to(sources).as_posix() for p in sources.rglob("*.py")}
     with _instance(home) as instance:
         made = instance.get_runs()
@@ -201,7 +200,7 @@ def small_location(monkeypatch):
     monkeypatch.setattr(local_run, "LOCATION", ("tests.test_local_run", "small_location_defs"))
     monkeypatch.setattr(local_run, "defs", small_location_defs)
     monkeypatch.setattr(local_run, "sync_pdf_partitions", lambda instance: None)
-    monkeypatch.setattr(local_run, "run_config_for_preset", lambda preset, key: dg.RunConfig({}))
+    monkeypatch.setattr(local_run, "preset_ops", lambda preset: {})
 
 
 def test_failed_partition_skips_the_same_partition_downstream(small_location):

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleCauseCategory, StaleStatus
-from dagster._core.loader import LoadingContextForTest
 
-from assets.definitions import defs, run_config_for_preset
-from assets.pdf import pdf_documents, pdf_inbox_sensor, pdf_partitions
+from assets.client.dagster_private import StaleCauseCategory, StaleStatus, stale_status_resolver
+from assets.client.presets import preset_ops
+from assets.definitions import defs
+from assets.inbox import pdf_partitions
+from assets.pdf import pdf_documents, pdf_inbox_sensor
 from resources.artifact_store import ArtifactStoreResource
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,7 +30,7 @@ CHAIN = [
 
 def _status(instance, assets, key: str, partition: str | None = None) -> StaleStatus:
     graph = dg.Definitions(assets=assets, resources=defs.resources).resolve_asset_graph()
-    resolver = CachingStaleStatusResolver(instance, graph, LoadingContextForTest(instance))
+    resolver = stale_status_resolver(instance, graph)
     return resolver.get_status(dg.AssetKey(key), partition)
 
 
@@ -67,7 +68,9 @@ class Daemon:
             partition_key=partition,
             instance=self.instance,
             resources=self.resources,
-            run_config=run_config_for_preset("tiny", dg.AssetKey(key)),
+            run_config={
+                "ops": {name: {"config": fields} for name, fields in preset_ops("tiny").items() if name == key}
+            },
         )
         assert result.success
 
@@ -128,7 +131,7 @@ def test_new_pdf_reruns_only_itself_and_unchanged_data_stays_fresh(daemon):
     bumped = pdf_documents.map_asset_specs(lambda spec: spec.replace_attributes(code_version="2"))
     assets = [bumped if a.key == pdf_documents.key else a for a in defs.assets]
     graph = dg.Definitions(assets=assets, resources=defs.resources).resolve_asset_graph()
-    resolver = CachingStaleStatusResolver(instance, graph, LoadingContextForTest(instance))
+    resolver = stale_status_resolver(instance, graph)
     causes = resolver.get_stale_causes(pdf_documents.key, third)
     assert resolver.get_status(pdf_documents.key, third) == StaleStatus.STALE
     assert any(c.category == StaleCauseCategory.CODE for c in causes)

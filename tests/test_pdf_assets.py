@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 
 from assets.definitions import defs
-from assets.pdf import pdf_inbox_sensor, pdf_partitions, sync_pdf_partitions
+from assets.inbox import pdf_partitions, sync_pdf_partitions
+from assets.pdf import pdf_inbox_sensor
+from pipeline.corpus.build import CORPUS_FILE
 from pipeline.pdf.inbox import partition_key
 from resources.artifact_store import ArtifactStoreResource
 
@@ -97,7 +99,7 @@ def test_bad_pdf_fails_its_partition_only(instance, inbox, tmp_path):
     for key in ("source_files", "corpus"):
         assert dg.materialize(defs.assets, selection=[key], instance=instance, resources=resources).success
     store = resources["artifact_store"].store()
-    corpus = pd.read_parquet(store.current("corpus").file("corpus.parquet"))
+    corpus = pd.read_parquet(store.current("corpus").file(CORPUS_FILE))
     assert {f"pdf:{Path(s).stem}" for s in SAMPLES[:2]} <= set(corpus.source)
     assert "pdf:broken" not in set(corpus.source)
     assert [f["partition"] for f in store.current("corpus").manifest["metadata"]["failed_pdfs"]] == ["broken"]
@@ -107,7 +109,7 @@ def test_bad_pdf_fails_its_partition_only(instance, inbox, tmp_path):
     (inbox / SAMPLES[0].name).unlink()
     sync_pdf_partitions(instance)
     assert dg.materialize(defs.assets, selection=["corpus"], instance=instance, resources=resources).success
-    assert f"pdf:{gone}" not in set(pd.read_parquet(store.current("corpus").file("corpus.parquet")).source)
+    assert f"pdf:{gone}" not in set(pd.read_parquet(store.current("corpus").file(CORPUS_FILE)).source)
     assert not (store.root / "pdf_documents" / gone).exists()
     assert Path(SAMPLES[1]).stem in store.partitions("pdf_documents")
 

@@ -81,6 +81,6 @@ def test_a_failed_blocking_check_leaves_the_previous_version_current(tmp_path):
 
 
 def _artifacts_cli(root: Path, *flags: str) -> str:
-    command = [sys.executable, "-m", "assets.cli", "artifacts", *flags, "--root", str(root)]
+    command = [sys.executable, "-m", "assets.client.cli", "artifacts", *flags, "--root", str(root)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=True).stdout

@@ -17,12 +17,10 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.events import DagsterEventType
-from dagster._core.instance.ref import InstanceRef
 
-from assets import runner
-from assets.partition_pool import Launch
-from assets.run_queue import RunQueue, queue_is_served
+from assets.client import runner
+from assets.client.partition_pool import Launch
+from assets.client.run_queue import RunQueue, queue_is_served
 from resources.pools import RUN_PID_TAG
 from tests.processes import stop_process_group
 from tests.waits import STARTUP_S
@@ -33,7 +31,7 @@ SOURCES = REPO / "data" / "sources"
 
 
 def _instance(home: Path) -> dg.DagsterInstance:
-    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+    return dg.DagsterInstance.from_config(str(home))
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -103,9 +101,9 @@ def test_cli_runs_go_through_the_daemons_queue(home, daemon):
         assert RUN_PID_TAG not in run.tags  # the daemon owns it: a later CLI must not fail it as abandoned
         events = [r.dagster_event_type for r in instance.all_logs(run.run_id) if r.is_dagster_event]
         # Enqueued by the CLI, then launched by the daemon's run launcher (RUN_STARTING), then started.
-        assert DagsterEventType.RUN_ENQUEUED in events, events
-        enqueued = events.index(DagsterEventType.RUN_ENQUEUED)
-        assert enqueued < events.index(DagsterEventType.RUN_STARTING) < events.index(DagsterEventType.RUN_START)
+        assert dg.DagsterEventType.RUN_ENQUEUED in events, events
+        enqueued = events.index(dg.DagsterEventType.RUN_ENQUEUED)
+        assert enqueued < events.index(dg.DagsterEventType.RUN_STARTING) < events.index(dg.DagsterEventType.RUN_START)
         assert instance.get_latest_materialization_event(dg.AssetKey("source_files")) is not None
 
     second = _mpyforge_run(home)

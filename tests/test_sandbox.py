@@ -194,7 +194,7 @@ def test_a_node_without_the_permission_model_is_named(tmp_path, monkeypatch):
 
 
 def test_mpyforge_simulate_prints_the_timeline(tmp_path, capsys):
-    from assets.cli import main
+    from assets.client.cli import main
 
     program = tmp_path / "main.py"
     program.write_text(BLINK)

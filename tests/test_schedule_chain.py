@@ -8,9 +8,10 @@ import datetime
 import dagster as dg
 import pytest
 
-from assets.definitions import defs, sync_pdf_partitions
+from assets.client.presets import preset_ops
+from assets.definitions import defs
+from assets.inbox import sync_pdf_partitions
 from assets.jobs import weekly_retrain
-from assets.runner import preset_ops
 from pipeline.gguf.export import published_variants
 from resources.artifact_store import ArtifactStoreResource
 from resources.ollama import OllamaResource

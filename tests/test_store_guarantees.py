@@ -201,7 +201,7 @@ def test_a_torn_current_is_listed_as_broken_not_a_traceback(tmp_path):
     _write(store, "parts", "p", "p1")
     (tmp_path / "parts" / "p1" / CURRENT).write_text("0123")  # cut mid-write
     cli = subprocess.run(
-        [sys.executable, "-m", "assets.cli", "artifacts", "--json", "--root", str(tmp_path)],
+        [sys.executable, "-m", "assets.client.cli", "artifacts", "--json", "--root", str(tmp_path)],
         cwd=REPO,
         capture_output=True,
         text=True,

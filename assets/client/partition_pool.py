@@ -12,15 +12,13 @@ pool: those run in this process.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import dagster as dg
-from dagster._core.definitions.assets.job.asset_job import IMPLICIT_ASSET_JOB_NAME
-from dagster._core.definitions.reconstruct import ReconstructableJob, ReconstructableRepository
-from dagster._core.instance.ref import InstanceRef
+
+from assets.client.dagster_private import InstanceRef, asset_job
 
 
 @dataclass(frozen=True)
@@ -31,13 +29,6 @@ class Launch:
     keys: list[dg.AssetKey]
     run_config: dict
     tags: dict
-
-
-def asset_job(location: tuple[str, str]) -> ReconstructableJob:
-    """The code location's own asset job, the one the UI's "Materialize" button launches."""
-    module, attribute = location
-    repository = ReconstructableRepository.for_module(module, attribute, working_directory=os.getcwd())
-    return repository.get_reconstructable_job(IMPLICIT_ASSET_JOB_NAME)
 
 
 def _execute(location: tuple[str, str], instance: dg.DagsterInstance, launch: Launch) -> str:

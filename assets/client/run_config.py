@@ -11,7 +11,8 @@ from pathlib import Path
 
 import dagster as dg
 import yaml
-from dagster._config import process_config
+
+from assets.client.dagster_private import process_config
 
 
 class RunConfigError(ValueError):

@@ -14,36 +14,28 @@ Submitted runs carry no CLI process tags: the daemon's run worker owns them, not
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.definitions.run_request import RunRequest
-from dagster._core.run_coordinator import QueuedRunCoordinator
-from dagster._core.workspace.context import WorkspaceProcessContext
-from dagster._core.workspace.load_target import WorkspaceFileTarget
-from dagster._daemon.controller import get_daemon_statuses
 
-from assets.partition_pool import Launch
+from assets.client.dagster_private import WorkspaceProcessContext, daemon_healthy, open_workspace, submit_asset_run
+from assets.client.partition_pool import Launch
 
-WORKSPACE_YAML = Path(__file__).resolve().parents[1] / "workspace.yaml"  # what `make ui` serves
+WORKSPACE_YAML = Path(__file__).resolve().parents[2] / "workspace.yaml"  # what `make ui` serves
 QUEUE_DAEMON = "QUEUED_RUN_COORDINATOR"
 # The daemon writes a heartbeat every 30 s; Dagster's own tolerance (30 min) is for its status page.
 # A daemon quiet for longer than this is taken for stopped: its queue would never move.
 HEARTBEAT_TOLERANCE_S = 90.0
 POLL_S = 1.0
-_log = logging.getLogger("mpyforge.run_queue")
 
 
 def queue_is_served(instance: dg.DagsterInstance) -> bool:
     """True when runs submitted to this instance go through a queue that a live daemon drains."""
-    if not isinstance(instance.run_coordinator, QueuedRunCoordinator):
+    if not isinstance(instance.run_coordinator, dg.QueuedRunCoordinator):
         return False
-    status = get_daemon_statuses(instance, [QUEUE_DAEMON], heartbeat_tolerance_seconds=HEARTBEAT_TOLERANCE_S)
-    return bool(status[QUEUE_DAEMON].healthy)
+    return daemon_healthy(instance, QUEUE_DAEMON, HEARTBEAT_TOLERANCE_S)
 
 
 class RunQueue:
@@ -63,22 +55,13 @@ class RunQueue:
 
     def _workspace(self) -> WorkspaceProcessContext:
         if self._context is None:
-            target = WorkspaceFileTarget(paths=[str(self._workspace_yaml)])
-            self._context = WorkspaceProcessContext(self._instance, target).__enter__()
+            self._context = open_workspace(self._instance, self._workspace_yaml)
         return self._context
 
     def submit(self, launch: Launch) -> str:
         """Create the run of the asset job for `launch` and put it in the queue; returns its id."""
-        from dagster._core.execution.submit_asset_runs import submit_asset_run
-
-        context = self._workspace()
-        request = RunRequest(asset_selection=launch.keys, run_config=launch.run_config, tags=launch.tags)
-        run = asyncio.run(
-            submit_asset_run(
-                None, request, 0, self._instance, context, context.create_request_context(), {}, None, _log
-            )
-        )
-        return run.run_id
+        request = dg.RunRequest(asset_selection=launch.keys, run_config=launch.run_config, tags=launch.tags)
+        return submit_asset_run(self._instance, self._workspace(), request)
 
     def run_all(self, launches: list[Launch]) -> Iterator[tuple[Launch, str | BaseException]]:
         """Submit every launch, then yield each with its run id as its run ends (queued runs the

@@ -14,8 +14,8 @@ from pipeline.common.artifacts import ArtifactStore, default_root
 
 def _cmd_run(args: argparse.Namespace) -> int:
     # Dagster and the code location are slow to import, so only this command does.
-    from assets.run_config import RunConfigError, load_config_file, merge_ops, parse_sets
-    from assets.runner import run_pipeline
+    from assets.client.run_config import RunConfigError, load_config_file, merge_ops, parse_sets
+    from assets.client.runner import run_pipeline
 
     try:
         ops = merge_ops(load_config_file(Path(args.config)) if args.config else {}, parse_sets(args.set or []))
@@ -27,7 +27,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    from assets.doctor import run_doctor
+    from assets.client.doctor import run_doctor
 
     return run_doctor(args.only)
 
@@ -86,8 +86,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         text = generate_gguf(model, args.prompt, max_tokens=args.max_tokens, instruct=not args.raw)
     else:
         from pipeline.train.generate import generate_hf
+        from pipeline.train.outputs import METRICS_FILE
 
-        metrics = model / "metrics.json"
+        metrics = model / METRICS_FILE
         tuned = metrics.exists() and json.loads(metrics.read_text()).get("mode") == "sft"
         text = generate_hf(model, args.prompt, max_new_tokens=args.max_tokens, instruct=tuned and not args.raw)
     print(text)
