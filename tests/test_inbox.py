@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.common.artifacts import sha256_file
+from pipeline.common.content import sha256_file
 from pipeline.pdf.inbox import partition_key, scan_inbox
 
 SAMPLE_PDF = sorted((Path(__file__).resolve().parents[1] / "data" / "pdfs").glob("*.pdf"))[0]

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.common import artifacts
 from pipeline.common.artifacts import CURRENT, MANIFEST, ArtifactStore, PruneRefused
 from pipeline.common.store_locks import slot_lock
 
@@ -177,7 +176,7 @@ def test_commit_fsyncs_files_directories_and_pointer(tmp_path, monkeypatch):
         synced.append(os.readlink(f"/proc/self/fd/{fd}"))
         return real_fsync(fd)
 
-    monkeypatch.setattr(artifacts.os, "fsync", recording_fsync)
+    monkeypatch.setattr(os, "fsync", recording_fsync)  # every module of the store syncs through os.fsync
     store = ArtifactStore(tmp_path)
     write = store.begin("demo")
     (write.directory / "sub").mkdir()

@@ -20,7 +20,7 @@ from assets.client.dagster_private import StaleStatus, stale_status_resolver
 from assets.client.run_config import resolved_config
 from assets.inbox import pdf_inbox
 from assets.pdf import PDF_SHA256
-from pipeline.common.artifacts import sha256_file
+from pipeline.common.content import sha256_file
 from pipeline.pdf.inbox import inbox_paths
 from pipeline.serve.task_gate import REGISTERED
 from pipeline.sources.files import INPUT_SHA256, source_dir_sha256

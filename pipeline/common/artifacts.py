@@ -12,7 +12,8 @@ Layout under the store root::
 
 A write goes into a temporary sibling directory; only when every file is in place is
 the content hashed, the manifest written and the directory renamed to its version
-(the content hash), and then ``CURRENT`` is replaced atomically. A writer killed at
+(the content hash), and then ``CURRENT`` is replaced atomically (hashing and durable writes:
+``pipeline.common.content``). A writer killed at
 any point leaves at most a ``.tmp-*`` directory, which readers never look at and a later
 write removes once it is known to be abandoned (``store_locks``: at once on the writer's host,
 after a stale heartbeat from any other host sharing the store). Identical content gives the
@@ -22,7 +23,6 @@ no-op re-run.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.common.content import TMP_PREFIX, content_files, content_version, fsync, fsync_tree, write_text_atomic
 from pipeline.common.store_locks import (
     DEFAULT_STALE_AFTER_S,
     OWNER_SUFFIX,
@@ -47,7 +48,6 @@ from pipeline.common.store_locks import (
 
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
-_TMP_PREFIX = ".tmp-"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -62,65 +62,6 @@ class PruneRefused(ValueError):
 # Fields of a manifest that describe the build rather than the bytes: a rebuild with identical
 # content rewrites them, so the version records the inputs and verdict of its latest build.
 _BUILD_FIELDS = ("run_id", "code_version", "upstream", "quarantined")
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _content_files(directory: Path) -> list[dict]:
-    """Every file below ``directory`` (except the manifest) with size and sha256, sorted by path."""
-    files = []
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        rel = path.relative_to(directory).as_posix()
-        if rel == MANIFEST:
-            continue
-        files.append({"path": rel, "bytes": path.stat().st_size, "sha256": sha256_file(path)})
-    return files
-
-
-def content_version(files: list[dict], identity: tuple[str, ...] | None = None) -> str:
-    """The version of an artifact: a hash over its file names and contents.
-
-    ``identity`` limits the hash to those files: a checkpoint is the same artifact when
-    its weights, config and tokenizer are, whatever its wall-clock numbers say.
-    """
-    digest = hashlib.sha256()
-    for entry in files:
-        if identity is None or entry["path"] in identity:
-            digest.update(f"{entry['path']}\0{entry['sha256']}\n".encode())
-    return digest.hexdigest()[:16]
-
-
-def _fsync(path: Path) -> None:
-    """Flush one file or directory (its entries: renames, new names) to stable storage."""
-    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_tree(directory: Path) -> None:
-    """Every file, then every directory bottom-up, so a renamed tree is complete after a power loss."""
-    paths = sorted(directory.rglob("*"), key=lambda p: len(p.parts), reverse=True)
-    for path in [p for p in paths if p.is_file()] + [p for p in paths if p.is_dir()] + [directory]:
-        _fsync(path)
-
-
-def _write_text_atomic(path: Path, text: str, tmp_dir: Path | None = None) -> None:
-    """Replace ``path`` atomically and durably; the temp name lives in ``tmp_dir`` (default: beside it)."""
-    tmp = (tmp_dir or path.parent) / f"{_TMP_PREFIX}{path.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    with open(tmp, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync(path.parent)
 
 
 @dataclass(frozen=True)
@@ -174,7 +115,7 @@ class ArtifactWrite:
                 f"artifact {self.asset}: the build wrote its own {MANIFEST} at the top level, "
                 "where the store keeps its manifest; write it into a subdirectory"
             )
-        files = _content_files(self.directory)
+        files = content_files(self.directory, MANIFEST)
         if not files:
             raise ValueError(f"artifact {self.asset} wrote no files into {self.directory}")
         missing = sorted(set(identity or ()) - {f["path"] for f in files})
@@ -195,7 +136,7 @@ class ArtifactWrite:
             **(extra or {}),
         }
         (self.directory / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        _fsync_tree(self.directory)
+        fsync_tree(self.directory)
         slot = self.directory.parent
         final = slot / version
         with slot_lock(slot):
@@ -208,13 +149,13 @@ class ArtifactWrite:
                 if quarantine is None or self.store.current_version(self.asset, self.partition) != version:
                     kept = json.loads((final / MANIFEST).read_text())
                     kept.update({name: manifest[name] for name in _BUILD_FIELDS})
-                    _write_text_atomic(final / MANIFEST, json.dumps(kept, indent=2) + "\n", tmp_dir=slot)
+                    write_text_atomic(final / MANIFEST, json.dumps(kept, indent=2) + "\n", tmp_dir=slot)
                 os.utime(final)  # now the newest version again, for pruning order
             else:
                 os.replace(self.directory, final)
-                _fsync(slot)
+                fsync(slot)
             if quarantine is None:
-                _write_text_atomic(slot / CURRENT, version + "\n")
+                write_text_atomic(slot / CURRENT, version + "\n")
                 self.store.prune(self.asset, self.partition)
         self._release()
         return Artifact(self.asset, self.partition, version, final)
@@ -257,7 +198,7 @@ class ArtifactStore:
 
     def begin(self, asset: str, partition: str | None = None) -> ArtifactWrite:
         slot = self._slot(asset, partition)
-        tmp = slot / f"{_TMP_PREFIX}{uuid.uuid4().hex[:16]}"
+        tmp = slot / f"{TMP_PREFIX}{uuid.uuid4().hex[:16]}"
         # Under the lock, so that remove_partitions either sees this write (and spares the slot)
         # or has removed the slot before it starts.
         with slot_lock(slot):
@@ -315,7 +256,7 @@ class ArtifactStore:
         if not slot.exists():
             return []
         # A temp directory holds its manifest before its commit takes the lock: not a version yet.
-        found = [p for p in slot.iterdir() if not p.name.startswith(_TMP_PREFIX) and (p / MANIFEST).exists()]
+        found = [p for p in slot.iterdir() if not p.name.startswith(TMP_PREFIX) and (p / MANIFEST).exists()]
         return [p.name for p in sorted(found, key=lambda p: p.stat().st_mtime)]
 
     def quarantined(self, asset: str, partition: str | None = None) -> list[dict]:
@@ -398,13 +339,13 @@ class ArtifactStore:
     def _live_writes(self, slot: Path) -> list[Path]:
         return [
             tmp
-            for tmp in slot.glob(f"{_TMP_PREFIX}*")
+            for tmp in slot.glob(f"{TMP_PREFIX}*")
             if tmp.is_dir() and not is_abandoned(tmp, self.host, self.stale_after_s)
         ]
 
     def _remove_abandoned(self, slot: Path) -> None:
         """Delete temp directories (and files) whose writer is gone, with their owner files."""
-        for tmp in slot.glob(f"{_TMP_PREFIX}*"):
+        for tmp in slot.glob(f"{TMP_PREFIX}*"):
             if tmp.name.endswith(OWNER_SUFFIX) or not is_abandoned(tmp, self.host, self.stale_after_s):
                 continue
             if tmp.is_dir():

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.common.artifacts import sha256_file
+from pipeline.common.content import sha256_file
 
 PDF_SUFFIX = ".pdf"
 MAX_STEM_CHARS = 60

@@ -25,7 +25,7 @@ import ollama
 import requests
 import urllib3
 
-from pipeline.common.artifacts import sha256_file
+from pipeline.common.content import sha256_file
 from pipeline.common.prompt_format import ollama_template
 from pipeline.gguf.summary import read_gguf_facts
 from pipeline.serve.errors import (

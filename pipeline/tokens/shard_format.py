@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.common.artifacts import sha256_file
+from pipeline.common.content import sha256_file
 
 TOKEN_MAGIC = 20240520
 MASK_MAGIC = 20240521
