@@ -122,6 +122,7 @@ def _blink(facts: _Facts, rng: random.Random) -> str | None:
     period = delays[0].seconds()
     rate = 1 / (2 * period)
     options = [f"blink {where}", f"blink {thing}{_when(facts, rng)}", f"toggle {where}{_when(facts, rng)}"]
+    options.append(f"make {thing} flash {say_period(2 * period, rng)}")
     if abs(round(rate, 2) - rate) < 1e-9:
         options.append(f"make {thing} flash at {say_rate(rate, rng)}")
     return _choose(rng, options)
@@ -234,8 +235,17 @@ def _adc(facts: _Facts, rng: random.Random) -> str | None:
     adcs = facts.objects("ADC")
     if not adcs:
         return None
-    where = facts.pin(adcs[0][1])
-    where = f" on {where}" if where and not where.endswith(("GPIO0", "pin 0")) else ""
+    call = adcs[0][1]
+    channel = call.args[0].value if call.args and isinstance(call.args[0], ast.Constant) else None
+    if type(channel) is int and facts.board == "Raspberry Pi Pico":
+        # ADC(n) on an RP2040 is a channel: 0-2 are GP26-GP28, 4 the internal temperature sensor.
+        if channel == 4:
+            return _choose(rng, [f"read the Pico's internal temperature sensor{_when(facts, rng)}"])
+        where = f" on GP{26 + channel}" if channel < 3 else ""
+    elif type(channel) is int:
+        where = f" on ADC channel {channel}"
+    else:
+        where = f" on {facts.pin(call)}" if facts.pin(call) else ""
     return _choose(
         rng, [f"read an analog voltage{where}{_when(facts, rng)}", f"print the ADC value{where}{_when(facts, rng)}"]
     )
@@ -247,8 +257,9 @@ def _timer(facts: _Facts, rng: random.Random) -> str | None:
     period, freq = facts.values("period_ms"), facts.values("timer_hz")
     if len(period) == 1:
         when = say_period(period[0].seconds(), rng)
-    elif len(freq) == 1:
-        when = f"at {say_rate(float(freq[0].value), rng)}"
+    elif len(freq) == 1 and freq[0].value:
+        hertz = float(freq[0].value)
+        when = rng.choice([f"at {say_rate(hertz, rng)}", say_period(1 / hertz, rng)])
     else:
         return None
     return _choose(rng, [f"run a function {when} from a hardware timer", f"use a timer callback {when}"])
@@ -275,6 +286,10 @@ def _button(facts: _Facts, rng: random.Random) -> str | None:
 def _deepsleep(facts: _Facts, rng: random.Random) -> str | None:
     if "deepsleep" not in facts.functions:
         return None
+    naps = [p for p in facts.delay() if p.kind == "ms" and p.value >= 1000]
+    if naps:
+        nap = say_seconds(naps[0].seconds(), rng)
+        return _choose(rng, [f"put the board into deep sleep for {nap}", f"wake up every {nap} from deep sleep"])
     return _choose(rng, ["put the board into deep sleep", "save power with deep sleep between readings"])
 
 

@@ -95,6 +95,13 @@ def _literal_text(new: object, token: str) -> str:
     return repr(new)
 
 
+def _say_hz(words: str, hertz: float, rng: random.Random) -> str:
+    """A rate in the form the text used: spoken ("twice a second") stays spoken, "2 Hz" stays a number."""
+    if any(c.isdigit() for c in words):
+        return say_rate(round(hertz, 3), rng)
+    return say_period(1 / hertz, rng)
+
+
 def _rewrite_text(text: str, changes: list[tuple[Param, object]], rng: random.Random) -> str:
     """The text with each stated old value replaced by a wording of its new value."""
     edits: list[tuple[str, str]] = []
@@ -107,9 +114,9 @@ def _rewrite_text(text: str, changes: list[tuple[Param, object]], rng: random.Ra
                 say = say_period if words.lower().startswith(("every", "once")) else say_seconds
                 edits.append((words, say(float(new) * TIME_KINDS[param.kind], rng)))
             elif unit == "hz" and param.kind.endswith("_hz") and math.isclose(value, float(param.value)):
-                edits.append((words, say_rate(float(new), rng)))
+                edits.append((words, _say_hz(words, float(new), rng)))
             elif unit == "hz" and seconds is not None and math.isclose(value, 1 / (2 * seconds)):
-                edits.append((words, say_rate(round(1 / (2 * float(new) * TIME_KINDS[param.kind]), 3), rng)))
+                edits.append((words, _say_hz(words, 1 / (2 * float(new) * TIME_KINDS[param.kind]), rng)))
             elif unit in ("baud", "count") and param.kind in _BARE and value == param.value:
                 edits.append((words, words.replace(str(param.value), str(new), 1)))
             else:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 # Every role and how a request states it: seconds for delays (kind = the code's unit).
 TIME_KINDS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "period_ms": 1e-3}
 FREQ_KINDS = frozenset({"pwm_hz", "timer_hz"})
-_SLEEPS = {"sleep": "s", "sleep_ms": "ms", "sleep_us": "us"}
+_SLEEPS = {"sleep": "s", "sleep_ms": "ms", "sleep_us": "us", "deepsleep": "ms", "lightsleep": "ms"}
 _I2C_ADDRESSED = frozenset({"readfrom", "writeto", "readfrom_mem", "writeto_mem", "readfrom_into", "readfrom_mem_into"})
 
 
@@ -95,7 +95,7 @@ def _call_params(call: ast.Call, made: dict[str, ast.Call], b: dict[str, ast.Con
     owner_kind = callee(made[owner]) if owner in made else ""
     first = _literal(call.args[0], b) if call.args else None
     found: list[tuple[str, object]] = []
-    if name in _SLEEPS and owner in ("", "time", "utime") and _number(first, 0, 3600 * 10**6):
+    if name in _SLEEPS and owner in ("", "time", "utime", "machine") and _number(first, 0, 3600 * 10**6):
         found.append((_SLEEPS[name], first))
     if name in ("PWM", "init", "freq", "Timer"):
         freq = _literal(_keyword(call, "freq"), b) or (first if name == "freq" and owner else None)

@@ -13,8 +13,12 @@ The rephrase augmentation draws other phrasings from the same templates.
 from __future__ import annotations
 
 import ast
+import random
 import re
 from dataclasses import dataclass
+
+from pipeline.pairs.params import find_params
+from pipeline.pairs.units import say_period, stated_values
 
 # Verbs that start a task, in their base form (tutorial headings, docstrings, lead-ins).
 VERBS = frozenset(
@@ -330,6 +334,9 @@ def code_specifics(code: str, phrase: str, board: str | None) -> str:
     library = next((m for m in dict.fromkeys(modules) if m and m not in _PLAIN_MODULES and m.lower() not in low), None)
     if library:
         parts.append(f"using the {library} module")
+    delays = {p.seconds() for p in find_params(tree) if p.seconds()}
+    if len(delays) == 1 and not any(unit == "time" for unit, _, _ in stated_values(phrase)):
+        parts.append(say_period(delays.pop(), random.Random(phrase)))
     for node in ast.walk(tree):
         if isinstance(node, ast.keyword) and node.arg in ("freq", "baudrate") and isinstance(node.value, ast.Constant):
             value = node.value.value

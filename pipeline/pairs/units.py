@@ -79,11 +79,10 @@ def say_seconds(seconds: float, rng: random.Random) -> str:
 
 
 def say_rate(hertz: float, rng: random.Random) -> str:
-    """One wording of a frequency: '2 Hz', 'twice a second', '1.5 kHz'."""
-    options = [f"{_g(hertz)} Hz"]
+    """One wording of a frequency after "at": '2 Hz', '1.5 kHz', '2 hertz' ('twice a second' is ``say_period``)."""
+    options = [f"{_g(hertz)} Hz", f"{_g(hertz)} Hz", f"{_g(hertz)} hertz"]
     if hertz >= 1000 and hertz % 100 == 0:
         options.append(f"{_g(hertz / 1000)} kHz")
-    options += [word for word, value in _SPOKEN_RATES.items() if value == hertz]
     return rng.choice(options)
 
 

@@ -1,0 +1,176 @@
+"""Requests that state the numbers their answers use, requests made from the code, descriptive
+renames, and no prompt borrowed from the evaluation suite (real mpy-cross, real sample inbox)."""
+
+from __future__ import annotations
+
+import ast
+import random
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.pairs.augment import make_variants
+from pipeline.pairs.build import PairSettings, build_instruction_pairs
+from pipeline.pairs.describe import describe_code
+from pipeline.pairs.mining import MiningLimits, mine_pairs
+from pipeline.pairs.mpy_compile import compile_many
+from pipeline.pairs.rename import rename_identifiers
+from tests.test_instruction_pairs import _doc
+
+REPO = Path(__file__).resolve().parents[1]
+PICO_BLINK = (
+    "from machine import Pin\nimport time\n\nled = Pin(25, Pin.OUT)\n"
+    "while True:\n    led.toggle()\n    time.sleep_ms(500)  # 500 ms per half period"
+)
+ESP32_PWM = "from machine import Pin, PWM\n\npwm = PWM(Pin(4), freq=1000, duty=512)\n"
+ESP8266_UART = (
+    "from machine import UART\nimport time\n\nuart = UART(0, baudrate=9600)\n"
+    "while True:\n    uart.write('ping\\n')\n    time.sleep(1)"
+)
+# Written apart from pipeline/pairs/units.py, so the check does not grade its own reading.
+_STATED = re.compile(
+    r"(\d+(?:\.\d+)?)\s*(ms|milliseconds|seconds|second|s|µs|kHz|Hz|hertz|baud)\b"
+    r"|(half a second|a quarter of a second|once a second|once per second|every second|twice a second)",
+    re.IGNORECASE,
+)
+_SPOKEN = {"half a second": ("s", 0.5), "a quarter of a second": ("s", 0.25), "twice a second": ("hz", 2.0)}
+_SPOKEN |= dict.fromkeys(("once a second", "once per second", "every second"), ("s", 1.0))
+_UNIT = {"ms": ("s", 1e-3), "milliseconds": ("s", 1e-3), "µs": ("s", 1e-6), "khz": ("hz", 1e3), "baud": ("baud", 1)}
+_UNIT |= dict.fromkeys(("s", "second", "seconds"), ("s", 1.0)) | dict.fromkeys(("hz", "hertz"), ("hz", 1.0))
+
+
+def _stated(prompt: str) -> list[tuple[str, float]]:
+    found = []
+    for number, unit, spoken in _STATED.findall(re.sub(r"`[^`]*`", "", prompt)):
+        found.append(
+            _SPOKEN[spoken.lower()] if spoken else (_UNIT[unit.lower()][0], float(number) * _UNIT[unit.lower()][1])
+        )
+    return found
+
+
+def _code_values(code: str) -> dict[str, set[float]]:
+    """Delays (s), frequencies and baud rates the code passes, read with ast."""
+    values: dict[str, set[float]] = {"s": set(), "hz": set(), "baud": set()}
+    scale = {"sleep": 1.0, "sleep_ms": 1e-3, "sleep_us": 1e-6}
+    for node in ast.walk(ast.parse(code)):
+        if not isinstance(node, ast.Call):
+            continue
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        if name in scale and node.args and isinstance(node.args[0], ast.Constant):
+            values["s"].add(node.args[0].value * scale[name])
+        for keyword in node.keywords:
+            if keyword.arg in ("freq", "baudrate") and isinstance(keyword.value, ast.Constant):
+                values["hz" if keyword.arg == "freq" else "baud"].add(float(keyword.value.value))
+    delays = set(values["s"])
+    values["s"] |= {2 * d for d in delays}  # a full blink cycle: on + off
+    values["hz"] |= {1 / d for d in values["s"] if d}
+    return values
+
+
+def _agrees(prompt: str, code: str) -> bool:
+    values = _code_values(code)
+    return all(any(abs(v - x) <= 1e-6 * max(1, x) for x in values[unit]) for unit, v in _stated(prompt))
+
+
+def _mined(lead: str, code: str, source: str) -> object:
+    pairs, rejected = mine_pairs(
+        pd.DataFrame(_doc("book", source, "train", [("prose", lead), ("code", code)])), MiningLimits()
+    )
+    assert pairs, rejected
+    return pairs[0]
+
+
+def test_variants_state_the_numbers_their_code_uses():
+    cases = [
+        ("To blink the Pico's LED every 500 ms, toggle it in a loop:", PICO_BLINK, "pdf:pico-book", "ms"),
+        ("To run a PWM output at 1 kHz on an ESP32, use:", ESP32_PWM, "pdf:esp32-book", "hz"),
+        ("To send a ping over the UART at 9600 baud every second, use:", ESP8266_UART, "pdf:esp8266-book", "baud"),
+    ]
+    for lead, code, source, unit in cases:
+        pair = _mined(lead, code, source)
+        assert _agrees(pair.instruction, pair.response), pair.instruction
+        variants = make_variants(pair, 12, seed=3)[1:]
+        assert len(variants) >= 8
+        stated_numbers = set()
+        for variant in variants:
+            assert _agrees(variant.instruction, variant.response), (variant.instruction, variant.response)
+            stated_numbers |= {v for u, v in _stated(variant.instruction) if u == unit.replace("ms", "s")}
+        # The numbers move: variants ask for (and their answers use) many different values.
+        assert len(stated_numbers) >= 4, stated_numbers
+        assert all(r.ok for r in compile_many([v.response for v in variants]))
+    # A planted inconsistency: the prompt says one delay, the code sleeps another.
+    assert not _agrees("Blink GP25 every 500 ms.", PICO_BLINK.replace("sleep_ms(500)", "sleep_ms(750)"))
+    assert not _agrees("Run PWM at 2 kHz on GPIO4.", ESP32_PWM)
+
+
+def test_requests_are_made_from_what_the_code_does():
+    seen = {describe_code(PICO_BLINK, "Raspberry Pi Pico", random.Random(s)) for s in range(40)}
+    assert len(seen) >= 15 and all("GP25" in s or "built-in LED" in s for s in seen)
+    assert all(_agrees(s, PICO_BLINK) for s in seen)
+    assert any(re.search(r"twice a second|1 Hz|half a second|500 ms", s) for s in seen), seen
+    assert any(len(s.split()) <= 5 for s in seen) and any(len(s.split()) >= 12 for s in seen)  # levels of detail
+    assert describe_code("values = [3, 1, 2]\nvalues.sort()\n", None, random.Random(0)) is None
+
+
+def test_heading_templates_are_gone():
+    sd = "import machine, os\n\nsd = machine.SD(pins=('GP10', 'GP11', 'GP15'))\nos.mount(sd, '/sd')\n"
+    sd += "print(os.listdir('/sd'))"
+    blocks = [
+        ("heading", "Constructors"),
+        ("code", "from machine import Pin\n\np0 = Pin(0, Pin.OUT)\np0.value(1)\nprint(p0.value())"),
+        ("heading", "class SD – secure digital memory card (cc3200 port only)"),
+        ("code", sd),
+        ("heading", "Blinking an LED"),
+        ("code", PICO_BLINK),
+    ]
+    pairs, rejected = mine_pairs(pd.DataFrame(_doc("ref", "pdf:wipy-ref", "train", blocks)), MiningLimits())
+    prompts = [p.instruction for p in pairs]
+    assert not [p for p in prompts if re.search(r"constructors|class SD|how to use|how do i use", p, re.I)], prompts
+    assert {r.origin_id for r in rejected} == {"ref#1", "ref#3"}
+    assert prompts and "blink" in prompts[0].lower() and "25" in prompts[0] and _stated(prompts[0])
+
+
+def test_renamed_variables_describe_the_object():
+    code = (
+        "import machine\nfrom machine import Pin, Signal\n\ncard = machine.SD()\n"
+        "status = Signal(Pin(2, Pin.OUT), invert=True)\nled_pin = Pin(25, Pin.OUT)\nbutton_count = 0\n"
+        "status.on()\nled_pin.toggle()\nbutton_count += 1\nprint(card, button_count)\n"
+    )
+    roles = {"card": {"sd", "card"}, "status": {"signal", "sig"}, "led_pin": {"pin", "gpio", "io"}}
+    synonyms = {"led": {"light", "lamp"}, "count": {"counter", "tally"}, "button": {"btn", "switch", "key"}}
+    qualifiers = {"my", "main", "the", "this", "local", "cur"}
+    for seed in range(30):
+        result = rename_identifiers(code, "Show the card", random.Random(seed), max_names=10)
+        for old, new in result.mapping.items():
+            own = set(old.split("_"))
+            allowed = own | roles.get(old, set()) | qualifiers | {s for w in own for s in synonyms.get(w, ())}
+            assert set(new.split("_")) <= allowed, (old, new)
+            assert new not in {"count", "entry", "item", "value", "total"}, (old, new)
+        assert compile_many([result.code])[0].ok
+
+
+def test_no_generated_prompt_shares_eight_words_with_the_task_suite(tmp_path: Path):
+    from pipeline.corpus.build import CorpusSettings, build_corpus
+    from pipeline.evaluate.tasks import all_tasks
+    from pipeline.sources.files import build_source_files
+
+    def grams(text: str) -> set[tuple[str, ...]]:
+        words = re.findall(r"[a-z0-9]+", text.lower())
+        return {tuple(words[i : i + 8]) for i in range(len(words) - 7)}
+
+    # The sample inbox: its sources and the Markdown its sample PDFs were typeset from.
+    shutil.copytree(REPO / "data" / "sources", tmp_path / "inbox")
+    shutil.copytree(REPO / "data" / "pdf_sources", tmp_path / "inbox" / "books")
+    (tmp_path / "files").mkdir()
+    build_source_files(tmp_path / "inbox", tmp_path / "files")
+    build_corpus({}, tmp_path / "files" / "source_files.parquet", tmp_path / "corpus", CorpusSettings())
+    meta = build_instruction_pairs(tmp_path / "corpus" / "corpus.parquet", tmp_path / "pairs", PairSettings())
+    prompts = pd.read_parquet(tmp_path / "pairs" / "pairs.parquet")["instruction"].tolist()
+    assert meta["augmentations"]["describe"] >= 20 and len(prompts) >= 200
+    suite = set().union(*(grams(t.prompt) for t in all_tasks()))
+    shared = [(p, " ".join(g)) for p in prompts for g in grams(p) & suite]
+    assert shared == [], shared[:5]
+    # The check bites: a task prompt itself would be caught.
+    assert grams(all_tasks()[0].prompt) & suite
