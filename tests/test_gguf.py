@@ -13,21 +13,25 @@ from pathlib import Path
 import gguf
 import numpy as np
 import pytest
+from transformers import AutoTokenizer
 
 from pipeline.common.prompt_format import SPECIAL_TOKENS, chat_template_jinja, split_pair
 from pipeline.gguf import tensors as gguf_tensors
 from pipeline.gguf import writer as gguf_writer
 from pipeline.gguf.export import VARIANTS, GgufSettings, build_gguf_variant, variant_table_markdown
-from pipeline.gguf.generate import generate_gguf
+from pipeline.gguf.generate import generate_gguf, load_llama, tokenize
 from pipeline.gguf.quantize import QuantizeError, quantize
 from pipeline.gguf.verify import VerificationError, make_windows, verify_variant, window_perplexity
 from pipeline.gguf.writer import write_gguf
+from pipeline.tokens.tokenizer import TokenizerSettings, save_tokenizer, train_tokenizer
 from tests.tiny_models import SAMPLE_TEXTS, build_tiny_gpt2, build_tiny_llama
 
 # Validation texts with the tokenizer's hard cases: contractions, digit runs,
 # indentation/tabs/CRLF, non-ASCII, and special tokens written in the text.
 VAL_TEXTS = [*SAMPLE_TEXTS, "".join(split_pair("Blink the LED.", "led.toggle()")), "  x\t=\r\n  'RE 'M we'Ve 🌡️"]
 VERIFY = dict(window=64, max_windows=3, gen_tokens=8)
+# Numbers next to indentation, spaces, letters and non-ASCII numerals, for the digit-split tokenizer.
+DIGIT_TEXTS = [*SAMPLE_TEXTS, "time.sleep_ms(1500)\n", "data = [\n    1500,\n  25,\n]\n", "x² ½ ٣٤ 0x1F 1e-3 v2.0"]
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +96,47 @@ def test_llama_file_layout_and_qk_permutation(models, masters):
     k_gguf = np.asarray(tensors["blk.0.attn_k.weight"].data)
     np.testing.assert_array_equal(k_gguf, gguf_tensors.permute_for_rope(k_hf, 2))
     assert not np.array_equal(k_gguf, k_hf)
+
+
+@pytest.fixture(scope="module")
+def digits_model(tmp_path_factory) -> Path:
+    """A tiny llama whose tokenizer is the tokenizer stage's with split_digits on."""
+    tokenizer = train_tokenizer(iter([list(DIGIT_TEXTS) * 4]), TokenizerSettings(split_digits=True))
+    model_dir = build_tiny_llama(tmp_path_factory.mktemp("digits"), vocab_size=tokenizer.get_vocab_size())
+    save_tokenizer(tokenizer, model_dir)
+    return model_dir
+
+
+def test_digit_tokens_export_as_llama_cpps_starcoder_pre_tokenizer(digits_model, tmp_path, monkeypatch):
+    path = Path(write_gguf(digits_model, tmp_path / "digits.gguf")["path"])
+    assert read_field(path, "tokenizer.ggml.pre") == "starcoder"
+    hf = AutoTokenizer.from_pretrained(digits_model)
+    hf_ids = hf.encode("sleep_ms(1500)")
+    assert [hf.decode([i]) for i in hf_ids][-5:] == ["1", "5", "0", "0", ")"]
+    llm = load_llama(path)
+    try:
+        assert tokenize(llm, "sleep_ms(1500)") == hf_ids
+    finally:
+        llm.close()
+    row = verify_variant(path, digits_model, DIGIT_TEXTS, None, **VERIFY)
+    assert row["tokenizer_parity"] == 1.0 and row["failures"] == []
+    # The name matters: as plain gpt-2, llama.cpp keeps " 1500" whole after an indent's first spaces.
+    original = gguf_writer.read_vocab
+    monkeypatch.setattr(gguf_writer, "read_vocab", lambda p, n: dataclasses.replace(original(p, n), pre="gpt-2"))
+    wrong = Path(write_gguf(digits_model, tmp_path / "as-gpt2.gguf")["path"])
+    assert verify_variant(wrong, digits_model, DIGIT_TEXTS, None, **VERIFY)["tokenizer_parity"] < 1.0
+
+
+def test_writer_refuses_a_pre_tokenizer_llama_cpp_cannot_name(digits_model, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("config.json", "tokenizer.json", "model.safetensors"):
+        (broken / name).write_bytes((digits_model / name).read_bytes())
+    spec = json.loads((broken / "tokenizer.json").read_text())
+    spec["pre_tokenizer"]["pretokenizers"][0]["individual_digits"] = False  # digit runs: no llama.cpp name
+    (broken / "tokenizer.json").write_text(json.dumps(spec))
+    with pytest.raises(ValueError, match=r"tokenizer\.json: pre_tokenizer must be ByteLevel"):
+        write_gguf(broken, tmp_path / "x.gguf")
 
 
 def test_f16_writer_keeps_norms_and_biases_f32(models, tmp_path):

@@ -96,3 +96,17 @@ def test_corpus_without_text_column_names_file_and_column(tmp_path):
     pq.write_table(pa.table({"doc_id": ["a"], "split": ["train"]}), bad)
     with pytest.raises(ValueError, match=r"corpus\.parquet: missing column\(s\) \['kind', 'level', 'text', 'seq'\]"):
         build_tokenizer(bad, None, tmp_path, SETTINGS)
+
+
+def test_split_digits_gives_every_digit_its_own_token(tmp_path):
+    corpus = write_corpus(tmp_path / "c.parquet", repeat=3)
+    tokens = {}
+    for split in (False, True):
+        out = tmp_path / f"digits-{split}"
+        out.mkdir()
+        build_tokenizer(corpus, None, out, TokenizerSettings(vocab_size=4096, split_digits=split))
+        hf = AutoTokenizer.from_pretrained(out)
+        tokens[split] = [hf.decode([i]) for i in hf.encode("time.sleep_ms(1500)")]
+        assert roundtrip_failures(out, [*TRICKY, "x = 0x1F + 1e-3 * 65535"]) == []
+    assert tokens[True][-5:] == ["1", "5", "0", "0", ")"]
+    assert tokens[False] != tokens[True]  # the corpus's merges join digits without the option

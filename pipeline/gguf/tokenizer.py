@@ -3,7 +3,11 @@
 llama.cpp's stock converter identifies a BPE by hashing how it tokenizes a probe
 text, so any retrained vocabulary is "not recognized". We instead read the
 tokenizer's own configuration: a ByteLevel pre-tokenizer with the GPT-2 regex is
-exactly llama.cpp's ``gpt-2`` pre-tokenizer (see /work/shared/notes/export.md §5).
+exactly llama.cpp's ``gpt-2`` pre-tokenizer (see /work/shared/notes/export.md §5), and
+``Sequence[Digits(individual_digits=True), ByteLevel]`` (StarCoder's) is its ``starcoder`` one:
+each number character split off, then the GPT-2 regex. HF's ``Digits`` splits every Unicode
+number character ("²", "½", "٣" as well as "0".."9"), as llama.cpp's ``\\p{N}`` does;
+tests/test_gguf.py compares the two tokenizers' ids.
 """
 
 from __future__ import annotations
@@ -27,17 +31,24 @@ class GgufVocab:
     token_types: list[int]
     merges: list[str]
     special_ids: dict[str, int]  # "bos" | "eos" | "unk" | "pad" -> id
+    pre: str  # llama.cpp's pre-tokenizer (tokenizer.ggml.pre): "gpt-2" or "starcoder"
 
 
-def _byte_level_settings(pre_tokenizer: dict | None, path: Path) -> dict:
-    """The ByteLevel pre-tokenizer inside ``pre_tokenizer`` (possibly in a Sequence)."""
-    candidates = [pre_tokenizer] if pre_tokenizer else []
+def _pre_tokenizer(pre_tokenizer: dict | None, path: Path) -> tuple[str, dict]:
+    """llama.cpp's name for ``pre_tokenizer`` and its ByteLevel settings; any other setup is refused,
+    since llama.cpp would tokenize it differently from HF."""
+    steps = [pre_tokenizer] if pre_tokenizer else []
     if pre_tokenizer and pre_tokenizer.get("type") == "Sequence":
-        candidates = pre_tokenizer.get("pretokenizers", [])
-    for candidate in candidates:
-        if candidate.get("type") == "ByteLevel":
-            return candidate
-    raise ValueError(f"{path}: pre_tokenizer must be ByteLevel (GPT-2 regex), got {pre_tokenizer!r}")
+        steps = pre_tokenizer.get("pretokenizers", [])
+    kinds = [step.get("type") for step in steps]
+    if kinds == ["ByteLevel"]:
+        return "gpt-2", steps[0]
+    if kinds == ["Digits", "ByteLevel"] and steps[0].get("individual_digits"):
+        return "starcoder", steps[1]
+    raise ValueError(
+        f"{path}: pre_tokenizer must be ByteLevel (GPT-2 regex), optionally after Digits(individual_digits=true); "
+        f"got {pre_tokenizer!r}"
+    )
 
 
 def _merge_strings(merges: list, path: Path) -> list[str]:
@@ -62,11 +73,11 @@ def read_vocab(tokenizer_json: Path, vocab_size: int) -> GgufVocab:
     model = spec.get("model") or {}
     if model.get("type") != "BPE":
         raise ValueError(f"{tokenizer_json}: model.type must be BPE, got {model.get('type')!r}")
-    byte_level = _byte_level_settings(spec.get("pre_tokenizer"), tokenizer_json)
+    pre, byte_level = _pre_tokenizer(spec.get("pre_tokenizer"), tokenizer_json)
     if byte_level.get("add_prefix_space"):
         raise ValueError(f"{tokenizer_json}: ByteLevel add_prefix_space=true; llama.cpp never adds a prefix space")
     if not byte_level.get("use_regex", True):
-        raise ValueError(f"{tokenizer_json}: ByteLevel use_regex=false does not match llama.cpp's gpt-2 pre-tokenizer")
+        raise ValueError(f"{tokenizer_json}: ByteLevel use_regex=false does not match llama.cpp's {pre} pre-tokenizer")
 
     id_to_token: dict[int, str] = {int(i): tok for tok, i in model["vocab"].items()}
     special_ids = set()
@@ -100,12 +111,12 @@ def read_vocab(tokenizer_json: Path, vocab_size: int) -> GgufVocab:
     # Ollama) counts the eos, eot and eom ids as end-of-generation tokens.
     named = (("bos", BOS), ("eos", EOS), ("unk", UNK), ("pad", PAD), ("eot", USER), ("eom", SYSTEM))
     ids = {name: tokens.index(tok) for name, tok in named}
-    return GgufVocab(tokens=tokens, token_types=types, merges=merges, special_ids=ids)
+    return GgufVocab(tokens=tokens, token_types=types, merges=merges, special_ids=ids, pre=pre)
 
 
 def add_vocab(writer: gguf.GGUFWriter, vocab: GgufVocab) -> None:
     writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre("gpt-2")
+    writer.add_tokenizer_pre(vocab.pre)
     writer.add_token_list(vocab.tokens)
     writer.add_token_types(vocab.token_types)
     writer.add_token_merges(vocab.merges)

@@ -6,6 +6,10 @@ once the GGUF stage writes it as ``tokenizer.ggml.model=gpt2, pre=gpt-2``:
 * ``ByteLevel(add_prefix_space=False, use_regex=True)``: the GPT-2 split regex and no
   leading space; llama.cpp's BPE never adds one (see docs/notes export §5.3, a
   prefix-space tokenizer matched llama.cpp on 1 of 9 strings);
+* optionally (``split_digits``) ``Digits(individual_digits=True)`` before it, as StarCoder's
+  tokenizer does: every digit is its own token, so copying a number from the request is copying
+  its digits. The GGUF stage writes that as llama.cpp's ``starcoder`` pre-tokenizer (each
+  number character split off, then the GPT-2 regex);
 * the full 256-symbol byte alphabet in the trainer, so any byte (emoji, tabs, CJK)
   has a token even when the few training texts never contained it;
 * ``prompt_format.SPECIAL_TOKENS`` at ids 0..6, and no post-processor that adds a
@@ -39,6 +43,7 @@ class TokenizerSettings:
     vocab_size: int = 8192  # from the model preset; 8192 suits a narrow domain (notes: training §4.2)
     min_frequency: int = 2  # a merge must occur at least this often in the training text
     batch_rows: int = 2048  # parquet rows per streamed batch
+    split_digits: bool = False  # every digit its own token (numbers copied digit by digit; GGUF pre "starcoder")
 
     def validate(self) -> None:
         if not MIN_VOCAB <= self.vocab_size <= MAX_VOCAB:
@@ -59,7 +64,12 @@ def _training_batches(corpus_path: Path, pairs_path: Path | None, batch_rows: in
 def train_tokenizer(batches: Iterator[list[str]], settings: TokenizerSettings) -> Tokenizer:
     settings.validate()
     tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    if settings.split_digits:
+        digits = pre_tokenizers.Digits(individual_digits=True)
+        tokenizer.pre_tokenizer = pre_tokenizers.Sequence([digits, byte_level])
+    else:
+        tokenizer.pre_tokenizer = byte_level
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=settings.vocab_size,
