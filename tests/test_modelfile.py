@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.common.decoding import DECODING
 from pipeline.common.prompt_format import ollama_template, stop_sequences
 from pipeline.serve.modelfile import quote_value, write_modelfile
 from pipeline.serve.settings import OllamaSettings
@@ -56,7 +57,8 @@ def test_written_modelfile_holds_template_parameters_system_and_license(tmp_path
     assert values["template"] == [ollama_template()]
     assert values["stop"] == stop_sequences()
     assert values["num_ctx"] == ["512"]
-    assert [float(values[k][0]) for k in ("temperature", "top_p", "repeat_penalty")] == [0.2, 0.9, 1.1]
+    assert float(values["temperature"][0]) == DECODING.temperature  # the settings the model was scored with
+    assert int(values["num_predict"][0]) == DECODING.max_new_tokens
     assert values["system"] == [settings.system]
     assert values["license"] == [settings.license]
     assert 'TEMPLATE """' in text  # multi-line template in triple quotes

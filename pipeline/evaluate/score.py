@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline.common.decoding import DECODING
 from pipeline.evaluate.sandbox import RunJob, run_many
 from pipeline.evaluate.stubs import invented_apis
 
@@ -38,7 +39,8 @@ class ScoreSettings:
     tasks: str = "*"  # task ids to run (fnmatch glob); "demo": the fixed subset `make demo` shows
     samples: int = 5  # sampled answers per task, for pass@k with k = samples (0: greedy only)
     temperature: float = 0.8  # of the sampled answers
-    max_new_tokens: int = 256  # per answer (less where the prompt leaves less of the context)
+    # per answer (less where the prompt leaves less of the context); capped by DECODING.max_new_tokens
+    max_new_tokens: int = DECODING.max_new_tokens
     seed: int = 0  # sampling seed (GGUF: sample i uses seed + i; HF: one batch of samples)
     workers: int | None = None  # programs run side by side (default: one per core)
 

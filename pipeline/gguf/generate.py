@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from pipeline.common.prompt_format import BOS, format_prompt, stop_sequences
+from pipeline.common.decoding import DECODING, DecodingSettings
+from pipeline.common.prompt_format import BOS, format_prompt
 from pipeline.gguf.summary import read_gguf_facts
 
 
@@ -31,7 +32,13 @@ def load_llama(model_path: Path, logits_all: bool = False, n_ctx: int | None = N
     # A CUDA (or Metal) build runs every layer on the GPU; llama-cpp-python's default, 0, leaves them on the CPU.
     gpu_layers = -1 if llama_cpp.llama_supports_gpu_offload() else 0
     return llama_cpp.Llama(
-        str(model_path), n_ctx=size, logits_all=logits_all, n_threads=n_threads, n_gpu_layers=gpu_layers, verbose=False
+        str(model_path),
+        n_ctx=size,
+        logits_all=logits_all,
+        n_threads=n_threads,
+        n_gpu_layers=gpu_layers,
+        last_n_tokens_size=DECODING.repeat_last_n,
+        verbose=False,
     )
 
 
@@ -77,11 +84,38 @@ def greedy_tokens(llm, prompt_ids: list[int], n_tokens: int) -> tuple[list[int],
     return produced, time.perf_counter() - start
 
 
+def llama_cpp_kwargs(decoding: DecodingSettings, max_tokens: int, temperature: float | None = None, seed: int = 0):
+    """``create_completion`` arguments for ``decoding`` (``temperature`` overrides its temperature: pass@k samples).
+
+    llama-cpp-python's own defaults (top_k 40, top_p 0.95, min_p 0.05) are switched off where ``decoding``
+    has no cut, so a sample is drawn as HF's ``generate`` draws it. Its penalty window is the Llama
+    object's ``last_n_tokens_size`` (``load_llama`` sets it to ``decoding.repeat_last_n``).
+    """
+    temperature = decoding.temperature if temperature is None else temperature
+    return {
+        "max_tokens": min(max_tokens, decoding.max_new_tokens),
+        "temperature": temperature,
+        "top_k": 0,
+        "top_p": decoding.top_p,
+        "min_p": 0.0,
+        "repeat_penalty": decoding.repeat_penalty,
+        "stop": list(decoding.stop),
+        "seed": seed,
+    }
+
+
 def complete(
-    llm, prompt: str, max_tokens: int = 128, instruct: bool = True, temperature: float = 0.0, seed: int = 0
+    llm,
+    prompt: str,
+    max_tokens: int = 128,
+    instruct: bool = True,
+    temperature: float | None = None,
+    seed: int = 0,
+    decoding: DecodingSettings = DECODING,
 ) -> str:
     """The continuation of ``prompt`` by an open model, up to the end of the turn (a stop sequence or
-    an end-of-generation token). Above temperature 0 it samples, reproducibly for one ``seed``."""
+    an end-of-generation token). Above temperature 0 it samples, reproducibly for one ``seed``;
+    ``temperature`` None is ``decoding``'s."""
     import llama_cpp
 
     ids = tokenize(llm, prompt_text(prompt, instruct))
@@ -89,25 +123,17 @@ def complete(
     if room <= 0:
         raise ValueError(f"prompt is {len(ids)} tokens; {llm.model_path} has a {context_length(llm)}-token context")
     llm.reset()
-    # Plain temperature sampling (no top-k/top-p/min-p cut), as HF's `continuations` samples.
-    sampling = {"top_k": 0, "top_p": 1.0, "min_p": 0.0, "seed": seed} if temperature > 0 else {}
-    budget = min(max_tokens, room)
+    arguments = llama_cpp_kwargs(decoding, min(max_tokens, room), temperature, seed)
+    budget = arguments["max_tokens"]
     # llama-cpp-python skips its max_tokens test while the text ends in an incomplete UTF-8 sequence,
     # so a model emitting stray byte tokens runs past it and out of context ("llama_decode returned 1").
     within_budget = llama_cpp.StoppingCriteriaList([lambda input_ids, _: len(input_ids) >= len(ids) + budget])
-    completion = llm.create_completion(
-        ids,
-        max_tokens=budget,
-        temperature=temperature,
-        stop=stop_sequences(),
-        stopping_criteria=within_budget,
-        **sampling,
-    )
+    completion = llm.create_completion(ids, stopping_criteria=within_budget, **arguments)
     return completion["choices"][0]["text"]
 
 
 def generate_gguf(
-    model_path: Path, prompt: str, max_tokens: int = 128, instruct: bool = True, temperature: float = 0.0
+    model_path: Path, prompt: str, max_tokens: int = 128, instruct: bool = True, temperature: float | None = None
 ) -> str:
     """The model's continuation of ``prompt`` (the answer, for an instruction model)."""
     llm = load_llama(model_path)

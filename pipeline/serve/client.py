@@ -249,7 +249,7 @@ def register_model(host: str | None, model_name: str, gguf_path: Path, settings:
     facts = read_gguf_facts(gguf_path)
     client = OllamaClient(host, settings.timeout_s)
     template = ollama_template()
-    parameters = model_parameters(facts.context_length, settings)
+    parameters = model_parameters(facts.context_length)
     staging = staging_name(model_name)
     try:
         created = client.create(staging, gguf_path, template, settings.system, parameters, settings.license)

@@ -85,7 +85,7 @@ def write_modelfile(
     else:
         from_ref = str(gguf_path.resolve())
     text = render_modelfile(
-        from_ref, ollama_template(), settings.system, model_parameters(context_length, settings), settings.license
+        from_ref, ollama_template(), settings.system, model_parameters(context_length), settings.license
     )
     out_path.write_text(text, encoding="utf-8")
     return text

@@ -1,7 +1,8 @@
 """Settings shared by the Ollama client and the Modelfile writer.
 
 Both ways of registering a model (REST ``/api/create`` and ``ollama create -f
-Modelfile``) must give the same model, so the parameter set is built once here.
+Modelfile``) must give the same model, so the parameter set is built once here. Its decoding
+parameters are ``pipeline.common.decoding.DECODING``, the settings the model was scored with.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from pipeline.common.prompt_format import stop_sequences
+from pipeline.common.decoding import DECODING, DecodingSettings
 
 DEFAULT_PORT = 11434
 DEFAULT_HOST = f"http://127.0.0.1:{DEFAULT_PORT}"
@@ -21,9 +22,6 @@ class OllamaSettings:
     # The SFT data has no system turn, so by default Ollama gets none: a SYSTEM text the model never
     # saw in training is only noise in its prompt. Set one only for a model trained with it.
     system: str = ""
-    temperature: float = 0.2
-    top_p: float = 0.9
-    repeat_penalty: float = 1.1
     license: str = ""  # LICENSE text shown by `ollama show --license`; empty = none
     smoke_prompt: str = "Blink the LED on pin 2 once per second."
     num_predict: int = 48  # tokens the smoke prompt may produce
@@ -60,14 +58,21 @@ def default_host() -> str:
     return normalize_host(os.environ.get("OLLAMA_HOST"))
 
 
-def model_parameters(context_length: int, settings: OllamaSettings) -> dict:
-    """Ollama model parameters: our stop strings, the trained context and sampling defaults."""
+def model_parameters(context_length: int, decoding: DecodingSettings = DECODING) -> dict:
+    """Ollama model parameters: the trained context and ``decoding`` (stop strings, sampling, token limit).
+
+    Ollama's own defaults (top_k 40, min_p 0) are set explicitly so a sample is drawn as HF draws it.
+    """
     if context_length <= 0:
         raise ValueError(f"context_length must be positive, got {context_length}")
     return {
-        "stop": stop_sequences(),
+        "stop": list(decoding.stop),
         "num_ctx": int(context_length),
-        "temperature": float(settings.temperature),
-        "top_p": float(settings.top_p),
-        "repeat_penalty": float(settings.repeat_penalty),
+        "num_predict": int(decoding.max_new_tokens),
+        "temperature": float(decoding.temperature),
+        "top_k": 0,
+        "top_p": float(decoding.top_p),
+        "min_p": 0.0,
+        "repeat_penalty": float(decoding.repeat_penalty),
+        "repeat_last_n": int(decoding.repeat_last_n),
     }

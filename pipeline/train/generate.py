@@ -8,28 +8,49 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from pipeline.common.decoding import DECODING, DecodingSettings
 from pipeline.common.prompt_format import BOS, EOS, PAD, SPECIAL_TOKEN_IDS, format_prompt
 
 
+def hf_generate_kwargs(decoding: DecodingSettings, max_new_tokens: int, temperature: float | None = None) -> dict:
+    """``model.generate`` arguments for ``decoding`` (``temperature`` overrides its temperature: pass@k samples).
+
+    HF stops at the ``<eos>`` id only; the other stop strings are cut afterwards (``cut_at_stop``).
+    """
+    temperature = decoding.temperature if temperature is None else temperature
+    sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": decoding.top_p}
+    return {
+        "max_new_tokens": min(max_new_tokens, decoding.max_new_tokens),
+        "repetition_penalty": decoding.repeat_penalty,
+        "eos_token_id": SPECIAL_TOKEN_IDS[EOS],
+        "pad_token_id": SPECIAL_TOKEN_IDS[PAD],
+        **(sampling if temperature > 0 else {"do_sample": False}),
+    }
+
+
 def continuations(
-    model, tokenizer, text: str, max_new_tokens: int, temperature: float = 0.0, n: int = 1, seed: int = 0
+    model,
+    tokenizer,
+    text: str,
+    max_new_tokens: int,
+    temperature: float | None = None,
+    n: int = 1,
+    seed: int = 0,
+    decoding: DecodingSettings = DECODING,
 ) -> list[str]:
     """``n`` continuations of ``text`` (special tokens included as written), each up to ``<eos>``.
 
     Temperature 0 is greedy (``n`` identical answers); above it, ``n`` samples drawn with ``seed``.
+    ``temperature`` None is ``decoding``'s.
     """
     input_ids = torch.tensor([tokenizer.encode(text)])
-    sampling = {"do_sample": True, "temperature": temperature, "top_k": 0} if temperature > 0 else {"do_sample": False}
     torch.manual_seed(seed)
     with torch.no_grad():
         output = model.generate(
             input_ids,
             attention_mask=torch.ones_like(input_ids),
-            max_new_tokens=max_new_tokens,
             num_return_sequences=n,
-            eos_token_id=SPECIAL_TOKEN_IDS[EOS],
-            pad_token_id=SPECIAL_TOKEN_IDS[PAD],
-            **sampling,
+            **hf_generate_kwargs(decoding, max_new_tokens, temperature),
         )
     texts = []
     for row in output[:, input_ids.shape[1] :].tolist():
@@ -41,7 +62,7 @@ def continuations(
 
 def greedy_continuation(model, tokenizer, text: str, max_new_tokens: int) -> str:
     """Greedy continuation of ``text`` (special tokens included as written), up to ``<eos>``."""
-    return continuations(model, tokenizer, text, max_new_tokens)[0]
+    return continuations(model, tokenizer, text, max_new_tokens, temperature=0.0)[0]
 
 
 def load_hf(model_dir: Path):
