@@ -25,7 +25,7 @@ setup: $(STAMP) llama-cpp $(VM_STAMP) $(STUBS_STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) scripts/build_llama_cpp.py
+	$(PY) -m scripts.build_llama_cpp
 	$(PY) -m pip install --quiet -e '.[dev]'
 	mkdir -p var/dagster
 	touch $(STAMP)
@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml
 # else the portable x86-64 baseline) have no wheel in var/wheels/<flags-hash>/ yet, and reinstalls
 # only when the installed build has another key. A no-op costs about a second.
 llama-cpp: $(STAMP)
-	@$(PY) scripts/build_llama_cpp.py
+	@$(PY) -m scripts.build_llama_cpp
 
 # MicroPython's WebAssembly port (pipeline/evaluate/sandbox.py runs answers in it), installed
 # from the committed lockfile into a git-ignored folder; re-run only when the lockfile changes.
@@ -78,12 +78,12 @@ ui: setup
 	$(VENV)/bin/mpyforge ui --host 127.0.0.1 --port 3000
 
 bench: setup
-	for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	for script in benchmarks/*.py; do echo "== $$script"; $(PY) -m benchmarks.$$(basename $$script .py) || exit 1; done
 
 # A protocol-faithful Ollama stand-in (serves GGUF through llama.cpp) on Ollama's default
 # port, for trying registration without installing Ollama: run it, then `make demo` elsewhere.
 ollama-standin: setup
-	$(PY) scripts/ollama_standin.py --port 11434 --store var/ollama-standin
+	$(PY) -m scripts.ollama_standin --port 11434 --store var/ollama-standin
 
 clean-artifacts:
 	rm -rf var/artifacts

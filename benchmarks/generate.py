@@ -25,14 +25,13 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+from pipeline.common.child import child_env
+from pipeline.common.prompt_format import format_prompt
+from pipeline.gguf.generate import greedy_tokens, load_llama, tokenize
+from pipeline.gguf.quantize import quantize
+from pipeline.gguf.writer import write_gguf
 
-from pipeline.common.child import child_env  # noqa: E402
-from pipeline.common.prompt_format import format_prompt  # noqa: E402
-from pipeline.gguf.generate import greedy_tokens, load_llama, tokenize  # noqa: E402
-from pipeline.gguf.quantize import quantize  # noqa: E402
-from pipeline.gguf.writer import write_gguf  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 PROMPTS = [
     "Blink the LED on pin 2 every second.",

@@ -1,6 +1,6 @@
 """The measurements of benchmarks/gpu.sh, one cell per call, each appending JSON lines to ``--out``.
 
-    python benchmarks/gpu_cells.py CELL --out results.jsonl [--cpu-dry-run] [--quality-shards DIR]
+    python -m benchmarks.gpu_cells CELL --out results.jsonl [--cpu-dry-run] [--quality-shards DIR]
 
 Cells (gpu.sh runs each in its own process under its own timeout, so one that hangs or runs out of
 memory costs only itself; a line is appended per measurement, so a timeout keeps what finished):
@@ -36,19 +36,17 @@ import torch
 import transformers
 from transformers import Trainer, TrainerCallback, default_data_collator
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, when run as a script
-
-from benchmarks.train_throughput import VOCAB, fixed_step_plan, run_bare, write_random_shards  # noqa: E402
-from models.presets import PRETRAIN_LR, resolve_preset  # noqa: E402
-from models.sizing import flops_per_token, training_memory  # noqa: E402
-from pipeline.tokens.shard_format import TokenShards  # noqa: E402
-from pipeline.train.attention import use_causal_attention  # noqa: E402
-from pipeline.train.data import TokenBlockDataset  # noqa: E402
-from pipeline.train.device import DeviceInfo, model_flops_utilization, resolve_device  # noqa: E402
-from pipeline.train.model import build_model  # noqa: E402
-from pipeline.train.plan import plan_run  # noqa: E402
-from pipeline.train.run import training_arguments  # noqa: E402
-from pipeline.train.settings import TrainSettings  # noqa: E402
+from benchmarks.train_throughput import VOCAB, fixed_step_plan, run_bare, write_random_shards
+from models.presets import PRETRAIN_LR, resolve_preset
+from models.sizing import flops_per_token, training_memory
+from pipeline.tokens.shard_format import TokenShards
+from pipeline.train.attention import use_causal_attention
+from pipeline.train.data import TokenBlockDataset
+from pipeline.train.device import DeviceInfo, model_flops_utilization, resolve_device
+from pipeline.train.model import build_model
+from pipeline.train.plan import plan_run
+from pipeline.train.run import training_arguments
+from pipeline.train.settings import TrainSettings
 
 GIB = 1024**3
 CAP_BYTES = 12 * GIB

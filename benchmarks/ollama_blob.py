@@ -10,7 +10,7 @@ random file of ``--mib`` MiB, each measured ``--repeats`` times on a fresh store
 
 Reported: median seconds and speed relative to the baseline in the same run.
 
-Run: .venv/bin/python benchmarks/ollama_blob.py [--mib 64] [--repeats 3]
+Run: .venv/bin/python -m benchmarks.ollama_blob [--mib 64] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,10 +25,8 @@ from pathlib import Path
 
 import ollama
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from pipeline.serve.client import OllamaClient, file_digest  # noqa: E402
-from scripts.ollama_standin import running_standin  # noqa: E402
+from pipeline.serve.client import OllamaClient, file_digest
+from scripts.ollama_standin import running_standin
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Cost of the report's generation evaluation, as ratios against load-once generation.
 
 Usage:
-    .venv/bin/python benchmarks/report_eval.py [--size 5m] [--pairs 8] [--tokens 48]
+    .venv/bin/python -m benchmarks.report_eval [--size 5m] [--pairs 8] [--tokens 48]
 
 The report answers each val instruction with ``generate_hf`` and ``generate_gguf``,
 which open the model on every call. The baselines, in the same run and on the same
@@ -15,22 +15,20 @@ the small test tokenizer; Q4_K_M comes from llama.cpp's quantizer.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+from benchmarks.generate import PROMPTS as INSTRUCTIONS  # the same prompts as the speed benchmark
+from benchmarks.generate import random_preset_model
+from pipeline.common.prompt_format import EOS, PAD, SPECIAL_TOKEN_IDS, format_prompt, stop_sequences
+from pipeline.gguf.generate import generate_gguf, load_llama, prompt_text, tokenize
+from pipeline.gguf.quantize import quantize
+from pipeline.gguf.writer import write_gguf
+from pipeline.report.generation_eval import score_answers
+from pipeline.train.generate import generate_hf
 
-from benchmarks.generate import PROMPTS as INSTRUCTIONS  # noqa: E402  (the same prompts as the speed benchmark)
-from benchmarks.generate import random_preset_model  # noqa: E402
-from pipeline.common.prompt_format import EOS, PAD, SPECIAL_TOKEN_IDS, format_prompt, stop_sequences  # noqa: E402
-from pipeline.gguf.generate import generate_gguf, load_llama, prompt_text, tokenize  # noqa: E402
-from pipeline.gguf.quantize import quantize  # noqa: E402
-from pipeline.gguf.writer import write_gguf  # noqa: E402
-from pipeline.report.generation_eval import score_answers  # noqa: E402
-from pipeline.train.generate import generate_hf  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 REFERENCE = (
     "from machine import Pin\nimport time\nled = Pin(2, Pin.OUT)\nwhile True:\n    led.toggle()\n    time.sleep(1)\n"

@@ -1,7 +1,7 @@
 """Wall time of the task suite for one model: answers per second and VM runs per second.
 
 Usage:
-    .venv/bin/python benchmarks/task_eval.py [--model PATH] [--tasks demo] [--samples 5] [--size tiny]
+    .venv/bin/python -m benchmarks.task_eval [--model PATH] [--tasks demo] [--samples 5] [--size tiny]
 
 ``score_model`` answers every chosen task (greedy + samples), runs the answers on the simulated
 boards and checks them; its two phases are timed separately. VM runs per second are measured
@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+from benchmarks.generate import random_preset_model
+from pipeline.evaluate.sandbox import RunJob, run_many
+from pipeline.evaluate.score import ScoreSettings, chosen_tasks, score_model
+from pipeline.gguf.writer import write_gguf
 
-from benchmarks.generate import random_preset_model  # noqa: E402
-from pipeline.evaluate.sandbox import RunJob, run_many  # noqa: E402
-from pipeline.evaluate.score import ScoreSettings, chosen_tasks, score_model  # noqa: E402
-from pipeline.gguf.writer import write_gguf  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:

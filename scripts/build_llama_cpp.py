@@ -21,7 +21,7 @@ names its GPU architectures (CUDA_ARCHITECTURES) unless the flags do: ggml-cuda'
 falls back to CMAKE_CUDA_ARCHITECTURES=native with GGML_NATIVE on, which fails where no GPU is
 visible at build time (a `docker build`), and builds for that one GPU only.
 
-Usage: python scripts/build_llama_cpp.py [--print-key]   (run with the venv's python)
+Usage: python -m scripts.build_llama_cpp [--print-key]   (the venv's python, from the repository root)
 """
 
 from __future__ import annotations
@@ -37,10 +37,9 @@ import tempfile
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from pipeline.gguf.build_info import read_build_stamp, write_build_stamp  # standard library only
 
-from pipeline.gguf.build_info import read_build_stamp, write_build_stamp  # noqa: E402  (standard library only)
+ROOT = Path(__file__).resolve().parent.parent
 
 PACKAGE = "llama-cpp-python"
 ENV_OVERRIDE = "MPYFORGE_LLAMA_CMAKE_ARGS"

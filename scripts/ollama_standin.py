@@ -9,14 +9,13 @@ A version <= 0.5.4 switches ``/api/create`` to the old ``modelfile``-only form.
 In tests: ``with running_standin(tmp_path) as server: server.url, server.store.counters``.
 By hand (``make ollama-standin``)::
 
-    python scripts/ollama_standin.py --port 11434 --store DIR [--version 0.5.4]
+    python -m scripts.ollama_standin --port 11434 --store DIR [--version 0.5.4]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,10 +23,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: make the repository root importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from scripts.ollama_standin_store import ModelStore, StandinError  # noqa: E402
+from scripts.ollama_standin_store import ModelStore, StandinError
 
 CURRENT_VERSION = "0.12.6"
 OLD_CREATE_API_VERSION = "0.5.4"

@@ -200,9 +200,20 @@ def test_standin_generation_is_greedy_and_cuts_at_stop_strings(tmp_path, tiny_gg
 
 def test_standin_runs_as_a_script_for_make_ollama_standin(tmp_path):
     port = _closed_port()
-    script = Path(__file__).resolve().parents[1] / "scripts" / "ollama_standin.py"
+    # As the Makefile starts it: a module run from the repository root.
     process = subprocess.Popen(
-        [sys.executable, str(script), "--port", str(port), "--store", str(tmp_path), "--version", "0.5.4"],
+        [
+            sys.executable,
+            "-m",
+            "scripts.ollama_standin",
+            "--port",
+            str(port),
+            "--store",
+            str(tmp_path),
+            "--version",
+            "0.5.4",
+        ],
+        cwd=Path(__file__).resolve().parents[1],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
