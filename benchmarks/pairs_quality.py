@@ -35,12 +35,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.corpus.build import CorpusSettings, build_corpus
+from pipeline.corpus.build import CORPUS_FILE, CorpusSettings, build_corpus
 from pipeline.pairs.board_pins import BOARDS, detect_board
-from pipeline.pairs.build import PairSettings, build_instruction_pairs
+from pipeline.pairs.build import PAIRS_FILE, PairSettings, build_instruction_pairs
 from pipeline.pairs.mpy_compile import compile_many, march_for
-from pipeline.pdf.extract import build_pdf_document
-from pipeline.sources.files import build_source_files
+from pipeline.pdf.extract import BLOCKS_FILE, build_pdf_document
+from pipeline.sources.files import SOURCE_FILES_FILE, build_source_files
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -69,14 +69,14 @@ def build_real_corpus(cache: Path) -> tuple[Path, int]:
             meta = build_pdf_document(pdf, pdf.stem, out)
             (out / "meta.json").write_text(json.dumps({"pages": meta["pages"]}))
         pages += json.loads((out / "meta.json").read_text())["pages"]
-        blocks[pdf.stem] = out / "blocks.parquet"
+        blocks[pdf.stem] = out / BLOCKS_FILE
     source_dir = cache / "sources"
-    if not (source_dir / "source_files.parquet").exists():
+    if not (source_dir / SOURCE_FILES_FILE).exists():
         source_dir.mkdir(parents=True, exist_ok=True)
         build_source_files(sources, source_dir)
-    build_corpus(blocks, source_dir / "source_files.parquet", cache / "corpus", CorpusSettings())
+    build_corpus(blocks, source_dir / SOURCE_FILES_FILE, cache / "corpus", CorpusSettings())
     print(f"material: {len(pdfs)} PDFs ({pages} pages) from {pdfs[0].parent if pdfs else '-'}; sources {sources}")
-    return cache / "corpus" / "corpus.parquet", pages
+    return cache / "corpus" / CORPUS_FILE, pages
 
 
 def clean(instruction: str, response: str) -> bool:
@@ -177,7 +177,7 @@ def main() -> None:
     args = parser.parse_args()
     corpus, pages = build_real_corpus(args.cache)
     meta = build_instruction_pairs(corpus, args.cache / "pairs", PairSettings(seed=args.seed))
-    pairs = pd.read_parquet(args.cache / "pairs" / "pairs.parquet")
+    pairs = pd.read_parquet(args.cache / "pairs" / PAIRS_FILE)
     originals = pairs[pairs["variant"] == 0]
     rejected = sum(
         n for reason, n in meta["rejects"].items() if not reason.startswith(("variant", "duplicate variant"))
