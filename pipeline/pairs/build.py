@@ -127,20 +127,23 @@ def _without_cross_split_copies(originals: list[MinedPair], rejected: list[Rejec
 
 def _variants(originals: list[MinedPair], settings: PairSettings, rejects: Counter) -> list[tuple[MinedPair, object]]:
     seen = {pair_key(p.instruction, p.response) for p in originals}
-    taken_codes = {p.split: set() for p in originals}
+    # Per split, the instruction and code keys taken: requests described from code repeat across
+    # origins ("Scan the I2C bus ..."), so a variant may not reuse either key of the other split.
+    taken: dict[str, set[str]] = {p.split: set() for p in originals}
     for pair in originals:
-        taken_codes[pair.split].add(code_key(pair.response))
+        taken[pair.split] |= set(pair_key(pair.instruction, pair.response))
     augmented = []
     for pair in originals:
         hardware = describe_code(pair.response, pair.board, random.Random(0)) is not None
         count = settings.hardware_variants_per_original if hardware else settings.variants_per_original
         for variant in make_variants(pair, count, settings.seed)[1:]:
             key = pair_key(variant.instruction, variant.response)
-            other_split = any(key[1] in codes for split, codes in taken_codes.items() if split != pair.split)
+            other_split = any(set(key) & keys for split, keys in taken.items() if split != pair.split)
             if key in seen or other_split:
                 rejects["duplicate variant"] += 1
                 continue
             seen.add(key)
+            taken[pair.split] |= set(key)
             augmented.append((pair, variant))
     results = _compiles([v.response for _, v in augmented], [p.board for p, _ in augmented], settings)
     kept = []

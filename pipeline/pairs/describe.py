@@ -223,7 +223,7 @@ def _uart(facts: _Facts, rng: random.Random) -> str | None:
         return None
     call = ports[0][1]
     number = call.args[0].value if call.args and isinstance(call.args[0], ast.Constant) else None
-    port = f"UART{number}" if number is not None else "a UART"
+    port = f"UART{number}" if type(number) is int else f"UART {number}" if number else "a UART"
     baud = facts.values("baud")
     speed = f" at {baud[0].value} baud" if len(baud) == 1 else ""
     if facts.calls.get(ports[0][0], set()) & {"read", "readline", "any", "readinto"}:
@@ -259,7 +259,8 @@ def _timer(facts: _Facts, rng: random.Random) -> str | None:
         when = say_period(period[0].seconds(), rng)
     elif len(freq) == 1 and freq[0].value:
         hertz = float(freq[0].value)
-        when = rng.choice([f"at {say_rate(hertz, rng)}", say_period(1 / hertz, rng)])
+        whole_ms = abs(1000 / hertz - round(1000 / hertz)) < 1e-9
+        when = rng.choice([f"at {say_rate(hertz, rng)}"] + [say_period(1 / hertz, rng)] * whole_ms)
     else:
         return None
     return _choose(rng, [f"run a function {when} from a hardware timer", f"use a timer callback {when}"])
@@ -293,7 +294,37 @@ def _deepsleep(facts: _Facts, rng: random.Random) -> str | None:
     return _choose(rng, ["put the board into deep sleep", "save power with deep sleep between readings"])
 
 
-_JOBS = (_wifi, _neopixel, _dht, _i2c, _uart, _pwm, _adc, _timer, _button, _blink, _deepsleep)
+# Other hardware a snippet may set up, for requests that name it and what the code calls on it.
+_PERIPHERALS = {
+    "RTC": "the real-time clock", "Accel": "the accelerometer", "Servo": "a servo", "LCD": "the LCD",
+    "StateMachine": "a PIO state machine", "Switch": "the user switch", "LED": "an onboard LED",
+    "TouchPad": "a touch pad", "DAC": "the DAC", "WDT": "the watchdog timer", "SPI": "an SPI device",
+    "SoftSPI": "an SPI device", "I2C": "an I2C device", "SoftI2C": "an I2C device", "I2S": "I2S audio",
+    "CAN": "the CAN bus", "SDCard": "an SD card", "SD": "an SD card", "BLE": "Bluetooth LE",
+    "ExtInt": "an external interrupt", "OneWire": "a 1-Wire bus", "DS18X20": "a DS18B20 temperature sensor",
+    "SSD1306_I2C": "an SSD1306 OLED display", "Timer": "a timer", "PWM": "a PWM output", "Pin": "a GPIO pin",
+}  # fmt: skip
+
+
+def _peripheral(facts: _Facts, rng: random.Random) -> str | None:
+    found = facts.objects(*_PERIPHERALS)
+    if not found:
+        return None
+    name, call = found[0]
+    noun = _PERIPHERALS[callee(call)]
+    # DAC(1) or Servo(1) on a pyboard is a channel, not a pin: only Pin(...) arguments name one.
+    first = call.args[0] if call.args else None
+    pin_given = callee(call) == "Pin" or (isinstance(first, ast.Call) and callee(first) == "Pin")
+    where = facts.pin(call) if pin_given else None
+    where = f" on {where}" if where else ""
+    methods = sorted(m for m in facts.calls.get(name, set()) if m and not m.startswith("_"))[:3]
+    listed = ", ".join(f"`{m}()`" for m in methods)
+    return _choose(
+        rng, [f"use {noun}{where}", f"try out {noun}{where} ({listed})" if methods else "", f"set up {noun}{where}"]
+    )
+
+
+_JOBS = (_wifi, _neopixel, _dht, _i2c, _uart, _pwm, _adc, _timer, _button, _blink, _deepsleep, _peripheral)
 
 
 def describe_code(code: str, board: str | None, rng: random.Random) -> str | None:
