@@ -176,3 +176,15 @@ def test_no_generated_prompt_shares_eight_words_with_the_task_suite(tmp_path: Pa
     assert shared == [], shared[:5]
     # The check bites: a task prompt itself would be caught.
     assert grams(all_tasks()[0].prompt) & suite
+
+
+def test_requests_described_alike_never_cross_the_split(tmp_path: Path):
+    scan = "from machine import Pin, I2C\n\ni2c = I2C(0, scl=Pin(5), sda=Pin(4))\nprint({!r}, i2c.scan())\n"
+    rows = []
+    for n in range(6):
+        split = "val" if n % 2 else "train"
+        rows += _doc(f"doc{n}", f"pdf:pico-notes-{n}", split, [("heading", "Bus"), ("code", scan.format(f"bus {n}"))])
+    pd.DataFrame(rows).to_parquet(tmp_path / "corpus.parquet")
+    build_instruction_pairs(tmp_path / "corpus.parquet", tmp_path / "pairs", PairSettings())  # raises on a leak
+    table = pd.read_parquet(tmp_path / "pairs" / "pairs.parquet")
+    assert set(table["split"]) == {"train", "val"} and len(table) >= 30
