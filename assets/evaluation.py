@@ -2,23 +2,15 @@
 
 import dagster as dg
 
-from assets.automation import AFTER_NEW_MODEL
+from assets.automation import EXPORT_ASSET, VARIANT_PARTITIONS
 from pipeline.evaluate.score import ScoreSettings, build_task_scores
-from pipeline.gguf.export import published_variants
 from resources.artifact_store import ArtifactStoreResource
 from resources.settings_config import settings_config, to_settings
 
 TaskScoresConfig = settings_config(ScoreSettings, "TaskScoresConfig")
 
 
-@dg.asset(
-    deps=["gguf_models"],
-    partitions_def=dg.StaticPartitionsDefinition(list(published_variants())),
-    group_name="export",
-    kinds={"micropython"},
-    code_version="1",
-    automation_condition=AFTER_NEW_MODEL,
-)
+@dg.asset(deps=["gguf_models"], partitions_def=VARIANT_PARTITIONS, kinds={"micropython"}, **EXPORT_ASSET)
 def task_scores(
     context: dg.AssetExecutionContext, config: TaskScoresConfig, artifact_store: ArtifactStoreResource
 ) -> dg.MaterializeResult:

@@ -5,10 +5,10 @@ import json
 import dagster as dg
 from pydantic import Field
 
-from assets.automation import AFTER_NEW_MODEL
+from assets.automation import EXPORT_ASSET, VARIANT_PARTITIONS
 from pipeline.common.artifacts import ArtifactNotFound
 from pipeline.corpus.build import CORPUS_FILE
-from pipeline.gguf.export import GgufSettings, build_gguf_variant, published_variants
+from pipeline.gguf.export import GgufSettings, build_gguf_variant
 from pipeline.gguf.summary import read_gguf_facts
 from pipeline.serve.client import OllamaClient, register_model
 from pipeline.serve.errors import OllamaUnreachableError
@@ -27,8 +27,6 @@ from resources.artifact_store import ArtifactStoreResource
 from resources.ollama import OllamaResource
 from resources.settings_config import settings_config, to_settings
 
-gguf_partitions = dg.StaticPartitionsDefinition(list(published_variants()))
-
 # The asset records the parity numbers; the blocking check below decides, so a bad file
 # stops `ollama_model` instead of silently shipping.
 GgufModelsConfig = settings_config(
@@ -39,7 +37,6 @@ OllamaModelConfig = settings_config(
     "OllamaModelConfig",
     force=(bool, Field(False, description="register even if it passes fewer tasks than the model Ollama serves")),
 )
-_EXPORT = dict(group_name="export", code_version="1", automation_condition=AFTER_NEW_MODEL)
 
 
 def _parity_checks(metadata: dict) -> list[dg.AssetCheckResult]:
@@ -59,7 +56,7 @@ def _parity_checks(metadata: dict) -> list[dg.AssetCheckResult]:
 
 @dg.asset(
     deps=["instruct_checkpoint", "corpus"],
-    partitions_def=gguf_partitions,
+    partitions_def=VARIANT_PARTITIONS,
     kinds={"gguf", "llamacpp"},
     check_specs=[
         dg.AssetCheckSpec(
@@ -69,7 +66,7 @@ def _parity_checks(metadata: dict) -> list[dg.AssetCheckResult]:
             description="llama.cpp token ids equal HF ids on val texts (100%); F32/F16 logits match HF (KL bound).",
         )
     ],
-    **_EXPORT,
+    **EXPORT_ASSET,
 )
 def gguf_models(
     context: dg.AssetExecutionContext, config: GgufModelsConfig, artifact_store: ArtifactStoreResource
@@ -105,7 +102,7 @@ def _task_gate(metadata: dict) -> list[dg.AssetCheckResult]:
 
 @dg.asset(
     deps=[gguf_models, "instruct_checkpoint", "task_scores"],
-    partitions_def=gguf_partitions,
+    partitions_def=VARIANT_PARTITIONS,
     kinds={"ollama"},
     check_specs=[
         dg.AssetCheckSpec(
@@ -117,7 +114,7 @@ def _task_gate(metadata: dict) -> list[dg.AssetCheckResult]:
         )
     ],
     retry_policy=dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL),
-    **_EXPORT,
+    **EXPORT_ASSET,
 )
 def ollama_model(
     context: dg.AssetExecutionContext,

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets.automation import AFTER_NEW_MODEL
+from assets.automation import EXPORT_ASSET
 from pipeline.gguf.export import published_variants
 from pipeline.report.build import GgufInput, ReportInputs, ReportSettings, build_model_report
 from resources.artifact_store import ArtifactStoreResource
@@ -14,13 +14,7 @@ _CHAIN = ("corpus", "instruction_pairs", "bpe_tokenizer", "token_shards", "base_
 _VARIANTS = ("gguf_models", "task_scores")
 
 
-@dg.asset(
-    deps=[*_CHAIN, *_VARIANTS],
-    group_name="export",
-    kinds={"markdown"},
-    code_version="1",
-    automation_condition=AFTER_NEW_MODEL,
-)
+@dg.asset(deps=[*_CHAIN, *_VARIANTS], kinds={"markdown"}, **EXPORT_ASSET)
 def model_report(
     context: dg.AssetExecutionContext, config: ModelReportConfig, artifact_store: ArtifactStoreResource
 ) -> dg.MaterializeResult:
