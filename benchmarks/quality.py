@@ -51,8 +51,9 @@ PROBE_STEPS = 6
 EVAL_RESERVE = 0.15  # share of the budget kept for evaluations, export and scoring
 
 
-def build_inputs(work: Path, pdf_inbox: Path) -> ArtifactStore:
-    """Corpus, tokenizer and shards of the real library, built once by the real pipeline."""
+def build_inputs(work: Path, pdf_inbox: Path, ops: dict | None = None) -> ArtifactStore:
+    """Corpus, tokenizer and shards of the real library, built once by the real pipeline; ``ops``
+    is run config for those stages (``{asset: {field: value}}``, as `mpyforge run --config` takes)."""
     store = ArtifactStore(work / "artifacts")
     try:
         store.current("token_shards")
@@ -74,8 +75,12 @@ def build_inputs(work: Path, pdf_inbox: Path) -> ArtifactStore:
         "MPYFORGE_PDF_INBOX": str(pdf_inbox),
     }
     started = time.monotonic()
-    mpyforge = Path(sys.executable).parent / "mpyforge"
-    subprocess.run([str(mpyforge), "run", "--select", "*token_shards"], cwd=cwd, env=env, check=True)
+    command = [str(Path(sys.executable).parent / "mpyforge"), "run", "--select", "*token_shards"]
+    if ops:
+        config = work / "run-config.yaml"
+        config.write_text(json.dumps({"ops": {asset: {"config": fields} for asset, fields in ops.items()}}))
+        command += ["--config", str(config)]
+    subprocess.run(command, cwd=cwd, env=env, check=True)
     print(f"built corpus, tokenizer and shards in {time.monotonic() - started:.0f} s", flush=True)
     return store
 

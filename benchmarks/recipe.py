@@ -1,0 +1,348 @@
+"""Each lever of the recipe against the task pass rate, at a fixed CPU budget on a real library.
+
+A row is a named set of run-config overrides on the defaults, in the shape `mpyforge run --config`
+takes (``{asset: {field: value}}``): ``baseline`` is the defaults, the others change one lever.
+For every row and seed, on the library of ``../shared/realcorpus`` and ``../shared/realpdf``:
+
+* the stages up to ``token_shards`` run through the real pipeline with the row's config for them
+  (``quality.build_inputs``; rows that leave them alone share one build in ``--work``);
+* ``base_checkpoint`` then ``instruct_checkpoint`` train llama-5m on the CPU with the settings their
+  assets would use (``assets.training.checkpoint_settings``, the row's fields applied), each for
+  its planned steps or as many as its share of ``--minutes`` affords, whichever is fewer;
+* the instruct model is written as a Q4_K_M GGUF (F32 master, llama.cpp's quantizer);
+* both the HF model and the Q4_K_M file answer the task suite greedily (``score_model``), and the
+  base model's bits per byte on the val ``.py`` files are measured as ``quality.py`` does.
+
+One JSON line per (row, seed) goes to ``<work>/recipe/results.jsonl`` (a rerun skips what is there
+for the same budget and tasks) and the Markdown table for docs/benchmarks.md to ``table.md``.
+A row's ``recipe`` entry holds knobs of this benchmark, not of the pipeline (``base_share``).
+
+    python -m benchmarks.recipe --dry-run                       # the rows and what each overrides
+    python -m benchmarks.recipe --minutes 45 --seeds 3          # every row: hours on 2 cores
+    python -m benchmarks.recipe --minutes 2 --seeds 1 --rows baseline --tasks 'blink/*'   # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.quality import EVAL_RESERVE, PROBE_STEPS, SHARED, build_inputs, model_bits_per_byte, val_code_files
+from pipeline.corpus.build import CORPUS_FILE
+
+TRAINING_ASSETS = {"base_checkpoint": "pretrain", "instruct_checkpoint": "sft"}
+RECIPE_KEY = "recipe"
+RECIPE_KNOBS = {"base_share": 0.75}  # of the budget for pretraining (the demo run spent 29 of 36.5 min there)
+PRESET = ("llama", "5m")
+BASE_SEED = 1234  # TrainSettings.seed's default: seed index 0 is the pipeline's own run
+
+# Levers, each a run-config override on the defaults. Another helper's lever is one more entry
+# here naming its config key, e.g. {"instruction_pairs": {"augment_numbers": True}}.
+ROWS: dict[str, dict[str, dict]] = {
+    "baseline": {},
+    "digit tokens": {"bpe_tokenizer": {"split_digits": True}},
+    "SFT 8 epochs": {"instruct_checkpoint": {"max_epochs": 8.0}},
+    "SFT lr 2e-4": {"instruct_checkpoint": {"lr": 2e-4}},
+    "more SFT time": {RECIPE_KEY: {"base_share": 0.5}},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    name: str
+    overrides: dict  # as the row gives them
+    data_ops: dict  # config of the stages up to token_shards
+    train_ops: dict  # mode -> TrainSettings fields
+    knobs: dict  # RECIPE_KNOBS with the row's values
+
+    @property
+    def data_key(self) -> str:
+        """Where the row's data lives: "" (``--work`` itself) for the default stages."""
+        if not self.data_ops:
+            return ""
+        return hashlib.sha256(json.dumps(self.data_ops, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def resolve_row(name: str, overrides: dict) -> Row:
+    """A row's overrides split into data-stage config, training fields per mode and benchmark knobs."""
+    data, train, knobs = {}, {}, dict(RECIPE_KNOBS)
+    for asset, fields in overrides.items():
+        if not isinstance(fields, dict):
+            raise ValueError(f"row {name!r}: {asset} must map field names to values, got {fields!r}")
+        if asset == RECIPE_KEY:
+            unknown = sorted(set(fields) - set(RECIPE_KNOBS))
+            if unknown:
+                raise ValueError(f"row {name!r}: {RECIPE_KEY}.{unknown[0]} is not a knob ({', '.join(RECIPE_KNOBS)})")
+            knobs.update(fields)
+        elif asset in TRAINING_ASSETS:
+            train[TRAINING_ASSETS[asset]] = dict(fields)
+        else:
+            data[asset] = dict(fields)
+    if not 0 < knobs["base_share"] < 1:
+        raise ValueError(f"row {name!r}: {RECIPE_KEY}.base_share must be in (0, 1), got {knobs['base_share']}")
+    return Row(name, overrides, data, train, knobs)
+
+
+def chosen_rows(names: str | None, rows: dict[str, dict] = ROWS) -> list[Row]:
+    """``--rows`` (comma-separated names; all when None) resolved, in the order given."""
+    wanted = list(rows) if names is None else [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in wanted if n not in rows]
+    if unknown:
+        raise ValueError(f"--rows: unknown row {unknown[0]!r} (rows: {', '.join(rows)})")
+    return [resolve_row(name, rows[name]) for name in wanted]
+
+
+# --- one (row, seed) ------------------------------------------------------------------------------
+
+
+def stage_settings(row: Row, mode: str, seed: int, wired: dict):
+    """The trainer's settings as the asset builds them from its config, the row's fields applied."""
+    from assets.training import TrainingConfig, checkpoint_settings  # Dagster: only when training
+
+    family, size = PRESET
+    fields = {"family": family, "size": size, "seed": seed, **row.train_ops.get(mode, {})}
+    unknown = sorted(set(fields) - set(TrainingConfig.model_fields))
+    if unknown:
+        asset = next(name for name, m in TRAINING_ASSETS.items() if m == mode)
+        raise ValueError(f"row {row.name!r}: {asset}.{unknown[0]} is not a config field of {asset}")
+    return checkpoint_settings(TrainingConfig(**fields), mode, device="cpu", precision="fp32", **wired)
+
+
+def train_stage(settings, budget_s: float) -> dict:
+    """Probe the speed, then train the planned steps or what the budget affords, whichever is fewer."""
+    from pipeline.train.run import run_training
+
+    started = time.monotonic()
+    probe_dir = Path(settings.output_dir + "-probe")
+    shutil.rmtree(probe_dir, ignore_errors=True)
+    every = dict(log_every=PROBE_STEPS, eval_every=PROBE_STEPS, save_every=PROBE_STEPS)
+    probe = run_training(
+        dataclasses.replace(
+            settings, output_dir=str(probe_dir), export_dir=None, max_steps=PROBE_STEPS, eval_tokens=16_384, **every
+        )
+    )
+    shutil.rmtree(probe_dir)
+    planned = settings.max_steps or max(1, probe["token_budget"] // probe["tokens_per_step"])
+    left = budget_s * (1 - EVAL_RESERVE) - (time.monotonic() - started)
+    affordable = int(left * probe["tokens_per_second"] / probe["tokens_per_step"])
+    steps = max(settings.log_every, min(planned, affordable) // settings.log_every * settings.log_every)
+    shutil.rmtree(settings.output_dir, ignore_errors=True)
+    metrics = run_training(dataclasses.replace(settings, max_steps=steps))
+    return {
+        "model_dir": metrics["model_dir"],
+        "seq_len": metrics["seq_len"],
+        "planned_steps": planned,
+        "steps": metrics["steps"],
+        "budget_capped": steps < planned,
+        "val_loss": round(metrics["final_val_loss"], 4),
+        "stopped": metrics["stopped_reason"],
+        "wall_s": round(time.monotonic() - started, 1),
+    }
+
+
+def q4_k_m(model_dir: Path, out_dir: Path) -> Path:
+    from pipeline.gguf.quantize import quantize
+    from pipeline.gguf.writer import write_gguf
+
+    master = out_dir / "model-f32.gguf"
+    write_gguf(model_dir, master, dtype="f32")
+    out = out_dir / "model-q4_k_m.gguf"
+    quantize(master, out, "q4_k_m")
+    master.unlink()
+    return out
+
+
+def task_result(model: Path, tasks: str) -> dict:
+    from pipeline.evaluate.score import ScoreSettings, score_model
+
+    summary = score_model(model, ScoreSettings(tasks=tasks, samples=0))
+    families = summary["by_family"]
+    return {
+        "pass_at_1": summary["pass_at_1"],
+        "passed": summary["passed_greedy"],
+        "families_passed": sorted(name for name, entry in families.items() if entry["pass_at_1"] > 0),
+        "eval_s": round(summary["answer_s"] + summary["run_s"], 1),
+    }
+
+
+def run_one(row: Row, seed_index: int, store, run_dir: Path, opts: argparse.Namespace, val_files: list[str]) -> dict:
+    from pipeline.tokens.shards import SHARDS_SUBDIR
+
+    seed = BASE_SEED + seed_index
+    budget_s = opts.minutes * 60
+    wired = dict(
+        shards_dir=str(store.current("token_shards").path / SHARDS_SUBDIR),
+        tokenizer_dir=str(store.current("bpe_tokenizer").path),
+    )
+    base_settings = stage_settings(row, "pretrain", seed, {**wired, "output_dir": str(run_dir / "base")})
+    base = train_stage(base_settings, budget_s * row.knobs["base_share"])
+    sft_wired = {**wired, "output_dir": str(run_dir / "sft"), "init_from": base["model_dir"]}
+    sft = train_stage(stage_settings(row, "sft", seed, sft_wired), budget_s - base["wall_s"])
+    bits = None
+    if val_files:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        model = AutoModelForCausalLM.from_pretrained(base["model_dir"]).eval()
+        tokenizer = AutoTokenizer.from_pretrained(base["model_dir"])
+        bits = round(model_bits_per_byte(model, tokenizer, val_files, base["seq_len"]), 3)
+    gguf = q4_k_m(Path(sft["model_dir"]), run_dir)
+    return {
+        "row": row.name,
+        "seed": seed,
+        "overrides": row.overrides,
+        "minutes": opts.minutes,
+        "tasks": opts.tasks,
+        "hf": task_result(Path(sft["model_dir"]), opts.tasks),
+        "q4_k_m": task_result(gguf, opts.tasks),
+        "families": len(_families(opts.tasks)),
+        "bits_per_byte": bits,
+        "train_minutes": round((base["wall_s"] + sft["wall_s"]) / 60, 2),
+        "base": base,
+        "sft": sft,
+    }
+
+
+def _families(tasks: str) -> set[str]:
+    from pipeline.evaluate.score import chosen_tasks
+
+    return {task.family for task in chosen_tasks(tasks)}
+
+
+# --- the table -----------------------------------------------------------------------------------
+
+
+def _pct(values: list[float]) -> str:
+    mean = f"{100 * statistics.fmean(values):.1f} %"
+    return mean if len(values) == 1 else f"{mean} ({', '.join(f'{100 * v:.1f}' for v in values)})"
+
+
+def _mean(values: list, digits: int) -> str:
+    known = [v for v in values if v is not None]
+    return f"{statistics.fmean(known):.{digits}f}" if known else "–"
+
+
+def results_table(lines: list[dict]) -> str:
+    """Markdown: one row per lever (first-seen order), the mean pass@1 and each seed's in brackets."""
+    by_row: dict[str, list[dict]] = {}
+    for line in lines:
+        by_row.setdefault(line["row"], []).append(line)
+    header = (
+        "| row | overrides | seeds | Q4_K_M pass@1 | HF pass@1 | families passed (Q4_K_M) | bits/byte (base) "
+        "| train min |"
+    )
+    out = [header, "|---|---|---:|---|---|---|---:|---:|"]
+    for name, group in by_row.items():
+        overrides = ", ".join(
+            f"`{asset}.{field}={json.dumps(value)}`"
+            for asset, fields in group[0]["overrides"].items()
+            for field, value in fields.items()
+        )
+        families = [len(line["q4_k_m"]["families_passed"]) for line in group]
+        out.append(
+            f"| {name} | {overrides or 'defaults'} | {len(group)} "
+            f"| {_pct([line['q4_k_m']['pass_at_1'] for line in group])} "
+            f"| {_pct([line['hf']['pass_at_1'] for line in group])} "
+            f"| {_mean(families, 1)} of {group[0]['families']} "
+            f"| {_mean([line['bits_per_byte'] for line in group], 3)} "
+            f"| {_mean([line['train_minutes'] for line in group], 1)} |"
+        )
+    return "\n".join(out)
+
+
+def read_results(path: Path, minutes: float, tasks: str) -> list[dict]:
+    """The lines of ``path`` measured at this budget and on these tasks."""
+    if not path.is_file():
+        return []
+    lines = [json.loads(text) for text in path.read_text().splitlines() if text.strip()]
+    return [line for line in lines if line["minutes"] == minutes and line["tasks"] == tasks]
+
+
+# --- command line --------------------------------------------------------------------------------
+
+
+def plan_lines(rows: list[Row], opts: argparse.Namespace) -> list[str]:
+    lines = [f"budget {opts.minutes} min per model (base share of it: per row), tasks {opts.tasks!r}, work {opts.work}"]
+    for row in rows:
+        data = opts.work / "data" / row.data_key if row.data_key else opts.work
+        lines.append(
+            f"{row.name}: data {json.dumps(row.data_ops)} in {data}; training {json.dumps(row.train_ops)}; "
+            f"knobs {json.dumps(row.knobs)}; seeds {[BASE_SEED + i for i in range(opts.seeds)]}"
+        )
+    return lines
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=45.0, help="training budget per model (base + SFT)")
+    parser.add_argument("--seeds", type=int, default=3, help="training seeds per row")
+    parser.add_argument("--rows", default=None, help=f"comma-separated row names (default all: {', '.join(ROWS)})")
+    parser.add_argument("--tasks", default="*", help="task ids (glob) or 'demo', as `mpyforge eval --tasks`")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/mpyforge-quality"), help="quality.py's --work")
+    parser.add_argument("--bpb-files", type=int, default=60, help="val .py files for bits/byte (0: skip)")
+    parser.add_argument("--pdf-inbox", type=Path, default=SHARED / "realpdf")
+    parser.add_argument("--dry-run", action="store_true", help="print the rows and what each overrides, then stop")
+    opts = parser.parse_args(argv)
+    if opts.seeds < 1 or opts.minutes <= 0:
+        parser.error("--seeds must be >= 1 and --minutes > 0")
+    return opts
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse_args(argv)
+    try:
+        rows = chosen_rows(opts.rows)
+        for row in rows:
+            for mode in TRAINING_ASSETS.values():
+                stage_settings(row, mode, BASE_SEED, {})  # a wrong field fails now, not an hour in
+    except ValueError as err:  # pydantic's ValidationError is one
+        print(f"recipe.py: {err}", file=sys.stderr)
+        return 2
+    print("\n".join(plan_lines(rows, opts)), flush=True)
+    if opts.dry_run:
+        return 0
+    if not (SHARED / "realcorpus").is_dir() or not (SHARED / "realpdf").is_dir():
+        print(f"recipe.py: {SHARED}/realcorpus and realpdf are needed (they are not part of the project)")
+        return 2
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    out_dir = opts.work / "recipe"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = out_dir / "results.jsonl"
+    # Every row's data first: a wrong data-stage field (checked by `mpyforge run`) fails before any training.
+    stores = {}
+    for row in rows:
+        data_work = opts.work / "data" / row.data_key if row.data_key else opts.work
+        data_work.mkdir(parents=True, exist_ok=True)
+        stores[row.name] = build_inputs(data_work, opts.pdf_inbox, row.data_ops)
+    val_files = []
+    if opts.bpb_files:  # every row is scored on the same files: the first row's val .py files
+        val_files = val_code_files(stores[rows[0].name].current("corpus").path / CORPUS_FILE)[: opts.bpb_files]
+    for row in rows:
+        store = stores[row.name]
+        done = {line["seed"] for line in read_results(results, opts.minutes, opts.tasks) if line["row"] == row.name}
+        for index in range(opts.seeds):
+            if BASE_SEED + index in done:
+                continue
+            run_dir = out_dir / "runs" / hashlib.sha256(row.name.encode()).hexdigest()[:8] / str(index)
+            line = run_one(row, index, store, run_dir, opts, val_files)
+            with results.open("a") as handle:
+                handle.write(json.dumps(line) + "\n")
+            print(json.dumps(line), flush=True)
+            shutil.rmtree(run_dir, ignore_errors=True)
+    table = results_table(read_results(results, opts.minutes, opts.tasks))
+    (out_dir / "table.md").write_text(table + "\n")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

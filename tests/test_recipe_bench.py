@@ -1,0 +1,99 @@
+"""benchmarks/recipe.py: rows resolved into pipeline config, and the results table (no training here)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import recipe
+
+
+def test_rows_split_into_data_config_training_fields_and_knobs():
+    rows = {row.name: row for row in recipe.chosen_rows(None)}
+    assert list(rows) == list(recipe.ROWS)
+    assert rows["baseline"].data_ops == {} and rows["baseline"].train_ops == {} and rows["baseline"].data_key == ""
+    digits = rows["digit tokens"]
+    assert digits.data_ops == {"bpe_tokenizer": {"split_digits": True}} and len(digits.data_key) == 12
+    assert recipe.resolve_row("again", digits.overrides).data_key == digits.data_key  # one build per data config
+    assert rows["more SFT time"].knobs["base_share"] == 0.5 and rows["baseline"].knobs == recipe.RECIPE_KNOBS
+    assert [row.name for row in recipe.chosen_rows("SFT lr 2e-4, baseline")] == ["SFT lr 2e-4", "baseline"]
+
+
+def test_every_row_trains_with_the_assets_settings_and_its_own_fields():
+    for row in recipe.chosen_rows(None):
+        for mode in ("pretrain", "sft"):
+            settings = recipe.stage_settings(row, mode, 7, {"output_dir": "/x"})
+            assert (settings.mode, settings.family, settings.size, settings.seed) == (mode, "llama", "5m", 7)
+            for field, value in row.train_ops.get(mode, {}).items():
+                assert getattr(settings, field) == value
+    lr_row = recipe.resolve_row("lr", {"instruct_checkpoint": {"lr": 2e-4}})
+    assert recipe.stage_settings(lr_row, "sft", 0, {}).lr == 2e-4
+    assert recipe.stage_settings(lr_row, "pretrain", 0, {}).lr is None  # the base keeps its planned rate
+
+
+@pytest.mark.parametrize(
+    "rows, names, message",
+    [
+        (recipe.ROWS, "baseline,nope", "--rows: unknown row 'nope'"),
+        ({"r": {"recipe": {"base_share": 1.5}}}, "r", r"recipe\.base_share must be in \(0, 1\)"),
+        ({"r": {"recipe": {"sft_share": 0.5}}}, "r", r"recipe\.sft_share is not a knob"),
+        ({"r": {"bpe_tokenizer": True}}, "r", "bpe_tokenizer must map field names to values"),
+    ],
+)
+def test_bad_rows_name_the_row_and_field(rows, names, message):
+    with pytest.raises(ValueError, match=message):
+        recipe.chosen_rows(names, rows)
+
+
+def test_a_training_field_the_asset_lacks_is_refused_before_anything_runs(capsys):
+    row = recipe.resolve_row("typo", {"instruct_checkpoint": {"max_epoch": 8}})
+    with pytest.raises(ValueError, match=r"row 'typo': instruct_checkpoint\.max_epoch is not a config field"):
+        recipe.stage_settings(row, "sft", 0, {})
+    assert recipe.main(["--rows", "missing"]) == 2
+    assert "unknown row 'missing'" in capsys.readouterr().err
+
+
+def test_dry_run_prints_the_plan_and_trains_nothing(tmp_path, capsys):
+    assert recipe.main(["--dry-run", "--rows", "digit tokens", "--seeds", "2", "--work", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert '{"bpe_tokenizer": {"split_digits": true}}' in out and "seeds [1234, 1235]" in out
+    assert not any(tmp_path.iterdir())
+
+
+def _line(row: str, seed: int, q4: float, hf: float, families: int, minutes: float = 45.0, tasks: str = "*") -> dict:
+    result = lambda p: {"pass_at_1": p, "passed": 0, "families_passed": [f"f{i}" for i in range(families)]}  # noqa: E731
+    return {
+        "row": row,
+        "seed": seed,
+        "overrides": recipe.ROWS[row],
+        "minutes": minutes,
+        "tasks": tasks,
+        "hf": result(hf),
+        "q4_k_m": result(q4),
+        "families": 12,
+        "bits_per_byte": 2.0 + seed / 10,
+        "train_minutes": 44.0,
+    }
+
+
+def test_table_shows_means_and_each_seed(tmp_path):
+    lines = [
+        _line("digit tokens", 1, 0.30, 0.35, 9),
+        _line("baseline", 1, 0.10, 0.125, 4),
+        _line("digit tokens", 2, 0.20, 0.25, 7),
+        _line("digit tokens", 3, 0.25, 0.30, 8),
+    ]
+    table = recipe.results_table(lines).splitlines()
+    assert table[0].startswith("| row | overrides | seeds | Q4_K_M pass@1 | HF pass@1 |")
+    assert table[2] == (
+        "| digit tokens | `bpe_tokenizer.split_digits=true` | 3 | 25.0 % (30.0, 20.0, 25.0) "
+        "| 30.0 % (35.0, 25.0, 30.0) | 8.0 of 12 | 2.200 | 44.0 |"
+    )
+    assert table[3] == "| baseline | defaults | 1 | 10.0 % | 12.5 % | 4.0 of 12 | 2.100 | 44.0 |"
+
+    path = tmp_path / "results.jsonl"
+    other = [_line("baseline", 2, 0.5, 0.5, 1, minutes=2.0), _line("baseline", 3, 0.5, 0.5, 1, tasks="blink/*")]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines + other))
+    assert recipe.read_results(path, 45.0, "*") == lines
+    assert recipe.read_results(tmp_path / "absent.jsonl", 45.0, "*") == []
