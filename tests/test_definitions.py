@@ -105,3 +105,35 @@ def test_the_tiny_preset_trains_alike_from_the_cli_and_from_a_ui_materialize(ass
     assert checkpoint_settings(TrainingConfig(**resolved_config(defs, asset, {"lr": 5e-4})), mode).lr == 5e-4
     larger = checkpoint_settings(TrainingConfig(**resolved_config(defs, asset, preset_ops("25m")[asset])), mode)
     assert (larger.size, larger.lr, larger.token_budget, larger.seq_len) == ("25m", None, None, None)
+
+
+def _copy_source(write) -> dict:
+    (write.directory / "y.txt").write_text(write.input("source").file("x.txt").read_text())
+    return {}
+
+
+def test_a_build_that_reads_an_input_its_deps_do_not_name_fails(tmp_path):
+    # An asset's deps are the one list of its inputs: lineage, staleness and the report's generation
+    # check all read them, so a read they do not name must not pass silently.
+    @dg.asset
+    def source(context, artifact_store: ArtifactStoreResource):
+        return artifact_store.materialize(context, lambda w: (w.directory / "x.txt").write_text("x") and {})
+
+    @dg.asset(deps=[source])
+    def declared(context, artifact_store: ArtifactStoreResource):
+        return artifact_store.materialize(context, _copy_source)
+
+    @dg.asset
+    def undeclared(context, artifact_store: ArtifactStoreResource):
+        return artifact_store.materialize(context, _copy_source)
+
+    resources = {"artifact_store": ArtifactStoreResource(root=str(tmp_path / "artifacts"))}
+    assets = [source, declared, undeclared]
+    with dg.instance_for_test() as instance:
+        assert dg.materialize(assets, resources=resources, instance=instance, selection=[source, declared]).success
+        failed = dg.materialize(
+            assets, resources=resources, instance=instance, selection=[undeclared], raise_on_error=False
+        )
+    assert not failed.success
+    (failure,) = [e for e in failed.all_events if e.is_step_failure]
+    assert "undeclared read ['source'], which its deps do not name" in failure.step_failure_data.error.cause.message
