@@ -188,3 +188,27 @@ def test_requests_described_alike_never_cross_the_split(tmp_path: Path):
     build_instruction_pairs(tmp_path / "corpus.parquet", tmp_path / "pairs", PairSettings())  # raises on a leak
     table = pd.read_parquet(tmp_path / "pairs" / "pairs.parquet")
     assert set(table["split"]) == {"train", "val"} and len(table) >= 30
+
+
+def test_varied_values_stay_within_what_the_hardware_allows():
+    from pipeline.pairs.numbers import vary_numbers
+    from pipeline.pairs.params import code_params
+
+    dht = "import dht, time\nfrom machine import Pin\n\ns = dht.DHT22(Pin(4))\nwhile True:\n    s.measure()\n"
+    dht += "    time.sleep(2)\n"
+    servo = "from machine import Pin, PWM\n\nservo = PWM(Pin(13), freq=50, duty=77)\n"
+    pixels = "import neopixel\nfrom machine import Pin\n\nnp = neopixel.NeoPixel(Pin(5), 3)\n"
+    pixels += "np[0] = (0, 128, 0)  # green, half brightness\nnp.write()\n"
+    for seed in range(40):
+        rng = random.Random(seed)
+        slow = vary_numbers(dht, "", rng)  # None when the draw kept 2 s
+        assert all(p.value >= 2 for p in code_params(slow.code if slow else dht) if p.kind == "s")
+        pwm = vary_numbers(ESP32_PWM, "", rng, board="ESP8266")
+        assert all(p.value <= 1000 for p in code_params(pwm.code) if p.kind == "pwm_hz")  # ESP8266 PWM limit
+        moved = vary_numbers(servo, "", rng)
+        assert "freq=50" in moved.code  # a servo needs its 50 Hz, and 1-2 ms pulses
+        assert all(51 <= p.value <= 103 for p in code_params(moved.code) if p.kind == "duty")
+        varied = vary_numbers(pixels, "Light the first pixel green", rng)
+        colour = next(p.value for p in code_params(varied.code) if p.kind == "rgb")
+        if colour != (0, 255, 0):
+            assert "green" not in varied.code.lower() and "green" not in varied.instruction

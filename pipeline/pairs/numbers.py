@@ -25,6 +25,9 @@ from pipeline.pairs.units import COLOURS, say_colour, say_period, say_rate, say_
 _BAUDS = (1200, 2400, 4800, 9600, 14400, 19200, 31250, 38400, 57600, 74880, 115200, 230400, 460800, 921600)
 _WORDS = ("home", "garden", "lab", "shed", "office", "attic", "maker", "studio", "flat", "cabin", "guest", "iot")
 _SERVO_HZ = 50
+_COLOUR_WORD = re.compile(rf"\b(?:{'|'.join(COLOURS)})\b", re.IGNORECASE)
+# A DS18B20 conversion takes 750 ms; a DHT11 gives a reading once a second, a DHT22 every 2 s.
+_SENSOR_WAITS = ((r"", 0.0), (r"\bconvert_temp\b", 0.75), (r"\bDHT11\b", 1.0), (r"\bDHT22\b", 2.0))
 # Kinds a request may state as a bare number ("duty 512", "9600", "8 pixels").
 _BARE = frozenset({"baud", "duty", "duty_u16", "pixels", "count", "pwm_hz", "timer_hz", "period_ms"})
 
@@ -48,14 +51,16 @@ def _round_maker(value: float) -> int:
     return int(round(value / digits) * digits)
 
 
-def _new_value(param: Param, rng: random.Random, board: str | None) -> object | None:
+def _new_value(param: Param, rng: random.Random, board: str | None, floor: float, servo: bool) -> object | None:
+    """A new value for ``param``; delays stay at or above ``floor`` seconds (what the sensor needs)."""
     kind, old = param.kind, param.value
     if kind == "s":
         if type(old) is int:
-            return rng.randint(1, 10)
-        return round(rng.randrange(50, 3001, 10) / 1000, 3)
+            return rng.randint(max(1, math.ceil(floor)), 10)
+        return round(rng.randrange(max(50, round(floor * 1000)), 3001, 10) / 1000, 3)
     if kind in ("ms", "period_ms"):
-        return _round_maker(_log_uniform(rng, 20, 3000)) if rng.random() < 0.7 else rng.randint(20, 3000)
+        low = max(20, round(floor * 1000))
+        return _round_maker(_log_uniform(rng, low, 3000)) if rng.random() < 0.7 else rng.randint(low, 3000)
     if kind == "us":
         return rng.randint(10, 2000)
     if kind == "timer_hz":
@@ -66,7 +71,8 @@ def _new_value(param: Param, rng: random.Random, board: str | None) -> object | 
         high = 1000 if board == "ESP8266" else 20000
         return _round_maker(_log_uniform(rng, 10, high))
     if kind in ("duty", "duty_u16"):
-        percent = rng.randint(1, 99)
+        # At 50 Hz a servo takes 1-2 ms pulses: 5-10 % duty; anything else is a dead servo.
+        percent = rng.randint(5, 10) if servo else rng.randint(1, 99)
         return round(percent * (1023 if kind == "duty" else 65535) / 100)
     if kind == "baud":
         return rng.choice([b for b in _BAUDS if b != old])
@@ -95,6 +101,11 @@ def _literal_text(new: object, token: str) -> str:
     return repr(new)
 
 
+def _shortest_wait(code: str) -> float:
+    """Seconds a sensor in the snippet needs between reads: a delay may not go below it."""
+    return max(seconds for pattern, seconds in _SENSOR_WAITS if re.search(pattern, code))
+
+
 def _say_hz(words: str, hertz: float, rng: random.Random) -> str:
     """A rate in the form the text used: spoken ("twice a second") stays spoken, "2 Hz" stays a number."""
     if any(c.isdigit() for c in words):
@@ -105,10 +116,12 @@ def _say_hz(words: str, hertz: float, rng: random.Random) -> str:
 def _rewrite_text(text: str, changes: list[tuple[Param, object]], rng: random.Random) -> str:
     """The text with each stated old value replaced by a wording of its new value."""
     edits: list[tuple[str, str]] = []
+    one_colour = [p.kind for p, _ in changes].count("rgb") == 1
     for unit, value, words in stated_values(text):
         for param, new in changes:
             seconds = param.seconds()
-            if unit == "rgb" and param.kind == "rgb" and value == tuple(param.value):
+            # With one colour changed, any colour word is about it ("green" for a half-bright (0, 128, 0)).
+            if unit == "rgb" and param.kind == "rgb" and (value == tuple(param.value) or one_colour):
                 edits.append((words, say_colour(new, rng)))
             elif unit == "time" and seconds is not None and math.isclose(value, seconds):
                 say = say_period if words.lower().startswith(("every", "once")) else say_seconds
@@ -141,18 +154,25 @@ def _rewrite_text(text: str, changes: list[tuple[Param, object]], rng: random.Ra
 
 def _edit_code(code: str, changes: list[tuple[Param, object]], rng: random.Random) -> str:
     targets: dict[tuple[int, int], object] = {}
+    colour_rows: dict[int, tuple[int, int, int]] = {}
     lines = code.splitlines(keepends=True)
     for param, new in changes:
         for i, literal in enumerate(param.literals):
             line = lines[literal.lineno - 1]
             col = len(line.encode("utf-8")[: literal.col_offset].decode("utf-8", errors="ignore"))
             targets[(literal.lineno, col)] = new[i % 3] if param.kind == "rgb" else new
+            if param.kind == "rgb":
+                colour_rows[literal.lineno] = new
     edits = []
     for token in tokenize.generate_tokens(io.StringIO(code).readline):
         if token.type in (tokenize.NUMBER, tokenize.STRING) and token.start in targets:
             edits.append((token.start, token.string, _literal_text(targets[token.start], token.string)))
         elif token.type == tokenize.COMMENT:
-            edits.append((token.start, token.string, _rewrite_text(token.string, changes, rng)))
+            comment = _rewrite_text(token.string, changes, rng)
+            colour = colour_rows.get(token.start[0])
+            if colour is not None:  # "(0, 128, 0)  # set to green, half brightness" names the old colour
+                comment = _COLOUR_WORD.sub(say_colour(colour, rng), comment)  # no backslash in it
+            edits.append((token.start, token.string, comment))
     for (row, col), old, new in sorted(edits, reverse=True):
         line = lines[row - 1]
         lines[row - 1] = line[:col] + new + line[col + len(old) :]
@@ -168,11 +188,13 @@ def _plain_string(code: str, param: Param) -> bool:
 def vary_numbers(code: str, instruction: str, rng: random.Random, board: str | None = None) -> NumberResult | None:
     """New values for every stated number and name of the snippet; None when it has none."""
     changes = []
-    for param in code_params(code):
+    params = code_params(code)
+    servo = any(p.kind == "pwm_hz" and p.value == _SERVO_HZ for p in params)
+    for param in params:
         # A string literal spanning lines or with escapes is left alone: its token is not its value.
         if isinstance(param.value, str) and not _plain_string(code, param):
             continue
-        new = _new_value(param, rng, board)
+        new = _new_value(param, rng, board, _shortest_wait(code), servo)
         if new is not None and new != param.value:
             changes.append((param, new))
     if not changes:

@@ -22,7 +22,7 @@ _SPOKEN_SECONDS = {
     "once a second": 1.0,
     "once per second": 1.0,
     "every second": 1.0,
-    "a second": 1.0,
+    "for a second": 1.0,  # not a bare "a second": "pass a second parameter"
     "one second": 1.0,
     "two seconds": 2.0,
     "a minute": 60.0,
