@@ -132,6 +132,10 @@ def test_heading_templates_are_gone():
     assert not rejected, rejected  # each listing is asked for by what its code does instead
     assert "SD card" in prompts["ref#3"] and "pin 0" in prompts["ref#1"], prompts
     assert "blink" in prompts["ref#5"].lower() and "25" in prompts["ref#5"] and _stated(prompts["ref#5"])
+    # Text that names something the code does not do gives way to what the code does.
+    mismatched = [("prose", "To scan the I2C bus, run:"), ("code", PICO_BLINK)]
+    pairs, _ = mine_pairs(pd.DataFrame(_doc("pico", "pdf:pico-book", "train", mismatched)), MiningLimits())
+    assert "I2C" not in pairs[0].instruction and "GP25" in pairs[0].instruction
 
 
 def test_renamed_variables_describe_the_object():

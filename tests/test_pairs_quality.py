@@ -74,7 +74,7 @@ def _reasons(blocks: list[tuple[str, str]], source: str = "pdf:book") -> dict[st
             [("prose", "To check the REPL banner, look:"), ("code", "MicroPython v1.22 on 2024-01-01\nType help")],
             quality.OUTPUT_ONLY,
         ),
-        ([("prose", "To scan the I2C bus, run:"), ("code", BLINK)], quality.UNUSED_NAME),
+        ([("prose", "To scan the I2C bus, run:"), ("code", PLAIN)], quality.UNUSED_NAME),
         (
             [("prose", "To blink the LED, use:"), ("code", "led.toggle()\nsleep_ms(5)\nblinker.go()")],
             quality.INCOMPLETE,

@@ -53,7 +53,7 @@ _PYBOARD = re.compile(r"pyboard|\bpyb\b", re.IGNORECASE)
 
 _LEAD_REASONS = (quality.TYPESETTER, quality.LICENCE, quality.SECTION_NUMBERING)
 # Candidates the text gives no request for, which a description of the code may still serve.
-_DESCRIBABLE = (quality.HEADING_ONLY, quality.NO_CONTEXT, quality.NOT_NATURAL)
+_DESCRIBABLE = (quality.HEADING_ONLY, quality.NO_CONTEXT, quality.NOT_NATURAL, quality.UNUSED_NAME)
 
 
 @dataclass(frozen=True)
@@ -259,29 +259,26 @@ def _judge(candidate: _Candidate, limits: MiningLimits) -> MinedPair | Rejected:
     code = strip_licence_header(clean_response(candidate.raw_code))
     completed, unresolved = complete_snippet(code, candidate.context)
     request = candidate.request
-    reason = candidate.reason
     instruction = ""
     board = _board_of([candidate.phrase, candidate.source_doc, completed])
-    if request is None and (reason is None or reason in _DESCRIBABLE):
-        # The text names no job, but the code does one a maker asks for: say that instead.
-        described = describe_code(completed, board, random.Random(candidate.origin_id))
-        if described is not None:
-            request, reason, instruction = Request("code", described), None, described
     if request is not None and request.form in ("task", "topic", "program"):
         request = Request(request.form, request.phrase, request.name, code_specifics(completed, request.phrase, board))
-    if request is not None and request.form != "code":
-        options = phrasings(request, board)
-        instruction = random.Random(candidate.origin_id).choice(options)
-    if request is None and reason is None:
-        reason = quality.NOT_NATURAL  # a docstring that names no task (e.g. a signature)
-    reason = (
-        reason
-        or (quality.prompt_reason(candidate.phrase, instruction) if request.form != "code" else None)
-        or quality.answer_reason(candidate.raw_code, completed, unresolved, limits.max_response_lines)
+    if request is not None:
+        instruction = random.Random(candidate.origin_id).choice(phrasings(request, board))
+    prompt_problem = (
+        candidate.reason
+        or (quality.NOT_NATURAL if request is None else None)  # e.g. a docstring that is a signature
+        or quality.prompt_reason(candidate.phrase, instruction)
         or (quality.NOT_NATURAL if len(instruction) > limits.max_instruction_chars else None)
-        or quality.one_line_reason(completed, instruction)
         or (None if quality.uses_prompt_names(instruction, completed) else quality.UNUSED_NAME)
     )
+    answer_problem = quality.answer_reason(candidate.raw_code, completed, unresolved, limits.max_response_lines)
+    if prompt_problem in _DESCRIBABLE and answer_problem is None:
+        # The text names no job a maker would type, but the code does one: ask for that instead.
+        described = describe_code(completed, board, random.Random(candidate.origin_id))
+        if described is not None:
+            request, instruction, prompt_problem = Request("code", described), described, None
+    reason = prompt_problem or answer_problem or quality.one_line_reason(completed, instruction)
     if reason is not None:
         return Rejected(candidate.origin_id, candidate.source_doc, reason, instruction or candidate.phrase, completed)
     return MinedPair(candidate.origin_id, instruction, completed, candidate.split, candidate.source_doc, request, board)
