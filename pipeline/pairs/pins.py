@@ -24,6 +24,7 @@ import tokenize
 from dataclasses import dataclass
 
 from pipeline.pairs.board_pins import BoardPins, allowed_targets, detect_board
+from pipeline.pairs.params import callee, constant_bindings
 
 _INPUT_MODES = frozenset({"IN"})
 # Hardware peripherals whose pins are fixed on some boards (software SoftI2C/SoftSPI are not).
@@ -50,32 +51,12 @@ class _PinUse:
     literal_positions: tuple[tuple[int, int], ...] = ()  # (lineno, byte col) of int literals
 
 
-def _callee(node: ast.Call) -> str:
-    func = node.func
-    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-
-
 def _int_literal(node: ast.expr | None) -> ast.Constant | None:
-    if isinstance(node, ast.Call) and _callee(node) == "const" and len(node.args) == 1:
+    if isinstance(node, ast.Call) and callee(node) == "const" and len(node.args) == 1:
         node = node.args[0]
     if isinstance(node, ast.Constant) and type(node.value) is int:
         return node
     return None
-
-
-def _single_int_bindings(tree: ast.Module) -> dict[str, ast.Constant]:
-    """Module-level names assigned exactly once anywhere, to an int literal."""
-    counts: dict[str, int] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            counts[node.id] = counts.get(node.id, 0) + 1
-    bindings = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            literal = _int_literal(node.value)
-            if literal is not None and counts[node.targets[0].id] == 1:
-                bindings[node.targets[0].id] = literal
-    return bindings
 
 
 def _pin_mode_is_input(call: ast.Call) -> bool | None:
@@ -93,7 +74,7 @@ def _has_pull(call: ast.Call) -> bool:
 
 def find_pin_uses(tree: ast.Module) -> dict[int, _PinUse]:
     """Pin number → how the snippet uses it and where its literals are written."""
-    bindings = _single_int_bindings(tree)
+    bindings = {name: c for name, c in constant_bindings(tree).items() if type(c.value) is int}
     parents = {
         id(child): node
         for node in ast.walk(tree)
@@ -101,7 +82,7 @@ def find_pin_uses(tree: ast.Module) -> dict[int, _PinUse]:
         for child in [*node.args, *(k.value for k in node.keywords)]
     }
     uses: dict[int, _PinUse] = {}
-    for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call) and _callee(n) == "Pin"):
+    for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call) and callee(n) == "Pin"):
         arg = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "id"), None)
         literal = _int_literal(arg)
         if literal is None and isinstance(arg, ast.Name):
@@ -110,9 +91,9 @@ def find_pin_uses(tree: ast.Module) -> dict[int, _PinUse]:
             continue
         use = uses.setdefault(literal.value, _PinUse())
         parent = parents.get(id(call))
-        is_adc = parent is not None and _callee(parent) == "ADC"
+        is_adc = parent is not None and callee(parent) == "ADC"
         use.needs_adc |= is_adc
-        use.hardware_peripheral |= parent is not None and _callee(parent) in _HARDWARE_PERIPHERALS
+        use.hardware_peripheral |= parent is not None and callee(parent) in _HARDWARE_PERIPHERALS
         use.needs_output |= not is_adc and (_pin_mode_is_input(call) is not True or _has_pull(call))
         position = (literal.lineno, literal.col_offset)
         if position not in use.literal_positions:
@@ -127,11 +108,11 @@ def _ints_of(node: ast.expr | None, bindings: dict[str, ast.expr]) -> set[int]:
     literal = _int_literal(node)
     if literal is not None:
         return {literal.value}
-    if isinstance(node, ast.Call) and _callee(node) == "Pin" and node.args:
+    if isinstance(node, ast.Call) and callee(node) == "Pin" and node.args:
         return _ints_of(node.args[0], bindings)
     if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
         return {value for element in node.elts for value in _ints_of(element, bindings)}
-    if isinstance(node, ast.Call) and _callee(node) == "range" and all(_int_literal(a) for a in node.args):
+    if isinstance(node, ast.Call) and callee(node) == "range" and all(_int_literal(a) for a in node.args):
         bounds = [_int_literal(a).value for a in node.args]
         return set(range(*bounds)) if len(bounds) <= 3 and len(range(*bounds)) <= 48 else set()
     return set()
@@ -155,7 +136,7 @@ def occupied_pins(tree: ast.Module) -> set[int]:
     }
     taken: set[int] = set()
     for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
-        name = _callee(call)
+        name = callee(call)
         first = call.args[0] if call.args else None
         if name == "Pin" and isinstance(first, ast.Name) and first.id in loop_values:
             taken |= _ints_of(loop_values[first.id], bindings)
