@@ -2,9 +2,13 @@
 
 Documents (PDF books, Markdown/reST sources): each code block takes its request from a
 caption ("Listing 3: An example program that ..."), else the lead-in prose before it
-("To blink the LED, ...", "The following code reads ..."), else its section heading
-("Blinking an LED"); page furniture between the prose and the listing is skipped. The
-earlier listings of the document are the context that completes the snippet
+("To blink the LED, ...", "The following code reads ..."), else its section heading when
+that reads as a job ("Blinking an LED"; a title such as "Constructors" is no request);
+page furniture between the prose and the listing is skipped. When the text gives no
+request a maker would type, a complete snippet that does a hardware job is asked for by
+what its code does (``describe``). A listing the text shows as what not to do ("Don't do
+this:", "This example illustrates a subtle source of bugs") is rejected. The earlier
+listings of the document are the context that completes the snippet
 (``snippet.complete_snippet``). ``.py`` sources give a module pair (docstring or leading
 comment → the module) and one pair per documented top-level function and class, with
 the imports and constants the body needs.

@@ -1,12 +1,13 @@
 """Requests in a user's words, made from what the text gives (no model calls).
 
 The text around a listing yields a *task* (a bare verb phrase: "blink the LED") or a
-*topic* (a noun phrase: "hardware I2C bus"): from a lead-in sentence ("To blink the LED,
-configure ...", "The following code reads ...", "Let's define a function that ..."), a
-caption, a heading ("Blinking an LED", "SIXTEEN HARDWARE I2C BUS") or a docstring
-("Decode a bytestring ...", "Returns the temperature"). Each form has its own templates
-(imperatives and questions), and the specifics the code uses (pins, library, frequency,
-board) are written into the request, as a user would ("Blink the LED on GP25").
+*topic* (a noun phrase: "a small async server"): from a lead-in sentence ("To blink the
+LED, configure ...", "The following code reads ...", "Let's define a function that ..."),
+a caption, a heading that names a job ("Blinking an LED"; a section title such as
+"Hardware I2C bus" gives none) or a docstring ("Decode a bytestring ...", "Returns the
+temperature"). Each form has its own templates (imperatives and questions), and the
+specifics the code uses (pins, library, delay, frequency, board) are written into the
+request, as a user would ("Blink the LED on GP25 every 500 ms").
 The rephrase augmentation draws other phrasings from the same templates.
 """
 
