@@ -60,7 +60,9 @@ def _apply(pair: MinedPair, chosen: list[str], rng: random.Random, board: str | 
                 applied.append(name)
         elif name == "numbers":
             varied = vary_numbers(code, instruction, rng, board)
-            if varied is not None:
+            # New values teach copying only where the request states them: its own words, or a description.
+            described_later = "describe" in chosen and describe_code(code, board, random.Random(0)) is not None
+            if varied is not None and (varied.instruction != instruction or described_later):
                 code, instruction = varied.code, varied.instruction
                 applied.append(name)
         elif name == "describe":

@@ -72,9 +72,9 @@ def say_seconds(seconds: float, rng: random.Random) -> str:
         options.append(f"{_g(seconds * 1e6)} µs")
     elif not options:
         options.append(f"{_g(ms)} ms")
-    options += [
-        word for word, value in _SPOKEN_SECONDS.items() if value == seconds and not word.startswith(("every", "once"))
-    ]
+    # "every second", "once a second" and "for a second" are periods or durations, not amounts.
+    periods = ("every", "once", "for")
+    options += [word for word, value in _SPOKEN_SECONDS.items() if value == seconds and not word.startswith(periods)]
     return rng.choice(options)
 
 
