@@ -261,6 +261,10 @@ def _timer(facts: _Facts, rng: random.Random) -> str | None:
         hertz = float(freq[0].value)
         whole_ms = abs(1000 / hertz - round(1000 / hertz)) < 1e-9
         when = rng.choice([f"at {say_rate(hertz, rng)}"] + [say_period(1 / hertz, rng)] * whole_ms)
+    elif len(period) == 2:
+        # Two timers (the quickref's ONE_SHOT and PERIODIC pair): said by their periods, not their modes.
+        first, second = (say_seconds(p.seconds(), rng) for p in period)
+        return _choose(rng, [f"start two timers, one with a {first} period and one with {second}"])
     else:
         return None
     return _choose(rng, [f"run a function {when} from a hardware timer", f"use a timer callback {when}"])
