@@ -48,16 +48,19 @@ from pipeline.train.settings import TrainSettings
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 PROBE_STEPS = 6
+PROBE_LOG_EVERY = 2  # the first logging window is warm-up, left out of tokens/s: the probe needs more than one
 EVAL_RESERVE = 0.15  # share of the budget kept for evaluations, export and scoring
 
 
 def build_inputs(work: Path, pdf_inbox: Path, ops: dict | None = None) -> ArtifactStore:
     """Corpus, tokenizer and shards of the real library, built once by the real pipeline; ``ops``
-    is run config for those stages (``{asset: {field: value}}``, as `mpyforge run --config` takes)."""
+    is run config for those stages (``{asset: {field: value}}``, as `mpyforge run --config` takes).
+    With ``ops`` the pipeline always runs: it rebuilds only what the config makes stale."""
     store = ArtifactStore(work / "artifacts")
     try:
         store.current("token_shards")
-        return store
+        if not ops:
+            return store
     except LookupError:
         pass
     cwd = work / "cwd"
@@ -175,7 +178,7 @@ def train_for_budget(store: ArtifactStore, work: Path, family: str, budget_s: fl
         eval_tokens=32_768,
     )
     probe_dir = work / f"probe-{family}"
-    every = dict(log_every=PROBE_STEPS, eval_every=PROBE_STEPS, save_every=PROBE_STEPS)
+    every = dict(log_every=PROBE_LOG_EVERY, eval_every=PROBE_STEPS, save_every=PROBE_STEPS)
     probe = run_training(TrainSettings(**base, output_dir=str(probe_dir), max_steps=PROBE_STEPS, **every))
     shutil.rmtree(probe_dir)
     left = budget_s * (1 - EVAL_RESERVE) - (time.monotonic() - started)

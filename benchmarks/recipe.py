@@ -35,7 +35,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.quality import EVAL_RESERVE, PROBE_STEPS, SHARED, build_inputs, model_bits_per_byte, val_code_files
+from benchmarks import quality
 from pipeline.corpus.build import CORPUS_FILE
 
 TRAINING_ASSETS = {"base_checkpoint": "pretrain", "instruct_checkpoint": "sft"}
@@ -71,10 +71,28 @@ class Row:
         return hashlib.sha256(json.dumps(self.data_ops, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def resolve_row(name: str, overrides: dict) -> Row:
-    """A row's overrides split into data-stage config, training fields per mode and benchmark knobs."""
+def parse_sets(items: list[str]) -> dict:
+    """``--set asset.field=value`` (a YAML scalar, as `mpyforge run --set` reads it) as ``{asset: {field: value}}``."""
+    import yaml
+
+    sets: dict[str, dict] = {}
+    for item in items:
+        target, sep, raw = item.partition("=")
+        asset, dot, field = target.strip().partition(".")
+        if not (sep and dot and asset and field):
+            raise ValueError(f"--set {item!r}: expected asset.field=value, e.g. base_checkpoint.eval_tokens=16384")
+        sets.setdefault(asset, {})[field] = yaml.safe_load(raw)
+    return sets
+
+
+def resolve_row(name: str, overrides: dict, common: dict | None = None) -> Row:
+    """A row's overrides (then ``common``, the ``--set``s of every row) split into data-stage config,
+    training fields per mode and benchmark knobs."""
     data, train, knobs = {}, {}, dict(RECIPE_KNOBS)
-    for asset, fields in overrides.items():
+    merged = {asset: dict(fields) if isinstance(fields, dict) else fields for asset, fields in overrides.items()}
+    for asset, fields in (common or {}).items():
+        merged[asset] = {**merged.get(asset, {}), **fields}
+    for asset, fields in merged.items():
         if not isinstance(fields, dict):
             raise ValueError(f"row {name!r}: {asset} must map field names to values, got {fields!r}")
         if asset == RECIPE_KEY:
@@ -91,13 +109,13 @@ def resolve_row(name: str, overrides: dict) -> Row:
     return Row(name, overrides, data, train, knobs)
 
 
-def chosen_rows(names: str | None, rows: dict[str, dict] = ROWS) -> list[Row]:
+def chosen_rows(names: str | None, rows: dict[str, dict] = ROWS, common: dict | None = None) -> list[Row]:
     """``--rows`` (comma-separated names; all when None) resolved, in the order given."""
     wanted = list(rows) if names is None else [n.strip() for n in names.split(",") if n.strip()]
     unknown = [n for n in wanted if n not in rows]
     if unknown:
         raise ValueError(f"--rows: unknown row {unknown[0]!r} (rows: {', '.join(rows)})")
-    return [resolve_row(name, rows[name]) for name in wanted]
+    return [resolve_row(name, rows[name], common) for name in wanted]
 
 
 # --- one (row, seed) ------------------------------------------------------------------------------
@@ -117,22 +135,29 @@ def stage_settings(row: Row, mode: str, seed: int, wired: dict):
 
 
 def train_stage(settings, budget_s: float) -> dict:
-    """Probe the speed, then train the planned steps or what the budget affords, whichever is fewer."""
+    """Probe the speed, then train the planned steps or what the budget affords, whichever is fewer.
+
+    The budget pays for the val evaluations too (every ``eval_every`` steps and once at the end, over
+    ``eval_tokens`` or the whole val split): on a busy CPU one evaluation can cost minutes.
+    """
+    from pipeline.train.data import open_split
     from pipeline.train.run import run_training
 
     started = time.monotonic()
     probe_dir = Path(settings.output_dir + "-probe")
     shutil.rmtree(probe_dir, ignore_errors=True)
-    every = dict(log_every=PROBE_STEPS, eval_every=PROBE_STEPS, save_every=PROBE_STEPS)
-    probe = run_training(
-        dataclasses.replace(
-            settings, output_dir=str(probe_dir), export_dir=None, max_steps=PROBE_STEPS, eval_tokens=16_384, **every
-        )
-    )
+    steps = quality.PROBE_STEPS
+    every = dict(log_every=quality.PROBE_LOG_EVERY, eval_every=steps, save_every=steps)
+    probe_settings = dict(output_dir=str(probe_dir), export_dir=None, max_steps=steps, eval_tokens=16_384, **every)
+    probe = run_training(dataclasses.replace(settings, **probe_settings))
     shutil.rmtree(probe_dir)
     planned = settings.max_steps or max(1, probe["token_budget"] // probe["tokens_per_step"])
-    left = budget_s * (1 - EVAL_RESERVE) - (time.monotonic() - started)
-    affordable = int(left * probe["tokens_per_second"] / probe["tokens_per_step"])
+    left = budget_s * (1 - quality.EVAL_RESERVE) - (time.monotonic() - started)
+    probe_evals = [entry["eval_runtime"] for entry in probe["log_history"] if "eval_runtime" in entry]
+    val_tokens = open_split(Path(settings.shards_dir), settings.stream, "val").num_tokens
+    eval_s = statistics.fmean(probe_evals) * min(settings.eval_tokens, val_tokens) / probe["val_tokens_evaluated"]
+    step_s = probe["tokens_per_step"] / probe["tokens_per_second"]
+    affordable = int((left - eval_s) / (step_s + eval_s / settings.eval_every))
     steps = max(settings.log_every, min(planned, affordable) // settings.log_every * settings.log_every)
     shutil.rmtree(settings.output_dir, ignore_errors=True)
     metrics = run_training(dataclasses.replace(settings, max_steps=steps))
@@ -144,6 +169,8 @@ def train_stage(settings, budget_s: float) -> dict:
         "budget_capped": steps < planned,
         "val_loss": round(metrics["final_val_loss"], 4),
         "stopped": metrics["stopped_reason"],
+        "probe_tokens_per_second": round(probe["tokens_per_second"]),
+        "probe_eval_s": round(eval_s, 1),
         "wall_s": round(time.monotonic() - started, 1),
     }
 
@@ -192,7 +219,7 @@ def run_one(row: Row, seed_index: int, store, run_dir: Path, opts: argparse.Name
 
         model = AutoModelForCausalLM.from_pretrained(base["model_dir"]).eval()
         tokenizer = AutoTokenizer.from_pretrained(base["model_dir"])
-        bits = round(model_bits_per_byte(model, tokenizer, val_files, base["seq_len"]), 3)
+        bits = round(quality.model_bits_per_byte(model, tokenizer, val_files, base["seq_len"]), 3)
     gguf = q4_k_m(Path(sft["model_dir"]), run_dir)
     return {
         "row": row.name,
@@ -200,6 +227,7 @@ def run_one(row: Row, seed_index: int, store, run_dir: Path, opts: argparse.Name
         "overrides": row.overrides,
         "minutes": opts.minutes,
         "tasks": opts.tasks,
+        "set": opts.sets,
         "hf": task_result(Path(sft["model_dir"]), opts.tasks),
         "q4_k_m": task_result(gguf, opts.tasks),
         "families": len(_families(opts.tasks)),
@@ -214,6 +242,20 @@ def _families(tasks: str) -> set[str]:
     from pipeline.evaluate.score import chosen_tasks
 
     return {task.family for task in chosen_tasks(tasks)}
+
+
+def data_store(row: Row, opts: argparse.Namespace):
+    """The row's corpus, pairs, tokenizer and shards. A row that configures these stages starts from a
+    copy of the defaults' build, so only what its config makes stale is rebuilt (by the code of now),
+    and what it leaves alone is the very data the baseline trains on."""
+    baseline = quality.build_inputs(opts.work, opts.pdf_inbox)
+    if not row.data_key:
+        return baseline
+    target = opts.work / "data" / row.data_key
+    if not (target / "artifacts").is_dir():
+        for part in ("artifacts", "cwd", "home"):
+            shutil.copytree(opts.work / part, target / part, symlinks=True, dirs_exist_ok=True)
+    return quality.build_inputs(target, opts.pdf_inbox, row.data_ops)
 
 
 # --- the table -----------------------------------------------------------------------------------
@@ -257,19 +299,22 @@ def results_table(lines: list[dict]) -> str:
     return "\n".join(out)
 
 
-def read_results(path: Path, minutes: float, tasks: str) -> list[dict]:
-    """The lines of ``path`` measured at this budget and on these tasks."""
+def read_results(path: Path, minutes: float, tasks: str, sets: dict) -> list[dict]:
+    """The lines of ``path`` measured at this budget, on these tasks, with these ``--set``s."""
     if not path.is_file():
         return []
     lines = [json.loads(text) for text in path.read_text().splitlines() if text.strip()]
-    return [line for line in lines if line["minutes"] == minutes and line["tasks"] == tasks]
+    return [line for line in lines if (line["minutes"], line["tasks"], line["set"]) == (minutes, tasks, sets)]
 
 
 # --- command line --------------------------------------------------------------------------------
 
 
 def plan_lines(rows: list[Row], opts: argparse.Namespace) -> list[str]:
-    lines = [f"budget {opts.minutes} min per model (base share of it: per row), tasks {opts.tasks!r}, work {opts.work}"]
+    lines = [
+        f"budget {opts.minutes} min per model (base share of it: per row), tasks {opts.tasks!r}, "
+        f"every row with {json.dumps(opts.sets)}, work {opts.work}"
+    ]
     for row in rows:
         data = opts.work / "data" / row.data_key if row.data_key else opts.work
         lines.append(
@@ -287,18 +332,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tasks", default="*", help="task ids (glob) or 'demo', as `mpyforge eval --tasks`")
     parser.add_argument("--work", type=Path, default=Path("/tmp/mpyforge-quality"), help="quality.py's --work")
     parser.add_argument("--bpb-files", type=int, default=60, help="val .py files for bits/byte (0: skip)")
-    parser.add_argument("--pdf-inbox", type=Path, default=SHARED / "realpdf")
+    parser.add_argument("--pdf-inbox", type=Path, default=quality.SHARED / "realpdf")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="ASSET.FIELD=VALUE", help="run config for every row"
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the rows and what each overrides, then stop")
     opts = parser.parse_args(argv)
     if opts.seeds < 1 or opts.minutes <= 0:
         parser.error("--seeds must be >= 1 and --minutes > 0")
+    try:
+        opts.sets = parse_sets(opts.set)
+    except ValueError as err:
+        parser.error(str(err))
     return opts
 
 
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(argv)
     try:
-        rows = chosen_rows(opts.rows)
+        rows = chosen_rows(opts.rows, ROWS, opts.sets)
         for row in rows:
             for mode in TRAINING_ASSETS.values():
                 stage_settings(row, mode, BASE_SEED, {})  # a wrong field fails now, not an hour in
@@ -308,8 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(plan_lines(rows, opts)), flush=True)
     if opts.dry_run:
         return 0
-    if not (SHARED / "realcorpus").is_dir() or not (SHARED / "realpdf").is_dir():
-        print(f"recipe.py: {SHARED}/realcorpus and realpdf are needed (they are not part of the project)")
+    if not (quality.SHARED / "realcorpus").is_dir() or not (quality.SHARED / "realpdf").is_dir():
+        print(f"recipe.py: {quality.SHARED}/realcorpus and realpdf are needed (they are not part of the project)")
         return 2
     import torch
 
@@ -318,17 +370,14 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     results = out_dir / "results.jsonl"
     # Every row's data first: a wrong data-stage field (checked by `mpyforge run`) fails before any training.
-    stores = {}
-    for row in rows:
-        data_work = opts.work / "data" / row.data_key if row.data_key else opts.work
-        data_work.mkdir(parents=True, exist_ok=True)
-        stores[row.name] = build_inputs(data_work, opts.pdf_inbox, row.data_ops)
+    stores = {row.name: data_store(row, opts) for row in rows}
     val_files = []
     if opts.bpb_files:  # every row is scored on the same files: the first row's val .py files
-        val_files = val_code_files(stores[rows[0].name].current("corpus").path / CORPUS_FILE)[: opts.bpb_files]
+        val_files = quality.val_code_files(stores[rows[0].name].current("corpus").path / CORPUS_FILE)[: opts.bpb_files]
     for row in rows:
         store = stores[row.name]
-        done = {line["seed"] for line in read_results(results, opts.minutes, opts.tasks) if line["row"] == row.name}
+        measured = read_results(results, opts.minutes, opts.tasks, opts.sets)
+        done = {line["seed"] for line in measured if line["row"] == row.name}
         for index in range(opts.seeds):
             if BASE_SEED + index in done:
                 continue
@@ -338,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
                 handle.write(json.dumps(line) + "\n")
             print(json.dumps(line), flush=True)
             shutil.rmtree(run_dir, ignore_errors=True)
-    table = results_table(read_results(results, opts.minutes, opts.tasks))
+    table = results_table(read_results(results, opts.minutes, opts.tasks, opts.sets))
     (out_dir / "table.md").write_text(table + "\n")
     print(table)
     return 0

@@ -32,6 +32,17 @@ def test_every_row_trains_with_the_assets_settings_and_its_own_fields():
     assert recipe.stage_settings(lr_row, "pretrain", 0, {}).lr is None  # the base keeps its planned rate
 
 
+def test_sets_apply_to_every_row_over_its_own_fields():
+    common = recipe.parse_sets(["instruct_checkpoint.eval_tokens=16384", "bpe_tokenizer.min_frequency=3"])
+    assert common == {"instruct_checkpoint": {"eval_tokens": 16384}, "bpe_tokenizer": {"min_frequency": 3}}
+    rows = {row.name: row for row in recipe.chosen_rows("baseline,SFT lr 2e-4", recipe.ROWS, common)}
+    assert rows["SFT lr 2e-4"].train_ops == {"sft": {"lr": 2e-4, "eval_tokens": 16384}}
+    assert rows["SFT lr 2e-4"].overrides == recipe.ROWS["SFT lr 2e-4"]  # the table shows the row's own lever
+    assert rows["baseline"].data_ops == {"bpe_tokenizer": {"min_frequency": 3}}
+    with pytest.raises(ValueError, match="--set 'eval_tokens=1': expected asset.field=value"):
+        recipe.parse_sets(["eval_tokens=1"])
+
+
 @pytest.mark.parametrize(
     "rows, names, message",
     [
@@ -69,6 +80,7 @@ def _line(row: str, seed: int, q4: float, hf: float, families: int, minutes: flo
         "overrides": recipe.ROWS[row],
         "minutes": minutes,
         "tasks": tasks,
+        "set": {},
         "hf": result(hf),
         "q4_k_m": result(q4),
         "families": 12,
@@ -95,5 +107,6 @@ def test_table_shows_means_and_each_seed(tmp_path):
     path = tmp_path / "results.jsonl"
     other = [_line("baseline", 2, 0.5, 0.5, 1, minutes=2.0), _line("baseline", 3, 0.5, 0.5, 1, tasks="blink/*")]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines + other))
-    assert recipe.read_results(path, 45.0, "*") == lines
-    assert recipe.read_results(tmp_path / "absent.jsonl", 45.0, "*") == []
+    assert recipe.read_results(path, 45.0, "*", {}) == lines
+    assert recipe.read_results(path, 45.0, "*", {"base_checkpoint": {"eval_tokens": 1}}) == []
+    assert recipe.read_results(tmp_path / "absent.jsonl", 45.0, "*", {}) == []
