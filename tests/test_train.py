@@ -16,9 +16,12 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
 
 from models.presets import PresetError, resolve_preset
+from pipeline.common.prompt_format import BOS, format_prompt
+from pipeline.evaluate.dev_tasks import dev_tasks_for
 from pipeline.train.callbacks import NonFiniteLossError
 from pipeline.train.data import IGNORE_INDEX, TokenBlockDataset, TokenizerMismatchError, open_split
-from pipeline.train.generate import generate_hf
+from pipeline.train.dev_eval import DevTasks
+from pipeline.train.generate import generate_hf, greedy_batch, greedy_continuation, load_hf
 from pipeline.train.model import build_model
 from pipeline.train.run import run_training
 from tests.fixtures_training import make_shards, make_tokenizer, read_metrics, tiny_settings
@@ -112,8 +115,53 @@ def test_sft_from_the_base_checkpoint(pretrained, inputs, tmp_path):
     )
     metrics = run_training(settings)
     assert metrics["preset"]["family"] == "gpt2"  # the base checkpoint's preset wins
-    assert metrics["learning_rate"] == 5e-5 and metrics["steps"] == 10
+    assert metrics["learning_rate"] == settings.sft_lr and metrics["steps"] == 10
     assert math.isfinite(metrics["final_val_loss"])
+
+
+@pytest.mark.slow
+def test_sft_keeps_the_checkpoint_that_passes_the_most_dev_tasks(pretrained, inputs, tmp_path):
+    shards_dir, tokenizer_dir = inputs
+    settings = tiny_settings(
+        tmp_path,
+        shards_dir,
+        tokenizer_dir,
+        mode="sft",
+        init_from=pretrained["llama"]["model_dir"],
+        max_steps=10,
+        eval_every=5,
+        save_every=5,
+        log_every=5,
+        dev_tasks=2,
+        dev_max_new_tokens=16,
+    )
+    sandbox = dev_tasks_for(settings, print)
+    answered: list[list[str]] = []
+
+    def first_evaluation_passes(answers: list[str]) -> list[bool]:
+        # The answers really run on the board; a model this small passes nothing, so the first
+        # evaluation's first answer is declared passing to see the checkpoint it belongs to kept.
+        verdicts = sandbox.judge(answers)
+        answered.append(answers)
+        return [True, *verdicts[1:]] if len(answered) == 1 else verdicts
+
+    metrics = run_training(settings, dev=DevTasks(sandbox.task_ids, sandbox.prompts, first_evaluation_passes))
+    evals = {e["step"]: e for e in metrics["log_history"] if "eval_dev_pass_rate" in e}
+    assert evals[10]["eval_loss"] < evals[5]["eval_loss"]  # val loss alone would keep step 10
+    assert metrics["final_val_loss"] == evals[5]["eval_loss"]
+    assert metrics["dev_pass_rate_by_step"] == {5: 0.5, 10: 0.0} and metrics["dev_passed"] == 1
+    assert len(answered) == 2 and all(len(group) == 2 for group in answered)  # not again for the final evaluate
+    assert metrics["dev_eval_s"] > 0
+    kept = AutoModelForCausalLM.from_pretrained(metrics["model_dir"]).state_dict()
+    step5 = AutoModelForCausalLM.from_pretrained(settings.checkpoint_dir / "checkpoint-5").state_dict()
+    assert all(torch.equal(kept[name], step5[name]) for name in kept)
+
+
+@pytest.mark.slow
+def test_batched_greedy_answers_equal_one_at_a_time(pretrained):
+    model, tokenizer = load_hf(Path(pretrained["llama"]["model_dir"]))
+    texts = [format_prompt("Blink an LED"), format_prompt("Read the ADC on GP26 every 500 ms and print it"), BOS]
+    assert greedy_batch(model, tokenizer, texts, 12) == [greedy_continuation(model, tokenizer, t, 12) for t in texts]
 
 
 def test_sft_labels_hide_the_prompt_from_the_loss(inputs):

@@ -43,7 +43,7 @@ def continuations(
     Temperature 0 is greedy (``n`` identical answers); above it, ``n`` samples drawn with ``seed``.
     ``temperature`` None is ``decoding``'s.
     """
-    input_ids = torch.tensor([tokenizer.encode(text)])
+    input_ids = torch.tensor([tokenizer.encode(text)], device=model.device)
     torch.manual_seed(seed)
     with torch.no_grad():
         output = model.generate(
@@ -52,12 +52,29 @@ def continuations(
             num_return_sequences=n,
             **hf_generate_kwargs(decoding, max_new_tokens, temperature),
         )
-    texts = []
-    for row in output[:, input_ids.shape[1] :].tolist():
-        if SPECIAL_TOKEN_IDS[EOS] in row:
-            row = row[: row.index(SPECIAL_TOKEN_IDS[EOS])]
-        texts.append(tokenizer.decode(row, skip_special_tokens=False))
-    return texts
+    return [_up_to_eos(tokenizer, row) for row in output[:, input_ids.shape[1] :].tolist()]
+
+
+def greedy_batch(model, tokenizer, texts: list[str], max_new_tokens: int, decoding: DecodingSettings = DECODING):
+    """Greedy continuations of several ``texts`` in one ``generate`` call (left-padded, masked), each
+    up to ``<eos>``; ``max_new_tokens`` must leave room after the longest text. One call instead of one
+    per text: a small model's generation is dominated by the per-token overhead, not the batch."""
+    ids = [tokenizer.encode(text) for text in texts]
+    longest = max(map(len, ids))
+    pad = SPECIAL_TOKEN_IDS[PAD]
+    input_ids = torch.tensor([[pad] * (longest - len(row)) + row for row in ids], device=model.device)
+    mask = torch.tensor([[0] * (longest - len(row)) + [1] * len(row) for row in ids], device=model.device)
+    with torch.no_grad():
+        output = model.generate(
+            input_ids, attention_mask=mask, **hf_generate_kwargs(decoding, max_new_tokens, temperature=0.0)
+        )
+    return [_up_to_eos(tokenizer, row) for row in output[:, longest:].tolist()]
+
+
+def _up_to_eos(tokenizer, row: list[int]) -> str:
+    if SPECIAL_TOKEN_IDS[EOS] in row:
+        row = row[: row.index(SPECIAL_TOKEN_IDS[EOS])]
+    return tokenizer.decode(row, skip_special_tokens=False)
 
 
 def greedy_continuation(model, tokenizer, text: str, max_new_tokens: int) -> str:

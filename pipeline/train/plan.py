@@ -1,10 +1,10 @@
 """Defaults from the data and the model: what a run does when the user leaves a knob unset.
 
-* learning rate: the preset size's rate (``models.presets.PRETRAIN_LR``); SFT a fixed low one;
+* learning rate: the preset size's rate (``models.presets.PRETRAIN_LR``); SFT ``sft_lr``;
 * sequence length: the longest power of two up to the model's context at which the val split
   still holds ``MIN_EVAL_BLOCKS`` blocks and the train split one batch, so a small library
   trains at 64 or 128 tokens instead of failing on a 512-token block;
-* token budget: ``max_epochs`` passes over the train split, capped at ``tokens_per_parameter``
+* token budget: ``max_epochs`` (SFT: ``sft_epochs``) passes over the train split, capped at ``tokens_per_parameter``
   tokens per model parameter (Chinchilla's ~20, Hoffmann et al. 2022), since repeating data
   beyond ~4 epochs stops paying (Muennighoff et al. 2023, "Scaling Data-Constrained Language
   Models": up to 4 epochs are almost as good as fresh data);
@@ -27,7 +27,6 @@ from models.presets import PRETRAIN_LR, ModelPreset
 from models.sizing import parameter_count
 from pipeline.train.settings import TrainSettings
 
-SFT_LR = 5e-5  # SFT starts from a trained base and must not wash it out
 MIN_SEQ_LEN = 64
 MIN_EVAL_BLOCKS = 2  # one val block is a noisy signal for early stopping and best-model choice
 DEFAULT_BATCH = 16  # sequences per device per micro-step when the budget is large enough
@@ -103,7 +102,8 @@ def plan_run(
     if settings.token_budget is not None:
         budget = settings.token_budget
     else:
-        budget = int(min(settings.max_epochs * train_tokens, settings.tokens_per_parameter * parameter_count(preset)))
+        epochs = settings.sft_epochs if settings.mode == "sft" else settings.max_epochs
+        budget = int(min(epochs * train_tokens, settings.tokens_per_parameter * parameter_count(preset)))
 
     def steps(batch: int, length: int) -> int:
         return budget // (batch * settings.grad_accum * length * world_size)
@@ -126,7 +126,7 @@ def plan_run(
     if settings.lr is not None:
         lr = settings.lr
     else:
-        lr = SFT_LR if settings.mode == "sft" else PRETRAIN_LR[preset.size]
+        lr = settings.sft_lr if settings.mode == "sft" else PRETRAIN_LR[preset.size]
     eval_blocks = min(settings.eval_tokens, val_tokens) // seq_len
     eval_blocks -= eval_blocks % world_size  # each process evaluates as many blocks
     if eval_blocks == 0:

@@ -24,6 +24,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -55,9 +56,10 @@ from pipeline.train.callbacks import (
     ThroughputCallback,
 )
 from pipeline.train.data import TokenBlockDataset, check_one_tokenizer, open_split, unigram_loss
+from pipeline.train.dev_eval import SELECTION_METRIC, DevTaskCallback, DevTasks, dev_metrics
 from pipeline.train.device import DeviceInfo, child_device, refuse_data_parallel, resolve_device
 from pipeline.train.memory import TrainingOutOfMemory, clear_oom_report, out_of_memory_message, write_oom_report
-from pipeline.train.model import build_model
+from pipeline.train.model import build_model, context_length
 from pipeline.train.outputs import (
     LOSS_CURVE_FILE,
     METRICS_FILE,
@@ -97,7 +99,10 @@ def _prepare_model(settings: TrainSettings, vocab_size: int) -> tuple[ModelPrese
     return preset, use_causal_attention(model)
 
 
-def training_arguments(settings: TrainSettings, device: DeviceInfo, plan: RunPlan) -> TrainingArguments:
+def training_arguments(
+    settings: TrainSettings, device: DeviceInfo, plan: RunPlan, select_by_dev: bool = False
+) -> TrainingArguments:
+    """``select_by_dev``: keep the checkpoint (and stop early) by dev tasks passed, then val loss."""
     lr = plan.learning_rate
     return TrainingArguments(
         output_dir=str(settings.checkpoint_dir),
@@ -118,9 +123,9 @@ def training_arguments(settings: TrainSettings, device: DeviceInfo, plan: RunPla
         save_strategy="steps",
         save_steps=settings.save_every,
         save_total_limit=2,
-        load_best_model_at_end=settings.early_stopping_patience > 0,
-        metric_for_best_model="eval_loss",
-        greater_is_better=False,
+        load_best_model_at_end=settings.early_stopping_patience > 0 or select_by_dev,
+        metric_for_best_model=SELECTION_METRIC if select_by_dev else "eval_loss",
+        greater_is_better=select_by_dev,
         prediction_loss_only=True,
         logging_steps=settings.log_every,
         logging_nan_inf_filter=False,  # else a NaN loss is replaced by the mean and the guard never sees it
@@ -181,17 +186,18 @@ def _restore_finished(trainer: Trainer, checkpoint: Path) -> None:
     trainer.model.load_state_dict(weights)
 
 
-def run_training(settings: TrainSettings, pipes=None) -> dict:
+def run_training(settings: TrainSettings, pipes=None, dev: DevTasks | None = None) -> dict:
     """Train as ``settings`` says and return the run's metrics (also in ``metrics.json``).
 
     ``pipes`` is an open Dagster Pipes context (or None): logs stream to it. Rank 0 holds the
-    run directory's lock for the whole run (the other ranks follow it).
+    run directory's lock for the whole run (the other ranks follow it). ``dev``: the tasks an SFT
+    run is judged by at each evaluation (``pipeline.evaluate.dev_tasks``); None judges by val loss.
     """
     settings.validate()
     rank, world_size = _world()
     lock = RunLock(Path(settings.output_dir)) if rank == 0 else contextlib.nullcontext()
     with lock:
-        return _train(settings, pipes, rank, world_size)
+        return _train(settings, pipes, rank, world_size, dev if settings.mode == "sft" else None)
 
 
 def _progress_printer(pipes):
@@ -203,7 +209,7 @@ def _progress_printer(pipes):
     return emit
 
 
-def _train(settings: TrainSettings, pipes, rank: int, world_size: int) -> dict:
+def _train(settings: TrainSettings, pipes, rank: int, world_size: int, dev: DevTasks | None) -> dict:
     started = time.time()
     emit = _progress_printer(pipes)
     device = resolve_device(settings.device, settings.precision)
@@ -242,12 +248,18 @@ def _train(settings: TrainSettings, pipes, rank: int, world_size: int) -> dict:
         callbacks.append(ProgressCallback(emit))
     if pipes is not None:
         callbacks.append(PipesLogCallback(pipes))
+    dev_callback = None
+    if dev is not None and dev.prompts:
+        dev_callback = DevTaskCallback(
+            dev, tokenizer, context_length(model.config), settings.dev_max_new_tokens, emit if rank == 0 else None
+        )
+        callbacks.append(dev_callback)  # before early stopping, which reads what it adds
     if settings.early_stopping_patience > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
     callbacks.append(FinalCheckpoint())  # last: it sees the early-stopping decision of this evaluation
     trainer = Trainer(
         model=model,
-        args=training_arguments(settings, device, plan),
+        args=training_arguments(settings, device, plan, select_by_dev=dev_callback is not None),
         train_dataset=train_data,
         eval_dataset=val_data,
         data_collator=default_data_collator,
@@ -270,6 +282,10 @@ def _train(settings: TrainSettings, pipes, rank: int, world_size: int) -> dict:
             _restore_finished(trainer, Path(last_checkpoint))
         else:
             trainer.train(resume_from_checkpoint=last_checkpoint)
+        if dev_callback is not None:
+            # These weights were judged at their own evaluation, and training is over: nothing to stop.
+            dev_callback.active = False
+            trainer.remove_callback(EarlyStoppingCallback)
         final_eval = trainer.evaluate()
     except torch.OutOfMemoryError as err:
         peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else None
@@ -305,7 +321,7 @@ def _train(settings: TrainSettings, pipes, rank: int, world_size: int) -> dict:
         "max_steps": plan.max_steps,
         "tokens": trainer.state.global_step * plan.tokens_per_step,
         "resumed_from": last_checkpoint,
-        "stopped_reason": "stopped early: val loss stopped improving"
+        "stopped_reason": f"stopped early: {'dev tasks and ' if dev_callback else ''}val loss stopped improving"
         if stopped_early
         else f"ran all {plan.max_steps} steps",
         "final_train_loss": train_losses[-1] if train_losses else None,
@@ -315,6 +331,8 @@ def _train(settings: TrainSettings, pipes, rank: int, world_size: int) -> dict:
         "tokens_per_second": overall.get("tokens_per_second"),
         "mfu": overall.get("mfu"),
         "wall_time_s": time.time() - started,
+        **dev_metrics(history, trainer.state.best_metric, trainer.args.load_best_model_at_end),
+        "dev_eval_s": round(dev_callback.seconds, 2) if dev_callback else None,
         "log_history": history,
     }
     if trainer.is_world_process_zero():
@@ -327,7 +345,12 @@ def _train(settings: TrainSettings, pipes, rank: int, world_size: int) -> dict:
     return metrics
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    dev_tasks: Callable[[TrainSettings, Callable[[str], None]], DevTasks | None] | None = None,
+) -> int:
+    """``dev_tasks(settings, warn)``, from a layer that can run answers (``python -m
+    pipeline.evaluate.dev_tasks``), gives an SFT run the tasks it is judged by, or None."""
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
         print("usage: python -m pipeline.train.run CONFIG.json", file=sys.stderr)
@@ -344,7 +367,9 @@ def main(argv: list[str] | None = None) -> int:
         print(child.note, file=sys.stderr, flush=True)
     with pipes_session(rank) as pipes:
         # The asset commits the exported directory and reports it (metrics.json holds the numbers).
-        run_training(settings, pipes)
+        warn = _progress_printer(pipes) if rank == 0 else lambda line: None
+        dev = dev_tasks(settings, warn) if dev_tasks and settings.mode == "sft" else None
+        run_training(settings, pipes, dev)
     return 0
 
 

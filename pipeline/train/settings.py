@@ -28,14 +28,16 @@ class TrainSettings:
     output_dir: str = ""  # FIXED per run config: checkpoints live here so a re-run resumes
     export_dir: str | None = None  # final HF directory; default <output_dir>/model
     # Unset knobs are sized from the data and the model (pipeline.train.plan).
-    token_budget: int | None = None  # training tokens (None: max_epochs of the train split, capped by size)
-    max_epochs: float = 4.0  # passes over the train split when token_budget is None
+    token_budget: int | None = None  # training tokens (None: epochs of the train split, capped by size)
+    max_epochs: float = 4.0  # pretraining: passes over the train split when token_budget is None
+    sft_epochs: float = 3.0  # SFT: passes over the instruction pairs when token_budget is None
     tokens_per_parameter: float = 20.0  # cap on the derived budget (Chinchilla-optimal ~20)
     max_steps: int | None = None  # overrides the budget
     batch_size: int | None = None  # sequences per device per micro-step (None: 16, fewer for a small budget)
     grad_accum: int = 1
     seq_len: int | None = None  # None: the longest power of two up to the context the splits can feed
-    lr: float | None = None  # None: the preset size's rate for pretrain (models.presets.PRETRAIN_LR), 5e-5 for sft
+    lr: float | None = None  # None: the preset size's rate for pretrain (models.presets.PRETRAIN_LR), sft_lr for sft
+    sft_lr: float = 3e-4  # SFT's peak learning rate when lr is None (pipeline.train.plan says why)
     min_lr_ratio: float = 0.1  # cosine floor as a fraction of lr (Chinchilla's lr/10)
     warmup_ratio: float = 0.02
     weight_decay: float = 0.1
@@ -43,7 +45,11 @@ class TrainSettings:
     save_every: int = 100  # steps between checkpoints; a multiple of eval_every
     log_every: int = 10
     eval_tokens: int = 262_144  # val tokens per evaluation (a fixed prefix of the val split)
-    early_stopping_patience: int = 3  # evaluations without val improvement before stopping; 0 = off
+    early_stopping_patience: int = 3  # evaluations without improvement before stopping; 0 = off
+    # SFT: at every evaluation, answer this many dev tasks of the task suite greedily and run them on the
+    # simulated board; the checkpoint kept is the best by (dev tasks passed, then val loss). 0 = off.
+    dev_tasks: int = 8
+    dev_max_new_tokens: int = 128  # tokens per dev answer
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "auto"  # auto | bf16-mixed | fp16-mixed | fp32
     compile: bool = False  # torch.compile the model
@@ -79,6 +85,9 @@ class TrainSettings:
             "log_every",
             "eval_tokens",
             "max_epochs",
+            "sft_epochs",
+            "sft_lr",
+            "dev_max_new_tokens",
             "tokens_per_parameter",
         ):
             if getattr(self, name) <= 0:
@@ -86,8 +95,9 @@ class TrainSettings:
         for name in ("max_steps", "token_budget", "seq_len", "lr", "batch_size"):
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ValueError(f"TrainSettings.{name} must be positive when given, got {getattr(self, name)}")
-        if self.early_stopping_patience < 0:
-            raise ValueError(f"TrainSettings.early_stopping_patience must be >= 0, got {self.early_stopping_patience}")
+        for name in ("early_stopping_patience", "dev_tasks"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"TrainSettings.{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.min_lr_ratio <= 1:
             raise ValueError(f"TrainSettings.min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
         if not 0 <= self.warmup_ratio < 1:
