@@ -106,7 +106,9 @@ def train_checkpoint(
         f"training in {run_dir} on {device.name} ({device.memory_bytes / 2**30:.1f} GiB, {device.precision}); "
         f"{child.note}"
     )
-    command = [*gpu.launcher(sys.executable), "-m", "pipeline.train.run", str(settings_file)]
+    # An SFT run is judged by its dev tasks as well: that trainer lives with the task suite it imports.
+    module = "pipeline.evaluate.dev_tasks" if settings.mode == "sft" else "pipeline.train.run"
+    command = [*gpu.launcher(sys.executable), "-m", module, str(settings_file)]
     try:
         pipes.run(command=command, context=context, env={"PYTHONUNBUFFERED": "1", **child.env, **launcher_env()})
     except Exception:
