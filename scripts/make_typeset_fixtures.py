@@ -21,7 +21,10 @@ named by the file name's suffix:
   texlive-latex-recommended lmodern``.
 
 The Markdown understood is what the sources use: ``#`` headings, paragraphs, fenced code
-blocks and inline code. Usage: ``python scripts/make_typeset_fixtures.py [NAME ...]``.
+blocks and inline code; for Sphinx, a paragraph opening with ``.. `` is a reStructuredText
+directive passed through with its indented body (``.. function:: reset()``: the API
+reference's signature lines, which are no code blocks of the truth). Usage:
+``python scripts/make_typeset_fixtures.py [NAME ...]``.
 """
 
 from __future__ import annotations
@@ -71,7 +74,10 @@ extensions = []
 latex_engine = "xelatex"
 latex_use_xindy = False
 latex_documents = [("index", "fixture.tex", "mpyforge fixture", "mpyforge", "howto")]
-latex_elements = {"papersize": "a4paper", "pointsize": "10pt"}
+latex_elements = {"papersize": "a4paper", "pointsize": "10pt", "printindex": ""}
+# No index pages: their entries (a module name alone on a row, in monospace) are not
+# what the fixtures measure, and the extractor has no rule for them.
+latex_domain_indices = False
 """
 # pandoc --listings leaves the listing style to the document; this is the common one
 # (monospace, bold keywords, italic comments, long lines broken onto the next row).
@@ -87,18 +93,22 @@ def inline_html(line: str) -> str:
 
 
 def parse_markdown(text: str) -> list[tuple[str, object]]:
-    """("heading", (level, text)), ("paragraph", [lines]) and ("code", [lines]) in order."""
+    """("heading", (level, text)), ("paragraph", [lines]), ("code", [lines]) and
+    ("directive", [lines]) in order."""
     parts: list[tuple[str, object]] = []
     paragraph: list[str] = []
 
     def flush() -> None:
         if paragraph:
-            parts.append(("paragraph", [*paragraph]))
+            kind = "directive" if paragraph[0].startswith(".. ") else "paragraph"
+            parts.append((kind, [*paragraph]))
             paragraph.clear()
 
     lines = iter(text.split("\n"))
     for line in lines:
-        if line.startswith("```"):
+        if paragraph and paragraph[0].startswith(".. ") and (line.startswith(" ") or not line):
+            paragraph.append(line.rstrip())  # the directive's own lines keep their indentation
+        elif line.startswith("```"):
             flush()
             code = []
             for code_line in lines:
@@ -111,6 +121,8 @@ def parse_markdown(text: str) -> list[tuple[str, object]]:
             level = len(line) - len(line.lstrip("#"))
             parts.append(("heading", (level, line[level:].strip())))
         elif line.strip():
+            if line.startswith(".. ") or (paragraph and paragraph[0].startswith(".. ")):
+                flush()
             paragraph.append(line.strip())
         else:
             flush()
@@ -121,6 +133,8 @@ def parse_markdown(text: str) -> list[tuple[str, object]]:
 def markdown_to_html(text: str, title: str, style: str) -> str:
     parts: list[str] = []
     for kind, value in parse_markdown(text):
+        if kind == "directive":
+            raise SystemExit(f"{title}: reStructuredText directives can only be typeset by Sphinx")
         if kind == "code":
             parts.append(f"<pre><code>{html.escape(chr(10).join(value))}</code></pre>")
         elif kind == "heading":
@@ -140,6 +154,8 @@ def markdown_to_rst(text: str) -> str:
             language = "pycon" if any(line.startswith(">>>") for line in value) else "python"
             body = "\n".join(f"   {line}" if line else "" for line in value)
             parts.append(f".. code-block:: {language}\n\n{body}")
+        elif kind == "directive":
+            parts.append("\n".join(value).rstrip())
         elif kind == "heading":
             level, heading = value
             parts.append(f"{heading}\n{RST_UNDERLINES[level] * len(heading)}")
