@@ -22,6 +22,10 @@ LINE_NUMBER = re.compile(r"^ *(\d+)(?= |$)")
 MIN_NUMBERED_LINES = 2
 # A step between neighbouring glyphs up to this many advances is one cell (two would be a skipped space).
 CELL_STEP_LIMIT = 1.5
+# How far (in cells) a row's start may sit off the listing's column grid and still be a source
+# column: LaTeX ``listings`` starts a wrapped row at a 20 pt break indent, 0.3 cell off the grid.
+GRID_SLACK = 0.15
+OPENERS, CLOSERS = ("(", "[", "{"), (")", "]", "}")
 
 
 def _advance(lines: list[TextLine]) -> float:
@@ -81,24 +85,80 @@ def layout_code_lines(lines: list[TextLine], pitch: float, frame: TextFrame | No
 
     A gap of k line pitches between two lines of the same page holds k - 1 empty lines.
     A row the typesetter marked as a wrap (``TextLine.continued``) is joined to the row
-    above; so is an unmarked wrap (``_soft_wrap``).
+    above; so is an unmarked wrap (``_soft_wrap``), unless the row is the source's own
+    continuation of a bracket left open (``_bracket_continuation``).
     """
     inked = [g for line in lines for g in line.glyphs if g.text not in BLANKS]
     left = min(g.x0 for g in inked)
     advance = _advance(lines)
     out: list[str] = []
+    openers: list[float] = []
+    statement_x = left  # where the source line now open starts
     for previous, line in zip([None, *lines], lines):
         row = _columns(line, left, advance)
         if previous is not None and line.continued:
             out[-1] = join_marked_wrap(out[-1], row)
-            continue
-        if previous is not None and _soft_wrap(previous, line, left, advance, out, row):
+        elif (
+            previous is not None
+            and not _bracket_continuation(previous, line, openers, statement_x, left, advance)
+            and _soft_wrap(previous, line, left, advance, out, row)
+        ):
             out[-1] = join_unmarked_wrap(out[-1], row, previous.glyphs[-1].text in BLANKS)
-            continue
-        if previous is not None and pitch > 0:
-            out.extend([""] * _blank_rows(previous, line, pitch, frame or TextFrame()))
-        out.append(row)
+        else:
+            if previous is not None and pitch > 0:
+                out.extend([""] * _blank_rows(previous, line, pitch, frame or TextFrame()))
+            out.append(row)
+            if not openers:
+                statement_x = _first_inked(line).x0
+        openers = _open_brackets(line.glyphs, openers, advance)
     return out
+
+
+def _first_inked(line: TextLine):
+    return next(g for g in line.glyphs if g.text not in BLANKS)
+
+
+def _open_brackets(glyphs, openers: list[float], advance: float) -> list[float]:
+    """``openers`` (where a row aligned under each bracket still open starts: the cell after
+    it, innermost last) carried over one more row; brackets in quotes or a comment do not count."""
+    openers = list(openers)
+    quote = None
+    for i, g in enumerate(glyphs):
+        if quote is not None:
+            quote = None if g.text == quote else quote
+        elif g.text in ("'", '"'):
+            quote = g.text
+        elif g.text == "#":
+            break
+        elif g.text in OPENERS:
+            openers.append(glyphs[i + 1].x0 if i + 1 < len(glyphs) else g.x0 + advance)
+        elif g.text in CLOSERS and openers:
+            openers.pop()
+    return openers
+
+
+def _bracket_continuation(
+    previous: TextLine, line: TextLine, openers: list[float], statement_x: float, left: float, advance: float
+) -> bool:
+    """Whether ``line`` is a source line of its own inside a bracket the rows above left open.
+
+    PEP 8 continues a bracketed expression on a row aligned under the opening bracket
+    (``network.LAN(mdc=...,`` / ``phy_type=...``) or, after a bracket ending the row, on a
+    row indented past the statement's start. A typesetter's wrap starts elsewhere: a
+    browser's at the box's left, at or left of the statement; LaTeX ``listings``' at its
+    break indent, off the column grid; Sphinx marks its own. So the row must start on the
+    grid, and aligned under the innermost open bracket or, hanging, right of the statement.
+    """
+    if not openers:
+        return False
+    start = _first_inked(line).x0
+    column = (start - left) / advance
+    if abs(column - round(column)) > GRID_SLACK:
+        return False
+    if abs(start - openers[-1]) <= GRID_SLACK * advance:
+        return True
+    ends_open = [g for g in previous.glyphs if g.text not in BLANKS][-1].text in OPENERS
+    return ends_open and start > statement_x + advance / 2
 
 
 def _soft_wrap(previous: TextLine, line: TextLine, left: float, advance: float, rows: list[str], row: str) -> bool:

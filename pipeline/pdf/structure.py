@@ -1,9 +1,10 @@
 """Text lines -> heading, prose and code blocks.
 
 * Code: runs of consecutive all-monospace lines (a line with inline code among prose
-  glyphs stays prose), split where the filled background or frame around the rows
-  changes (two listings set one right after the other, on one page or across a break)
-  or, for listings on no background, where a gap is off the rows' baseline grid.
+  glyphs stays prose, and so does an API reference's signature line, ``is_signature``),
+  split where the filled background or frame around the rows changes (two listings set
+  one right after the other, on one page or across a break) or, for listings on no
+  background, where a gap is off the rows' baseline grid.
   Runs continue across page breaks, because running headers, footers and continuation
   notes have already been removed, so a listing split by a page is joined again.
 * Headings: lines set larger than the body size (or all bold), ranked by size into
@@ -20,7 +21,7 @@ from collections import Counter
 
 from pipeline.pdf.blocks import Block, reflow_prose
 from pipeline.pdf.code import code_block_text, text_frame
-from pipeline.pdf.layout import TextLine, modal_pitch
+from pipeline.pdf.layout import BLANKS, BOLD_FONT_NAME, TextLine, modal_pitch
 
 HEADING_SIZE_RATIO = 1.15  # a line this much larger than body text is a heading
 MAX_HEADING_WORDS = 20
@@ -29,6 +30,12 @@ SENTENCE_END = (".", "!", "?", ":")
 # Points a listing row may sit off its baseline grid: glyph tops differ by up to ~0.2 pt
 # between a listing's regular, bold and italic fonts (measured on the pandoc/listings PDFs).
 GRID_TOLERANCE = 0.5
+# A signature line as Sphinx prints it: an optional annotation, the dotted prefix, the name,
+# and the parameters when all of them are in monospace (no parameter names, which are italic).
+SIGNATURE = re.compile(
+    r"(?:(?:class|exception|async|classmethod|staticmethod|property) )?"
+    r"(?P<prefix>(?:[A-Za-z_]\w*\.)*)(?P<name>[A-Za-z_]\w*)(?P<args>\([^()]*\))?"
+)
 
 
 def normalize_title(text: str) -> str:
@@ -54,6 +61,34 @@ def _heading_levels(lines: list[TextLine], body: float) -> dict[float, int]:
     """Heading sizes ranked largest first: level 1, 2, ...; bold body-size headings rank last."""
     sizes = sorted({line.size for line in lines if _is_heading_line(line, body)}, reverse=True)
     return {size: min(rank, 6) for rank, size in enumerate(sizes, start=1)}
+
+
+def is_signature(line: TextLine) -> bool:
+    """Whether a monospace line is an API reference's signature ("desc") line, not code.
+
+    Sphinx sets the object's name in bold monospace and the module or class prefix and the
+    parentheses in regular monospace (``machine.`` + **reset** + ``()``, ``machine.`` +
+    **mem32**); a syntax-highlighted listing bolds keywords, class and module names, and
+    (LaTeX ``listings``) builtins such as ``print`` or ``cmp`` before their parentheses,
+    but seldom a name right after a regular dot. So: the line is a dotted name with
+    optional parameters, the name's glyphs are all bold and the prefix's and parameters'
+    glyphs none, and there is a prefix.
+    """
+    match = SIGNATURE.fullmatch(line.text) if line.mono else None
+    if match is None or not match.group("prefix"):
+        return False
+    inked = [g for g in line.glyphs if g.text not in BLANKS]
+    if "".join(g.text for g in inked) != line.text.replace(" ", ""):
+        return False  # a glyph of several characters: no character-to-glyph match
+
+    def bold(group: str) -> list[bool]:
+        if match.group(group) is None:
+            return []
+        start = len(line.text[: match.start(group)].replace(" ", ""))
+        width = len(match.group(group).replace(" ", ""))
+        return [bool(BOLD_FONT_NAME.search(g.font)) for g in inked[start : start + width]]
+
+    return all(bold("name")) and not any(bold("prefix") + bold("args"))
 
 
 def _listing_ends(previous: TextLine, line: TextLine, boxes_bottom: float, pitch: float) -> bool:
@@ -82,10 +117,13 @@ def _listing_ends(previous: TextLine, line: TextLine, boxes_bottom: float, pitch
 
 
 def _runs(lines: list[TextLine], body: float, code_pitch: float) -> list[tuple[str, list[TextLine]]]:
-    """Consecutive lines of one kind: ("code" | "heading" | "prose", lines)."""
+    """Consecutive lines of one kind: ("code" | "heading" | "prose" | "signature", lines)."""
     boxes_bottom = max((line.box[3] for line in lines if line.box), default=0.0)
     runs: list[tuple[str, list[TextLine]]] = []
     for line in lines:
+        if is_signature(line):
+            runs.append(("signature", [line]))  # one paragraph per signature, whatever follows
+            continue
         kind = "code" if line.mono else "heading" if _is_heading_line(line, body) else "prose"
         previous = runs[-1][1][-1] if runs else None
         if runs and runs[-1][0] == kind and (kind != "heading" or previous.size == line.size):
@@ -130,6 +168,8 @@ def lines_to_blocks(lines: list[TextLine], doc_id: str, outline: dict[str, int])
         if kind == "code":
             text, session = code_block_text(run, code_pitch, frame)
             add("code", 0, text, run[0].page, session)
+        elif kind == "signature":
+            add("prose", 0, run[0].text, run[0].page)
         elif kind == "heading":
             title = " ".join(line.text for line in run)
             level = outline.get(normalize_title(title), levels[run[0].size])
