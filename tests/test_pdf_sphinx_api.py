@@ -127,3 +127,14 @@ def test_a_row_aligned_under_an_open_bracket_is_its_own_line():
     assert [block.text for block in blocks_of(page, [BOX]) if block.kind == "code"] == [
         f"{first}\n              strict=True)"
     ]
+
+
+def test_a_row_hanging_after_a_bracket_that_ends_the_row_is_its_own_line():
+    # Braces inside the string do not count; the bracket that ends the row does.
+    first = 'log("temperature {:.1f} C, pressure {:.1f} hPa, humidity {:.1f} %, t {} ms".format('
+    page = glyphs([(MONO, first)], 200.0) + glyphs(
+        [(MONO, "t, p, h, time.ticks_ms()))")], 200.0 + PITCH, x=72.0 + 4 * ADVANCE
+    )
+    assert [block.text for block in blocks_of(page, [BOX]) if block.kind == "code"] == [
+        f"{first}\n    t, p, h, time.ticks_ms()))"
+    ]
