@@ -74,10 +74,7 @@ extensions = []
 latex_engine = "xelatex"
 latex_use_xindy = False
 latex_documents = [("index", "fixture.tex", "mpyforge fixture", "mpyforge", "howto")]
-latex_elements = {"papersize": "a4paper", "pointsize": "10pt", "printindex": ""}
-# No index pages: their entries (a module name alone on a row, in monospace) are not
-# what the fixtures measure, and the extractor has no rule for them.
-latex_domain_indices = False
+latex_elements = {"papersize": "a4paper", "pointsize": "10pt"}
 """
 # pandoc --listings leaves the listing style to the document; this is the common one
 # (monospace, bold keywords, italic comments, long lines broken onto the next row).

@@ -3,10 +3,11 @@
 ``data/typeset_fixtures/machine_api_sphinx.pdf`` is built by ``scripts/make_typeset_fixtures.py``
 with Sphinx's LaTeX builder and xelatex from ``machine_api_sphinx.md``, whose fenced blocks are
 the truth. Sphinx sets a signature line ("desc" line) in FreeMono with the object's name in
-FreeMonoBold (``machine.`` + **reset** + ``()``); a listing beside them holds a call whose
-arguments are aligned under its opening bracket over three rows, rows long enough that the
-next word would not have fitted on the row above. The glyph-level tests pin the same rules on
-layouts the fixture does not have.
+FreeMonoBold (``machine.`` + **reset** + ``()``), and its index a module name alone on a
+FreeMono row; a listing beside them holds a call whose arguments are aligned under its
+opening bracket over three rows, rows long enough that the next word would not have fitted
+on the row above. The glyph-level tests pin the same rules on layouts the fixture does not
+have.
 """
 
 from pathlib import Path
@@ -53,6 +54,14 @@ def test_signature_lines_are_prose_of_their_own_not_code(blocks):
     assert [block.text for block in signatures] == SIGNATURES
     assert {block.kind for block in signatures} == {"prose"}
     assert not [code for code in code_of(blocks) if any(sig in code.split("\n") for sig in SIGNATURES)]
+
+
+def test_index_entries_alone_on_a_monospace_row_are_not_code(blocks):
+    index = [block for block in blocks if block.page == blocks[-1].page]  # the last page
+    assert [(block.kind, block.text) for block in index if block.text in ("machine", "module")] == [
+        ("prose", "machine"),
+        ("prose", "module"),
+    ]
 
 
 def test_a_call_aligned_under_its_bracket_keeps_its_three_rows(blocks):
@@ -105,6 +114,14 @@ def blocks_of(page: list[Glyph], boxes=()) -> list[Block]:
 def test_a_listing_row_that_is_no_signature_stays_code(row):
     page = glyphs([(SERIF, "Try:")], 180.0) + glyphs(row, 200.0)
     assert [block.kind for block in blocks_of(page)] == ["prose", "code"]
+
+
+@pytest.mark.parametrize("boxed", [True, False])
+def test_a_lone_unboxed_row_is_code_only_where_some_listing_has_no_box(boxed):
+    listing = glyphs([(MONO, "x = 1")], 200.0) + glyphs([(MONO, "y = 2")], 200.0 + PITCH)
+    page = listing + glyphs([(SERIF, "Then:")], 240.0) + glyphs([(MONO, "tim")], 260.0)
+    kinds = [(block.kind, block.text) for block in blocks_of(page, [BOX] if boxed else [])]
+    assert kinds[-1] == ("prose" if boxed else "code", "tim")
 
 
 def test_a_bold_builtin_before_its_parentheses_is_no_signature():

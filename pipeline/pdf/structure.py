@@ -1,7 +1,8 @@
 """Text lines -> heading, prose and code blocks.
 
 * Code: runs of consecutive all-monospace lines (a line with inline code among prose
-  glyphs stays prose, and so does an API reference's signature line, ``is_signature``),
+  glyphs stays prose, and so do an API reference's signature line, ``is_signature``, and
+  a lone unboxed row where listings are boxed, ``_lone_rows``),
   split where the filled background or frame around the rows changes (two listings set
   one right after the other, on one page or across a break) or, for listings on no
   background, where a gap is off the rows' baseline grid.
@@ -117,12 +118,13 @@ def _listing_ends(previous: TextLine, line: TextLine, boxes_bottom: float, pitch
 
 
 def _runs(lines: list[TextLine], body: float, code_pitch: float) -> list[tuple[str, list[TextLine]]]:
-    """Consecutive lines of one kind: ("code" | "heading" | "prose" | "signature", lines)."""
+    """Consecutive lines of one kind: ("code" | "heading" | "prose" | "label", lines); a
+    label is one monospace line that is text of its own (``is_signature``, ``_lone_rows``)."""
     boxes_bottom = max((line.box[3] for line in lines if line.box), default=0.0)
     runs: list[tuple[str, list[TextLine]]] = []
     for line in lines:
         if is_signature(line):
-            runs.append(("signature", [line]))  # one paragraph per signature, whatever follows
+            runs.append(("label", [line]))  # one paragraph per signature, whatever follows
             continue
         kind = "code" if line.mono else "heading" if _is_heading_line(line, body) else "prose"
         previous = runs[-1][1][-1] if runs else None
@@ -133,7 +135,19 @@ def _runs(lines: list[TextLine], body: float, code_pitch: float) -> list[tuple[s
             runs[-1][1].append(line)
         else:
             runs.append((kind, [line]))
-    return runs
+    return _lone_rows(runs)
+
+
+def _lone_rows(runs: list[tuple[str, list[TextLine]]]) -> list[tuple[str, list[TextLine]]]:
+    """Runs with each lone monospace row outside any box made a label, in a document that
+    sets every listing of several rows in a box (Sphinx, browsers, Asciidoctor): such a row
+    is no listing but an index entry (Sphinx's index sets ``machine`` alone above its
+    ``module, 1``) or a term set in code. Where some listing has no box (LaTeX
+    ``listings``), a one-row listing looks the same, so nothing changes."""
+    listings = [run for kind, run in runs if kind == "code" and len(run) > 1]
+    if not listings or any(line.box is None for run in listings for line in run):
+        return runs
+    return [("label" if kind == "code" and len(run) == 1 and run[0].box is None else kind, run) for kind, run in runs]
 
 
 def _paragraphs(lines: list[TextLine], pitch: float) -> list[list[TextLine]]:
@@ -168,7 +182,7 @@ def lines_to_blocks(lines: list[TextLine], doc_id: str, outline: dict[str, int])
         if kind == "code":
             text, session = code_block_text(run, code_pitch, frame)
             add("code", 0, text, run[0].page, session)
-        elif kind == "signature":
+        elif kind == "label":
             add("prose", 0, run[0].text, run[0].page)
         elif kind == "heading":
             title = " ".join(line.text for line in run)
