@@ -15,7 +15,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
 
-from models.presets import PresetError, resolve_preset
+from models.presets import PRETRAIN_LR, PresetError, resolve_preset
 from pipeline.common.prompt_format import BOS, format_prompt
 from pipeline.evaluate.dev_tasks import dev_tasks_for
 from pipeline.train.callbacks import NonFiniteLossError
@@ -115,7 +115,7 @@ def test_sft_from_the_base_checkpoint(pretrained, inputs, tmp_path):
     )
     metrics = run_training(settings)
     assert metrics["preset"]["family"] == "gpt2"  # the base checkpoint's preset wins
-    assert metrics["learning_rate"] == settings.sft_lr and metrics["steps"] == 10
+    assert metrics["learning_rate"] == settings.sft_lr_scale * PRETRAIN_LR["tiny"] and metrics["steps"] == 10
     assert math.isfinite(metrics["final_val_loss"])
 
 

@@ -78,7 +78,7 @@ def test_budget_is_epochs_of_the_train_split_capped_by_model_size():
     # SFT's budget is sft_epochs (not max_epochs) passes, at sft_lr.
     assert tuned.token_budget == int(sft.sft_epochs * 400_000) != int(sft.max_epochs * 400_000)
     assert (tuned.seq_len, tuned.batch_size) == (512, MIN_BATCH) and tuned.max_steps == tuned.token_budget // (4 * 512)
-    assert tuned.learning_rate == sft.sft_lr
+    assert tuned.learning_rate == sft.sft_lr_scale * PRETRAIN_LR["5m"]
     # What the user sets stays as set.
     fixed = TrainSettings(shards_dir="s", tokenizer_dir="t", output_dir="o", seq_len=256, batch_size=16)
     assert plan_run(fixed, preset, 1_000_000, 50_000, 1).tokens_per_step == 16 * 256

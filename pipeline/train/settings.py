@@ -36,8 +36,8 @@ class TrainSettings:
     batch_size: int | None = None  # sequences per device per micro-step (None: 16, fewer for a small budget)
     grad_accum: int = 1
     seq_len: int | None = None  # None: the longest power of two up to the context the splits can feed
-    lr: float | None = None  # None: the preset size's rate for pretrain (models.presets.PRETRAIN_LR), sft_lr for sft
-    sft_lr: float = 3e-4  # SFT's peak learning rate when lr is None (pipeline.train.plan says why)
+    lr: float | None = None  # None: the preset size's rate (models.presets.PRETRAIN_LR); for sft times sft_lr_scale
+    sft_lr_scale: float = 0.5  # SFT's peak rate as a fraction of the size's pretraining rate (pipeline.train.plan)
     min_lr_ratio: float = 0.1  # cosine floor as a fraction of lr (Chinchilla's lr/10)
     warmup_ratio: float = 0.02
     weight_decay: float = 0.1
@@ -86,7 +86,7 @@ class TrainSettings:
             "eval_tokens",
             "max_epochs",
             "sft_epochs",
-            "sft_lr",
+            "sft_lr_scale",
             "dev_max_new_tokens",
             "tokens_per_parameter",
         ):
