@@ -225,10 +225,8 @@ def run_one(row: Row, seed_index: int, store, run_dir: Path, opts: argparse.Name
         "row": row.name,
         "seed": seed,
         "overrides": row.overrides,
-        "minutes": opts.minutes,
-        "tasks": opts.tasks,
-        "set": opts.sets,
-        "hf": task_result(Path(sft["model_dir"]), opts.tasks),
+        **measured_as(opts),
+        "hf": task_result(Path(sft["model_dir"]), opts.hf_tasks) if opts.hf_tasks else None,
         "q4_k_m": task_result(gguf, opts.tasks),
         "families": len(_families(opts.tasks)),
         "bits_per_byte": bits,
@@ -262,6 +260,8 @@ def data_store(row: Row, opts: argparse.Namespace):
 
 
 def _pct(values: list[float]) -> str:
+    if not values:
+        return "–"
     mean = f"{100 * statistics.fmean(values):.1f} %"
     return mean if len(values) == 1 else f"{mean} ({', '.join(f'{100 * v:.1f}' for v in values)})"
 
@@ -291,7 +291,7 @@ def results_table(lines: list[dict]) -> str:
         out.append(
             f"| {name} | {overrides or 'defaults'} | {len(group)} "
             f"| {_pct([line['q4_k_m']['pass_at_1'] for line in group])} "
-            f"| {_pct([line['hf']['pass_at_1'] for line in group])} "
+            f"| {_pct([line['hf']['pass_at_1'] for line in group if line['hf']])} "
             f"| {_mean(families, 1)} of {group[0]['families']} "
             f"| {_mean([line['bits_per_byte'] for line in group], 3)} "
             f"| {_mean([line['train_minutes'] for line in group], 1)} |"
@@ -299,12 +299,17 @@ def results_table(lines: list[dict]) -> str:
     return "\n".join(out)
 
 
-def read_results(path: Path, minutes: float, tasks: str, sets: dict) -> list[dict]:
-    """The lines of ``path`` measured at this budget, on these tasks, with these ``--set``s."""
+def read_results(path: Path, opts: argparse.Namespace) -> list[dict]:
+    """The lines of ``path`` measured as ``opts`` measures: budget, tasks and ``--set``s."""
     if not path.is_file():
         return []
     lines = [json.loads(text) for text in path.read_text().splitlines() if text.strip()]
-    return [line for line in lines if (line["minutes"], line["tasks"], line["set"]) == (minutes, tasks, sets)]
+    return [line for line in lines if all(line.get(key) == value for key, value in measured_as(opts).items())]
+
+
+def measured_as(opts: argparse.Namespace) -> dict:
+    """What makes two lines comparable, recorded in each."""
+    return {"minutes": opts.minutes, "tasks": opts.tasks, "hf_tasks": opts.hf_tasks, "set": opts.sets}
 
 
 # --- command line --------------------------------------------------------------------------------
@@ -330,6 +335,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=3, help="training seeds per row")
     parser.add_argument("--rows", default=None, help=f"comma-separated row names (default all: {', '.join(ROWS)})")
     parser.add_argument("--tasks", default="*", help="task ids (glob) or 'demo', as `mpyforge eval --tasks`")
+    parser.add_argument(
+        "--hf-tasks", default=None, help="tasks the HF model answers (default: --tasks; '': none; it is the slow one)"
+    )
     parser.add_argument("--work", type=Path, default=Path("/tmp/mpyforge-quality"), help="quality.py's --work")
     parser.add_argument("--bpb-files", type=int, default=60, help="val .py files for bits/byte (0: skip)")
     parser.add_argument("--pdf-inbox", type=Path, default=quality.SHARED / "realpdf")
@@ -340,6 +348,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     opts = parser.parse_args(argv)
     if opts.seeds < 1 or opts.minutes <= 0:
         parser.error("--seeds must be >= 1 and --minutes > 0")
+    opts.hf_tasks = opts.tasks if opts.hf_tasks is None else opts.hf_tasks
     try:
         opts.sets = parse_sets(opts.set)
     except ValueError as err:
@@ -376,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         val_files = quality.val_code_files(stores[rows[0].name].current("corpus").path / CORPUS_FILE)[: opts.bpb_files]
     for row in rows:
         store = stores[row.name]
-        measured = read_results(results, opts.minutes, opts.tasks, opts.sets)
+        measured = read_results(results, opts)
         done = {line["seed"] for line in measured if line["row"] == row.name}
         for index in range(opts.seeds):
             if BASE_SEED + index in done:
@@ -387,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
                 handle.write(json.dumps(line) + "\n")
             print(json.dumps(line), flush=True)
             shutil.rmtree(run_dir, ignore_errors=True)
-    table = results_table(read_results(results, opts.minutes, opts.tasks, opts.sets))
+    table = results_table(read_results(results, opts))
     (out_dir / "table.md").write_text(table + "\n")
     print(table)
     return 0

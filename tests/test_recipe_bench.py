@@ -80,6 +80,7 @@ def _line(row: str, seed: int, q4: float, hf: float, families: int, minutes: flo
         "overrides": recipe.ROWS[row],
         "minutes": minutes,
         "tasks": tasks,
+        "hf_tasks": tasks,
         "set": {},
         "hf": result(hf),
         "q4_k_m": result(q4),
@@ -107,6 +108,12 @@ def test_table_shows_means_and_each_seed(tmp_path):
     path = tmp_path / "results.jsonl"
     other = [_line("baseline", 2, 0.5, 0.5, 1, minutes=2.0), _line("baseline", 3, 0.5, 0.5, 1, tasks="blink/*")]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines + other))
-    assert recipe.read_results(path, 45.0, "*", {}) == lines
-    assert recipe.read_results(path, 45.0, "*", {"base_checkpoint": {"eval_tokens": 1}}) == []
-    assert recipe.read_results(tmp_path / "absent.jsonl", 45.0, "*", {}) == []
+    assert recipe.read_results(path, recipe.parse_args(["--minutes", "45"])) == lines
+    assert recipe.read_results(path, recipe.parse_args(["--set", "base_checkpoint.eval_tokens=1"])) == []
+    assert recipe.read_results(path, recipe.parse_args(["--hf-tasks", ""])) == []
+    assert recipe.read_results(tmp_path / "absent.jsonl", recipe.parse_args([])) == []
+
+
+def test_a_run_without_hf_answers_shows_a_dash():
+    line = _line("baseline", 1, 0.1, 0.0, 1) | {"hf": None}
+    assert "| 10.0 % | – |" in recipe.results_table([line])
