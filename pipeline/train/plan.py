@@ -2,9 +2,9 @@
 
 * learning rate: the preset size's rate (``models.presets.PRETRAIN_LR``), for SFT times ``sft_lr_scale``
   (0.5). Measured on the sample library (tiny base, 3 epochs of its 17k SFT tokens, response-only val
-  loss): 2.908 at 5e-5 (the fixed SFT rate before), 2.626 at 3e-4, 2.366 at 1e-3 (half of tiny's 2e-3);
-  the real library's llama-5m at 5e-5 stopped early at 4.31 after 500 steps. Tied to the size's rate,
-  SFT never runs above the rate its base was pretrained at;
+  loss): 2.908 at 5e-5 (the fixed SFT rate before), 2.626 at 3e-4, 2.366 at 1e-3 (half of tiny's 2e-3),
+  2.530 at 3e-3; the real library's llama-5m at 5e-5 stopped early at 4.31 after 500 steps. Tied to
+  the size's rate, SFT never runs above the rate its base was pretrained at;
 * sequence length: the longest power of two up to the model's context at which the val split
   still holds ``MIN_EVAL_BLOCKS`` blocks and the train split one batch, so a small library
   trains at 64 or 128 tokens instead of failing on a 512-token block;
