@@ -17,9 +17,15 @@ One JSON line per (row, seed) goes to ``<work>/recipe/results.jsonl`` (a rerun s
 for the same budget and tasks) and the Markdown table for docs/benchmarks.md to ``table.md``.
 A row's ``recipe`` entry holds knobs of this benchmark, not of the pipeline (``base_share``).
 
+Besides ``--minutes`` of training, each (row, seed) costs its evaluations. Measured on 2 idle cores
+with a random llama-5m (answers run to the 256-token limit, the slow case): the 223-task suite
+takes 65 s from a GGUF (45 s answering, 20 s running) and about 6.5 min from the HF model (1.65 s
+per answer), hence ``--hf-tasks``. Bits per byte on 10 val files took 4 min on a busy machine.
+
     python -m benchmarks.recipe --dry-run                       # the rows and what each overrides
-    python -m benchmarks.recipe --minutes 45 --seeds 3          # every row: hours on 2 cores
-    python -m benchmarks.recipe --minutes 2 --seeds 1 --rows baseline --tasks 'blink/*'   # a smoke run
+    python -m benchmarks.recipe --minutes 45 --seeds 3          # every row: about 55 min per (row, seed)
+    python -m benchmarks.recipe --minutes 2 --seeds 1 --rows baseline --tasks 'blink/*' \
+        --set base_checkpoint.eval_tokens=16384 --set instruct_checkpoint.eval_tokens=16384   # a smoke run
 """
 
 from __future__ import annotations
