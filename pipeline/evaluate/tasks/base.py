@@ -1,14 +1,14 @@
 """The task record and the helpers every family uses to build tasks and their planted wrong answers.
 
-A family builds one ``Case`` per parameter set (board, pins, numbers) and one ``Task`` per phrasing
-of it: the phrasings share the world, the reference, the wrong answers and the check, so a runner
-may run each distinct program once.
+A family is a table of parameter sets (board, pins, numbers) and a function that makes one ``Case``
+of a row (``family``); a Case makes one ``Task`` per phrasing of it: the phrasings share the world,
+the reference, the wrong answers and the check, so a runner may run each distinct program once.
 """
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.evaluate.sandbox import RunResult
@@ -140,3 +140,17 @@ def case(
         check,
         world or {},
     )
+
+
+def family(rows: Sequence[tuple]) -> Callable[[Callable[..., Case]], Callable[[], list[Case]]]:
+    """A family's builder: the decorated function makes one row's Case, the builder one Case per row."""
+
+    def builder(one: Callable[..., Case]) -> Callable[[], list[Case]]:
+        def build() -> list[Case]:
+            return [one(*row) for row in rows]
+
+        build.__name__ = build.__qualname__ = one.__name__
+        build.__doc__ = one.__doc__
+        return build
+
+    return builder

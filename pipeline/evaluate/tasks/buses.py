@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipeline.evaluate.sandbox import RunResult
 from pipeline.evaluate.tasks import checks
-from pipeline.evaluate.tasks.base import BOARD_NAMES, Case, Check, Verdict, case, pin_name
+from pipeline.evaluate.tasks.base import BOARD_NAMES, Case, Check, Verdict, case, family, pin_name
 
 
 def _i2c(board: str, bus: int, sda: int, scl: int) -> str:
@@ -51,35 +51,30 @@ def scan_prints(result: RunResult, sda: int, scl: int, found: tuple[int, ...]) -
     return Verdict(True, f"scan on SDA {sda} / SCL {scl} printed {', '.join(map(hex, found))}")
 
 
-def i2c_scan() -> list[Case]:
-    out = []
-    for board, bus, sda, scl, found in SCAN:
-        words = _bus_words(board, bus, sda, scl)
-        scan = "print([hex(addr) for addr in i2c.scan()])\n"
-        out.append(
-            case(
-                "i2c_scan",
-                board,
-                f"{pin_name(board, sda).lower()}-{pin_name(board, scl).lower()}",
-                [
-                    f"Scan {words} and print the address of every device found in hex, with a 0x prefix.",
-                    f"Which I2C devices are on my {BOARD_NAMES[board]}? The bus is {words}. Print each "
-                    f"address as hex (0x..).",
-                ],
-                seconds=0.5,
-                world={"i2c": {hex(a): {} for a in found}},
-                reference=_i2c(board, bus, sda, scl) + scan,
-                wrong=[
-                    ("swapped_pins", _i2c(board, bus, scl, sda) + scan),
-                    ("decimal", _i2c(board, bus, sda, scl) + "print(i2c.scan())\n"),
-                    ("no_scan", _i2c(board, bus, sda, scl) + "print('scanning')\n"),
-                    ("raises", _i2c(board, bus, _BAD_SDA[board][bus], scl) + scan),
-                ],
-                check=Check(scan_prints, sda=sda, scl=scl, found=found),
-                topic="scan the I2C bus",
-            )
-        )
-    return out
+@family(SCAN)
+def i2c_scan(board, bus, sda, scl, found) -> Case:
+    words = _bus_words(board, bus, sda, scl)
+    scan = "print([hex(addr) for addr in i2c.scan()])\n"
+    return case(
+        "i2c_scan",
+        board,
+        f"{pin_name(board, sda).lower()}-{pin_name(board, scl).lower()}",
+        [
+            f"Scan {words} and print the address of every device found in hex, with a 0x prefix.",
+            f"Which I2C devices are on my {BOARD_NAMES[board]}? The bus is {words}. Print each address as hex (0x..).",
+        ],
+        seconds=0.5,
+        world={"i2c": {hex(a): {} for a in found}},
+        reference=_i2c(board, bus, sda, scl) + scan,
+        wrong=[
+            ("swapped_pins", _i2c(board, bus, scl, sda) + scan),
+            ("decimal", _i2c(board, bus, sda, scl) + "print(i2c.scan())\n"),
+            ("no_scan", _i2c(board, bus, sda, scl) + "print('scanning')\n"),
+            ("raises", _i2c(board, bus, _BAD_SDA[board][bus], scl) + scan),
+        ],
+        check=Check(scan_prints, sda=sda, scl=scl, found=found),
+        topic="scan the I2C bus",
+    )
 
 
 # --- I2C register read --------------------------------------------------------------------------
@@ -110,36 +105,32 @@ def register_printed(result: RunResult, sda: int, scl: int, addr: int, reg: int,
     return Verdict(True, f"read register {reg:#04x} at {addr:#04x} and printed {hex(value)}")
 
 
-def i2c_register() -> list[Case]:
-    out = []
-    for board, bus, sda, scl, device, addr, reg, value in REGISTER:
-        words = _bus_words(board, bus, sda, scl)
-        args = (board, bus, sda, scl)
-        out.append(
-            case(
-                "i2c_register",
-                board,
-                f"{device.lower()}-{addr:02x}-{reg:02x}",
-                [
-                    f"Read register {reg:#04x} of the {device} at I2C address {addr:#04x} on {words} and print "
-                    f"the byte in hex (0x..).",
-                    f"Check that my {device} answers: it sits at {addr:#04x} on {words} of my "
-                    f"{BOARD_NAMES[board]}. Read its ID register {reg:#04x} (one byte) and print it as hex.",
-                ],
-                seconds=0.5,
-                world={"i2c": {hex(addr): {f"0x{reg:02x}": [value]}}},
-                reference=_register_program(*args, addr, reg),
-                wrong=[
-                    ("wrong_register", _register_program(*args, addr, reg + 1)),
-                    ("wrong_address", _register_program(*args, addr + 1, reg)),
-                    ("decimal", _register_program(*args, addr, reg, show="value")),
-                    ("swapped_pins", _register_program(board, bus, scl, sda, addr, reg)),
-                ],
-                check=Check(register_printed, sda=sda, scl=scl, addr=addr, reg=reg, value=value),
-                topic="read an I2C register",
-            )
-        )
-    return out
+@family(REGISTER)
+def i2c_register(board, bus, sda, scl, device, addr, reg, value) -> Case:
+    words = _bus_words(board, bus, sda, scl)
+    args = (board, bus, sda, scl)
+    return case(
+        "i2c_register",
+        board,
+        f"{device.lower()}-{addr:02x}-{reg:02x}",
+        [
+            f"Read register {reg:#04x} of the {device} at I2C address {addr:#04x} on {words} and print "
+            f"the byte in hex (0x..).",
+            f"Check that my {device} answers: it sits at {addr:#04x} on {words} of my "
+            f"{BOARD_NAMES[board]}. Read its ID register {reg:#04x} (one byte) and print it as hex.",
+        ],
+        seconds=0.5,
+        world={"i2c": {hex(addr): {f"0x{reg:02x}": [value]}}},
+        reference=_register_program(*args, addr, reg),
+        wrong=[
+            ("wrong_register", _register_program(*args, addr, reg + 1)),
+            ("wrong_address", _register_program(*args, addr + 1, reg)),
+            ("decimal", _register_program(*args, addr, reg, show="value")),
+            ("swapped_pins", _register_program(board, bus, scl, sda, addr, reg)),
+        ],
+        check=Check(register_printed, sda=sda, scl=scl, addr=addr, reg=reg, value=value),
+        topic="read an I2C register",
+    )
 
 
 # --- SPI transfer -------------------------------------------------------------------------------
@@ -184,39 +175,35 @@ def jedec_id(result: RunResult, sck: int, mosi: int, miso: int, cs: int, baud: i
     return Verdict(True, f"JEDEC ID {ident} read at {baud} baud with CS on pin {cs}")
 
 
-def spi_transfer() -> list[Case]:
-    out = []
-    for board, bus, sck, mosi, miso, cs, baud, ident in SPI:
-        sck_name, mosi_name, miso_name, cs_name = (pin_name(board, n) for n in (sck, mosi, miso, cs))
-        mhz = f"{baud / 1e6:g} MHz" if baud >= 1_000_000 else f"{baud / 1000:g} kHz"
-        pins = f"SCK {sck_name}, MOSI {mosi_name}, MISO {miso_name}"
-        args = (board, bus, sck, mosi, miso, cs, baud)
-        out.append(
-            case(
-                "spi_transfer",
-                board,
-                f"spi{bus}-cs{cs}-{baud // 1000}khz",
-                [
-                    f"On SPI{bus} ({pins}) at {mhz}, with chip select on {cs_name} (active low), send the JEDEC ID "
-                    f"command 0x9F, read the 3-byte reply and print it in hex.",
-                    f"Identify the SPI flash on my {BOARD_NAMES[board]}: hardware SPI bus {bus} ({pins}), "
-                    f"{baud} baud, CS on {cs_name}. Pull CS low, write 0x9F, read 3 bytes, raise CS, print the hex.",
-                ],
-                seconds=0.5,
-                world={"spi_rx": "0x" + ident},
-                reference=_spi_program(*args),
-                wrong=[
-                    ("no_cs", _spi_program(*args, select=False)),
-                    ("wrong_baud", _spi_program(*args[:-1], baud * 10)),
-                    ("wrong_command", _spi_program(*args, command="0x90")),
-                    ("decimal", _spi_program(*args, show="list(data)")),
-                    ("raises", _spi_program(board, _NO_SPI_BUS[board], *args[2:])),
-                ],
-                check=Check(jedec_id, sck=sck, mosi=mosi, miso=miso, cs=cs, baud=baud, ident=ident),
-                topic="read an SPI flash ID",
-            )
-        )
-    return out
+@family(SPI)
+def spi_transfer(board, bus, sck, mosi, miso, cs, baud, ident) -> Case:
+    sck_name, mosi_name, miso_name, cs_name = (pin_name(board, n) for n in (sck, mosi, miso, cs))
+    mhz = f"{baud / 1e6:g} MHz" if baud >= 1_000_000 else f"{baud / 1000:g} kHz"
+    pins = f"SCK {sck_name}, MOSI {mosi_name}, MISO {miso_name}"
+    args = (board, bus, sck, mosi, miso, cs, baud)
+    return case(
+        "spi_transfer",
+        board,
+        f"spi{bus}-cs{cs}-{baud // 1000}khz",
+        [
+            f"On SPI{bus} ({pins}) at {mhz}, with chip select on {cs_name} (active low), send the JEDEC ID "
+            f"command 0x9F, read the 3-byte reply and print it in hex.",
+            f"Identify the SPI flash on my {BOARD_NAMES[board]}: hardware SPI bus {bus} ({pins}), "
+            f"{baud} baud, CS on {cs_name}. Pull CS low, write 0x9F, read 3 bytes, raise CS, print the hex.",
+        ],
+        seconds=0.5,
+        world={"spi_rx": "0x" + ident},
+        reference=_spi_program(*args),
+        wrong=[
+            ("no_cs", _spi_program(*args, select=False)),
+            ("wrong_baud", _spi_program(*args[:-1], baud * 10)),
+            ("wrong_command", _spi_program(*args, command="0x90")),
+            ("decimal", _spi_program(*args, show="list(data)")),
+            ("raises", _spi_program(board, _NO_SPI_BUS[board], *args[2:])),
+        ],
+        check=Check(jedec_id, sck=sck, mosi=mosi, miso=miso, cs=cs, baud=baud, ident=ident),
+        topic="read an SPI flash ID",
+    )
 
 
 # --- OLED text ----------------------------------------------------------------------------------
@@ -255,37 +242,33 @@ def oled_shows(result: RunResult, sda: int, scl: int, lines) -> Verdict:
     return Verdict(True, f"the display shows {', '.join(f'{t!r} at ({x}, {y})' for t, x, y in lines)}")
 
 
-def oled_text() -> list[Case]:
-    out = []
-    for board, bus, sda, scl, addr, width, height, lines in OLED:
-        words = _bus_words(board, bus, sda, scl)
-        what = " and ".join(f"{t!r} at x={x}, y={y}" for t, x, y in lines)
-        args = (board, bus, sda, scl, addr, width, height)
-        moved = tuple((t, x, y + 8) for t, x, y in lines)
-        out.append(
-            case(
-                "oled_text",
-                board,
-                f"{width}x{height}-{addr:02x}-{len(lines)}lines",
-                [
-                    f"Show {what} on a {width}x{height} SSD1306 OLED at address {addr:#04x} on {words}.",
-                    f"I wired an SSD1306 display ({width}x{height}, I2C address {addr:#04x}) to my "
-                    f"{BOARD_NAMES[board]}, {words}. Clear it and write {what}, using the ssd1306 driver.",
-                ],
-                seconds=0.5,
-                world={"i2c": {hex(addr): {}}},
-                reference=_oled_program(*args, lines),
-                wrong=[
-                    ("no_show", _oled_program(*args, lines, show=False)),
-                    ("wrong_position", _oled_program(*args, moved)),
-                    ("wrong_address", _oled_program(board, bus, sda, scl, addr ^ 1, width, height, lines)),
-                    ("swapped_pins", _oled_program(board, bus, scl, sda, addr, width, height, lines)),
-                ],
-                check=Check(oled_shows, sda=sda, scl=scl, lines=lines),
-                topic="write text on an OLED",
-            )
-        )
-    return out
+@family(OLED)
+def oled_text(board, bus, sda, scl, addr, width, height, lines) -> Case:
+    words = _bus_words(board, bus, sda, scl)
+    what = " and ".join(f"{t!r} at x={x}, y={y}" for t, x, y in lines)
+    args = (board, bus, sda, scl, addr, width, height)
+    moved = tuple((t, x, y + 8) for t, x, y in lines)
+    return case(
+        "oled_text",
+        board,
+        f"{width}x{height}-{addr:02x}-{len(lines)}lines",
+        [
+            f"Show {what} on a {width}x{height} SSD1306 OLED at address {addr:#04x} on {words}.",
+            f"I wired an SSD1306 display ({width}x{height}, I2C address {addr:#04x}) to my "
+            f"{BOARD_NAMES[board]}, {words}. Clear it and write {what}, using the ssd1306 driver.",
+        ],
+        seconds=0.5,
+        world={"i2c": {hex(addr): {}}},
+        reference=_oled_program(*args, lines),
+        wrong=[
+            ("no_show", _oled_program(*args, lines, show=False)),
+            ("wrong_position", _oled_program(*args, moved)),
+            ("wrong_address", _oled_program(board, bus, sda, scl, addr ^ 1, width, height, lines)),
+            ("swapped_pins", _oled_program(board, bus, scl, sda, addr, width, height, lines)),
+        ],
+        check=Check(oled_shows, sda=sda, scl=scl, lines=lines),
+        topic="write text on an OLED",
+    )
 
 
 FAMILIES = (i2c_scan, i2c_register, spi_transfer, oled_text)

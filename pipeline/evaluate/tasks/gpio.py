@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipeline.evaluate.sandbox import RunResult
 from pipeline.evaluate.tasks import checks
-from pipeline.evaluate.tasks.base import BAD_PIN, BOARD_NAMES, Case, Check, Verdict, case, pin_name
+from pipeline.evaluate.tasks.base import BAD_PIN, BOARD_NAMES, Case, Check, Verdict, case, family, pin_name
 
 # --- blink --------------------------------------------------------------------------------------
 
@@ -51,32 +51,25 @@ def _blink_prompts(board: str, pin: int, on: int, off: int) -> list[str]:
     ]
 
 
-def blink() -> list[Case]:
-    out = []
-    for board, pin, on, off, other in BLINK:
-        out.append(
-            case(
-                "blink",
-                board,
-                f"{pin_name(board, pin).lower()}-{on}-{off}ms",
-                _blink_prompts(board, pin, on, off),
-                seconds=max(3.0, 2.5 * (on + off) / 1000),
-                reference=_blink_program(pin, on, off),
-                wrong=[
-                    ("wrong_pin", _blink_program(other, on, off)),
-                    ("wrong_period", _blink_program(pin, 2 * on, 2 * off)),
-                    (
-                        "no_sleep",
-                        f"from machine import Pin\nled = Pin({pin}, Pin.OUT)\nwhile True:\n    led.toggle()\n",
-                    ),
-                    ("ends_at_once", f"from machine import Pin\nPin({pin}, Pin.OUT).value(1)\n"),
-                    ("raises", _blink_program(BAD_PIN[board], on, off)),
-                ],
-                check=Check(checks.toggles, pin=pin, on_ms=on, off_ms=off),
-                topic="blink an LED",
-            )
-        )
-    return out
+@family(BLINK)
+def blink(board, pin, on, off, other) -> Case:
+    return case(
+        "blink",
+        board,
+        f"{pin_name(board, pin).lower()}-{on}-{off}ms",
+        _blink_prompts(board, pin, on, off),
+        seconds=max(3.0, 2.5 * (on + off) / 1000),
+        reference=_blink_program(pin, on, off),
+        wrong=[
+            ("wrong_pin", _blink_program(other, on, off)),
+            ("wrong_period", _blink_program(pin, 2 * on, 2 * off)),
+            ("no_sleep", f"from machine import Pin\nled = Pin({pin}, Pin.OUT)\nwhile True:\n    led.toggle()\n"),
+            ("ends_at_once", f"from machine import Pin\nPin({pin}, Pin.OUT).value(1)\n"),
+            ("raises", _blink_program(BAD_PIN[board], on, off)),
+        ],
+        check=Check(checks.toggles, pin=pin, on_ms=on, off_ms=off),
+        topic="blink an LED",
+    )
 
 
 # --- button with pull-up ------------------------------------------------------------------------
@@ -124,40 +117,33 @@ def button_follows(result: RunResult, button: int, led: int) -> Verdict:
     return Verdict(True, f"LED pin {led} follows the button on pin {button} within {RESPONSE_MS} ms")
 
 
-def button() -> list[Case]:
-    out = []
-    for board, btn, led, other in BUTTON:
-        b, lamp, name = pin_name(board, btn), pin_name(board, led), BOARD_NAMES[board]
-        out.append(
-            case(
-                "button_pullup",
-                board,
-                f"{b.lower()}-{lamp.lower()}",
-                [
-                    f"A push button connects {b} to GND. Use the internal pull-up and light the LED on {lamp} "
-                    f"while the button is held (respond within {RESPONSE_MS} ms).",
-                    f"{name}: read a button on {b} (pressed = low, enable the pull-up resistor) and mirror it on "
-                    f"{lamp}: high while pressed, low while released. Poll it at least every {RESPONSE_MS} ms.",
-                ],
-                seconds=BUTTON_SECONDS,
-                world={"pins": {str(btn): PRESSES}},
-                reference=_button_program(btn, led),
-                wrong=[
-                    ("no_pullup", _button_program(btn, led, pull="")),
-                    ("inverted", _button_program(btn, led, on="btn.value()")),
-                    ("wrong_pin", _button_program(other, led)),
-                    ("no_sleep", _button_program(btn, led, pause=0)),
-                    (
-                        "reads_once",
-                        f"from machine import Pin\nPin({led}, Pin.OUT).value(1 - Pin({btn}, Pin.IN).value())",
-                    ),
-                    ("raises", _button_program(BAD_PIN[board], led)),
-                ],
-                check=Check(button_follows, button=btn, led=led),
-                topic="button lights an LED",
-            )
-        )
-    return out
+@family(BUTTON)
+def button(board, btn, led, other) -> Case:
+    b, lamp, name = pin_name(board, btn), pin_name(board, led), BOARD_NAMES[board]
+    return case(
+        "button_pullup",
+        board,
+        f"{b.lower()}-{lamp.lower()}",
+        [
+            f"A push button connects {b} to GND. Use the internal pull-up and light the LED on {lamp} "
+            f"while the button is held (respond within {RESPONSE_MS} ms).",
+            f"{name}: read a button on {b} (pressed = low, enable the pull-up resistor) and mirror it on "
+            f"{lamp}: high while pressed, low while released. Poll it at least every {RESPONSE_MS} ms.",
+        ],
+        seconds=BUTTON_SECONDS,
+        world={"pins": {str(btn): PRESSES}},
+        reference=_button_program(btn, led),
+        wrong=[
+            ("no_pullup", _button_program(btn, led, pull="")),
+            ("inverted", _button_program(btn, led, on="btn.value()")),
+            ("wrong_pin", _button_program(other, led)),
+            ("no_sleep", _button_program(btn, led, pause=0)),
+            ("reads_once", f"from machine import Pin\nPin({led}, Pin.OUT).value(1 - Pin({btn}, Pin.IN).value())"),
+            ("raises", _button_program(BAD_PIN[board], led)),
+        ],
+        check=Check(button_follows, button=btn, led=led),
+        topic="button lights an LED",
+    )
 
 
 # --- pin interrupt ------------------------------------------------------------------------------
@@ -220,36 +206,32 @@ def counts_presses(result: RunResult, pin: int) -> Verdict:
     return Verdict(True, f"interrupt on pin {pin} counted {len(falls)} presses at the falling edges")
 
 
-def pin_irq() -> list[Case]:
-    out = []
-    for board, pin, other in IRQ:
-        b = pin_name(board, pin)
-        out.append(
-            case(
-                "pin_irq",
-                board,
-                b.lower(),
-                [
-                    f"Count button presses on {b} with a pin interrupt on the falling edge (internal pull-up, "
-                    f"button to GND) and print the running count (1, 2, 3, ...) in the handler.",
-                    f"My {BOARD_NAMES[board]} has a button between {b} and ground. Enable the pull-up, attach an IRQ "
-                    f"for falling edges, and print only the number of presses so far each time it is pressed.",
-                ],
-                seconds=3.0,
-                world={"pins": {str(pin): BOUNCES}},
-                reference=_irq_program(pin),
-                wrong=[
-                    ("rising_edge", _irq_program(pin, trigger="IRQ_RISING")),
-                    ("wrong_pin", _irq_program(other)),
-                    ("no_pullup", _irq_program(pin, pull="")),
-                    ("polls", _polling_program(pin)),
-                    ("raises", _irq_program(BAD_PIN[board])),
-                ],
-                check=Check(counts_presses, pin=pin),
-                topic="count button presses with an interrupt",
-            )
-        )
-    return out
+@family(IRQ)
+def pin_irq(board, pin, other) -> Case:
+    b = pin_name(board, pin)
+    return case(
+        "pin_irq",
+        board,
+        b.lower(),
+        [
+            f"Count button presses on {b} with a pin interrupt on the falling edge (internal pull-up, "
+            f"button to GND) and print the running count (1, 2, 3, ...) in the handler.",
+            f"My {BOARD_NAMES[board]} has a button between {b} and ground. Enable the pull-up, attach an IRQ "
+            f"for falling edges, and print only the number of presses so far each time it is pressed.",
+        ],
+        seconds=3.0,
+        world={"pins": {str(pin): BOUNCES}},
+        reference=_irq_program(pin),
+        wrong=[
+            ("rising_edge", _irq_program(pin, trigger="IRQ_RISING")),
+            ("wrong_pin", _irq_program(other)),
+            ("no_pullup", _irq_program(pin, pull="")),
+            ("polls", _polling_program(pin)),
+            ("raises", _irq_program(BAD_PIN[board])),
+        ],
+        check=Check(counts_presses, pin=pin),
+        topic="count button presses with an interrupt",
+    )
 
 
 # --- periodic timer -----------------------------------------------------------------------------
@@ -286,35 +268,31 @@ def timer_toggles(result: RunResult, pin: int, period_ms: float) -> Verdict:
     return checks.toggles(result, pin, period_ms, period_ms)
 
 
-def periodic_timer() -> list[Case]:
-    out = []
-    for board, pin, period, tid, bad, other in TIMER:
-        name = pin_name(board, pin)
-        which = "the virtual timer (id -1)" if tid == -1 else f"hardware timer {tid}"
-        out.append(
-            case(
-                "periodic_timer",
-                board,
-                f"{name.lower()}-{period}ms",
-                [
-                    f"Use a machine.Timer in periodic mode to toggle {name} every {period} ms; no sleep loop.",
-                    f"On the {BOARD_NAMES[board]}, set up {which} with a {period} ms period whose callback "
-                    f"toggles the LED on {name}.",
-                ],
-                seconds=max(2.0, 6 * period / 1000),
-                reference=_timer_program(pin, period, tid),
-                wrong=[
-                    ("one_shot", _timer_program(pin, period, tid, mode="ONE_SHOT")),
-                    ("wrong_period", _timer_program(pin, 2 * period, tid)),
-                    ("wrong_pin", _timer_program(other, period, tid)),
-                    ("sleep_loop", _blink_program(pin, period, period)),
-                    ("raises", _timer_program(pin, period, bad)),
-                ],
-                check=Check(timer_toggles, pin=pin, period_ms=period),
-                topic="toggle a pin from a timer",
-            )
-        )
-    return out
+@family(TIMER)
+def periodic_timer(board, pin, period, tid, bad, other) -> Case:
+    name = pin_name(board, pin)
+    which = "the virtual timer (id -1)" if tid == -1 else f"hardware timer {tid}"
+    return case(
+        "periodic_timer",
+        board,
+        f"{name.lower()}-{period}ms",
+        [
+            f"Use a machine.Timer in periodic mode to toggle {name} every {period} ms; no sleep loop.",
+            f"On the {BOARD_NAMES[board]}, set up {which} with a {period} ms period whose callback "
+            f"toggles the LED on {name}.",
+        ],
+        seconds=max(2.0, 6 * period / 1000),
+        reference=_timer_program(pin, period, tid),
+        wrong=[
+            ("one_shot", _timer_program(pin, period, tid, mode="ONE_SHOT")),
+            ("wrong_period", _timer_program(pin, 2 * period, tid)),
+            ("wrong_pin", _timer_program(other, period, tid)),
+            ("sleep_loop", _blink_program(pin, period, period)),
+            ("raises", _timer_program(pin, period, bad)),
+        ],
+        check=Check(timer_toggles, pin=pin, period_ms=period),
+        topic="toggle a pin from a timer",
+    )
 
 
 # --- deep sleep ---------------------------------------------------------------------------------
@@ -356,36 +334,32 @@ def flash_then_deepsleep(result: RunResult, pin: int, on_ms: float, sleep_s: flo
     return Verdict(True, f"pin {pin} high {pulses[0]:g} ms, then deep sleep {sleep.args['ms']:g} ms")
 
 
-def deep_sleep() -> list[Case]:
-    out = []
-    for board, pin, on_ms, sleep_s in DEEP:
-        name = pin_name(board, pin)
-        wiring = " (GPIO16 is wired to RST)" if board == "esp8266" else ""
-        out.append(
-            case(
-                "deep_sleep",
-                board,
-                f"{name.lower()}-{on_ms}ms-{sleep_s}s",
-                [
-                    f"Turn on {name} for {on_ms} ms, turn it off, then put the {BOARD_NAMES[board]} into deep "
-                    f"sleep for {sleep_s} seconds{wiring}.",
-                    f"Battery sensor node{wiring}: at each wake, pulse the LED on {name} high for {on_ms / 1000:g} s, "
-                    f"then deep-sleep {sleep_s} s to save power.",
-                ],
-                seconds=on_ms / 1000 + 2,
-                reference=_deep_program(pin, on_ms, f"machine.deepsleep({sleep_s * 1000})"),
-                wrong=[
-                    ("time_sleep", _deep_program(pin, on_ms, f"time.sleep({sleep_s})")),
-                    ("seconds_as_ms", _deep_program(pin, on_ms, f"machine.deepsleep({sleep_s})")),
-                    ("lightsleep", _deep_program(pin, on_ms, f"machine.lightsleep({sleep_s * 1000})")),
-                    ("wrong_period", _deep_program(pin, on_ms * 3, f"machine.deepsleep({sleep_s * 1000})")),
-                    ("raises", _deep_program(BAD_PIN[board], on_ms, f"machine.deepsleep({sleep_s * 1000})")),
-                ],
-                check=Check(flash_then_deepsleep, pin=pin, on_ms=on_ms, sleep_s=sleep_s),
-                topic="flash then deep sleep",
-            )
-        )
-    return out
+@family(DEEP)
+def deep_sleep(board, pin, on_ms, sleep_s) -> Case:
+    name = pin_name(board, pin)
+    wiring = " (GPIO16 is wired to RST)" if board == "esp8266" else ""
+    return case(
+        "deep_sleep",
+        board,
+        f"{name.lower()}-{on_ms}ms-{sleep_s}s",
+        [
+            f"Turn on {name} for {on_ms} ms, turn it off, then put the {BOARD_NAMES[board]} into deep "
+            f"sleep for {sleep_s} seconds{wiring}.",
+            f"Battery sensor node{wiring}: at each wake, pulse the LED on {name} high for {on_ms / 1000:g} s, "
+            f"then deep-sleep {sleep_s} s to save power.",
+        ],
+        seconds=on_ms / 1000 + 2,
+        reference=_deep_program(pin, on_ms, f"machine.deepsleep({sleep_s * 1000})"),
+        wrong=[
+            ("time_sleep", _deep_program(pin, on_ms, f"time.sleep({sleep_s})")),
+            ("seconds_as_ms", _deep_program(pin, on_ms, f"machine.deepsleep({sleep_s})")),
+            ("lightsleep", _deep_program(pin, on_ms, f"machine.lightsleep({sleep_s * 1000})")),
+            ("wrong_period", _deep_program(pin, on_ms * 3, f"machine.deepsleep({sleep_s * 1000})")),
+            ("raises", _deep_program(BAD_PIN[board], on_ms, f"machine.deepsleep({sleep_s * 1000})")),
+        ],
+        check=Check(flash_then_deepsleep, pin=pin, on_ms=on_ms, sleep_s=sleep_s),
+        topic="flash then deep sleep",
+    )
 
 
 FAMILIES = (blink, button, pin_irq, periodic_timer, deep_sleep)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipeline.evaluate.sandbox import RunResult
 from pipeline.evaluate.tasks import checks
-from pipeline.evaluate.tasks.base import BAD_PIN, BOARD_NAMES, Case, Check, Verdict, case, pin_name
+from pipeline.evaluate.tasks.base import BAD_PIN, BOARD_NAMES, Case, Check, Verdict, case, family, pin_name
 
 # The ESP ports take duty(0..1023); rp2's PWM only has duty_u16 (and duty_ns).
 _FULL = {"pico": 65535, "esp32": 1023, "esp8266": 1023}
@@ -38,35 +38,31 @@ def _level_program(board: str, pin: int, freq: float, duty_expr: str, tail: str 
     return f"from machine import Pin, PWM\n{_pwm_setup(board, pin, freq)}\n{_set_duty(board, duty_expr)}\n{tail}"
 
 
-def pwm_level() -> list[Case]:
-    out = []
-    for board, pin, freq, duty, other in LEVEL:
-        name, pct = pin_name(board, pin), round(duty * 100)
-        khz = f"{freq / 1000:g} kHz" if freq >= 1000 else f"{freq:g} Hz"
-        out.append(
-            case(
-                "pwm_level",
-                board,
-                f"{name.lower()}-{freq:g}hz-{pct}pct",
-                [
-                    f"Output PWM on {name} at {khz} with a {pct} % duty cycle.",
-                    f"Dim the LED on {name} of my {BOARD_NAMES[board]} to {pct} % brightness with "
-                    f"{freq:g} Hz PWM and leave it there.",
-                ],
-                seconds=1.0,
-                reference=_level_program(board, pin, freq, str(duty)),
-                wrong=[
-                    ("wrong_pin", _level_program(board, other, freq, str(duty))),
-                    ("wrong_freq", _level_program(board, pin, freq * 10, str(duty))),
-                    ("wrong_duty", _level_program(board, pin, freq, f"{duty} / 2")),
-                    ("stops", _level_program(board, pin, freq, str(duty), "pwm.deinit()\n")),
-                    ("raises", _level_program(board, _NO_PWM[board], freq, str(duty))),
-                ],
-                check=Check(checks.pwm_level, pin=pin, freq=freq, duty=duty),
-                topic="PWM at a fixed duty",
-            )
-        )
-    return out
+@family(LEVEL)
+def pwm_level(board, pin, freq, duty, other) -> Case:
+    name, pct = pin_name(board, pin), round(duty * 100)
+    khz = f"{freq / 1000:g} kHz" if freq >= 1000 else f"{freq:g} Hz"
+    return case(
+        "pwm_level",
+        board,
+        f"{name.lower()}-{freq:g}hz-{pct}pct",
+        [
+            f"Output PWM on {name} at {khz} with a {pct} % duty cycle.",
+            f"Dim the LED on {name} of my {BOARD_NAMES[board]} to {pct} % brightness with "
+            f"{freq:g} Hz PWM and leave it there.",
+        ],
+        seconds=1.0,
+        reference=_level_program(board, pin, freq, str(duty)),
+        wrong=[
+            ("wrong_pin", _level_program(board, other, freq, str(duty))),
+            ("wrong_freq", _level_program(board, pin, freq * 10, str(duty))),
+            ("wrong_duty", _level_program(board, pin, freq, f"{duty} / 2")),
+            ("stops", _level_program(board, pin, freq, str(duty), "pwm.deinit()\n")),
+            ("raises", _level_program(board, _NO_PWM[board], freq, str(duty))),
+        ],
+        check=Check(checks.pwm_level, pin=pin, freq=freq, duty=duty),
+        topic="PWM at a fixed duty",
+    )
 
 
 # --- fade ---------------------------------------------------------------------------------------
@@ -113,36 +109,32 @@ def fades(result: RunResult, pin: int, ramp_ms: float, rel: float = 0.2, min_lev
     return Verdict(True, f"pin {pin} fades up and down over {want}")
 
 
-def fade() -> list[Case]:
-    out = []
-    for board, pin, ramp, other in FADE:
-        name, s = pin_name(board, pin), ramp / 1000
-        out.append(
-            case(
-                "fade",
-                board,
-                f"{name.lower()}-{ramp}ms",
-                [
-                    f"Fade the LED on {name} from off to full brightness over {s:g} seconds, then back to off over "
-                    f"{s:g} seconds, and repeat. Use PWM with at least {FADE_STEPS} steps each way.",
-                    f"Breathing LED on {name} ({BOARD_NAMES[board]}): ramp the PWM duty smoothly 0 -> 100 % in "
-                    f"{ramp} ms and 100 -> 0 % in {ramp} ms, forever ({FADE_STEPS}+ steps per ramp).",
-                ],
-                seconds=2.3 * s + 0.5,
-                reference=_fade_program(board, pin, ramp),
-                wrong=[
-                    ("wrong_pin", _fade_program(board, other, ramp)),
-                    ("wrong_period", _fade_program(board, pin, 2 * ramp)),
-                    ("no_fade", _fade_program(board, pin, ramp, steps=1)),
-                    ("only_up", _fade_program(board, pin, ramp, down=False)),
-                    ("no_sleep", _fade_program(board, pin, ramp, pause=False)),
-                    ("raises", _fade_program(board, _NO_PWM[board], ramp)),
-                ],
-                check=Check(fades, pin=pin, ramp_ms=ramp),
-                topic="fade an LED with PWM",
-            )
-        )
-    return out
+@family(FADE)
+def fade(board, pin, ramp, other) -> Case:
+    name, s = pin_name(board, pin), ramp / 1000
+    return case(
+        "fade",
+        board,
+        f"{name.lower()}-{ramp}ms",
+        [
+            f"Fade the LED on {name} from off to full brightness over {s:g} seconds, then back to off over "
+            f"{s:g} seconds, and repeat. Use PWM with at least {FADE_STEPS} steps each way.",
+            f"Breathing LED on {name} ({BOARD_NAMES[board]}): ramp the PWM duty smoothly 0 -> 100 % in "
+            f"{ramp} ms and 100 -> 0 % in {ramp} ms, forever ({FADE_STEPS}+ steps per ramp).",
+        ],
+        seconds=2.3 * s + 0.5,
+        reference=_fade_program(board, pin, ramp),
+        wrong=[
+            ("wrong_pin", _fade_program(board, other, ramp)),
+            ("wrong_period", _fade_program(board, pin, 2 * ramp)),
+            ("no_fade", _fade_program(board, pin, ramp, steps=1)),
+            ("only_up", _fade_program(board, pin, ramp, down=False)),
+            ("no_sleep", _fade_program(board, pin, ramp, pause=False)),
+            ("raises", _fade_program(board, _NO_PWM[board], ramp)),
+        ],
+        check=Check(fades, pin=pin, ramp_ms=ramp),
+        topic="fade an LED with PWM",
+    )
 
 
 # --- servo --------------------------------------------------------------------------------------
@@ -184,42 +176,38 @@ def servo_angles(result: RunResult, pin: int, angles: tuple[int, ...]) -> Verdic
     return Verdict(True, f"servo on pin {pin} moves through {angles} degrees at 50 Hz")
 
 
-def servo() -> list[Case]:
-    out = []
-    for board, pin, angles, other in SERVO:
-        name = pin_name(board, pin)
-        spec = f"50 Hz PWM, {PULSE_MS[0]} ms pulse = 0 degrees, {PULSE_MS[1]} ms = 180 degrees"
-        if len(angles) == 1:
-            prompts = [
-                f"Move the servo on {name} to {angles[0]} degrees ({spec}).",
-                f"Hobby servo signal wire on {name} of my {BOARD_NAMES[board]}: point it at {angles[0]}°. "
-                f"Pulses are {PULSE_MS[0]}-{PULSE_MS[1]} ms for 0-180° at 50 Hz.",
-            ]
-        else:
-            steps = ", then ".join(f"{a} degrees" for a in angles)
-            prompts = [f"Servo on {name} ({spec}): go to {steps}, one second at each position."]
-        wrong = [
-            ("wrong_freq", _servo_program(board, pin, angles, freq=1000)),
-            ("duty_is_angle", _servo_program(board, pin, angles, pulse="a / 180 * 20")),
-            ("wrong_pin", _servo_program(board, other, angles)),
-            ("raises", _servo_program(board, _NO_PWM[board], angles)),
+@family(SERVO)
+def servo(board, pin, angles, other) -> Case:
+    name = pin_name(board, pin)
+    spec = f"50 Hz PWM, {PULSE_MS[0]} ms pulse = 0 degrees, {PULSE_MS[1]} ms = 180 degrees"
+    if len(angles) == 1:
+        prompts = [
+            f"Move the servo on {name} to {angles[0]} degrees ({spec}).",
+            f"Hobby servo signal wire on {name} of my {BOARD_NAMES[board]}: point it at {angles[0]}°. "
+            f"Pulses are {PULSE_MS[0]}-{PULSE_MS[1]} ms for 0-180° at 50 Hz.",
         ]
-        if len(angles) > 1:
-            wrong.append(("no_wait", _servo_program(board, pin, angles, wait=False)))
-        out.append(
-            case(
-                "servo",
-                board,
-                f"{name.lower()}-{'-'.join(map(str, angles))}deg",
-                prompts,
-                seconds=len(angles) + 0.5,
-                reference=_servo_program(board, pin, angles),
-                wrong=wrong,
-                check=Check(servo_angles, pin=pin, angles=angles),
-                topic="move a servo",
-            )
-        )
-    return out
+    else:
+        steps = ", then ".join(f"{a} degrees" for a in angles)
+        prompts = [f"Servo on {name} ({spec}): go to {steps}, one second at each position."]
+    wrong = [
+        ("wrong_freq", _servo_program(board, pin, angles, freq=1000)),
+        ("duty_is_angle", _servo_program(board, pin, angles, pulse="a / 180 * 20")),
+        ("wrong_pin", _servo_program(board, other, angles)),
+        ("raises", _servo_program(board, _NO_PWM[board], angles)),
+    ]
+    if len(angles) > 1:
+        wrong.append(("no_wait", _servo_program(board, pin, angles, wait=False)))
+    return case(
+        "servo",
+        board,
+        f"{name.lower()}-{'-'.join(map(str, angles))}deg",
+        prompts,
+        seconds=len(angles) + 0.5,
+        reference=_servo_program(board, pin, angles),
+        wrong=wrong,
+        check=Check(servo_angles, pin=pin, angles=angles),
+        topic="move a servo",
+    )
 
 
 # --- NeoPixel -----------------------------------------------------------------------------------
@@ -253,42 +241,37 @@ def pixels_shown(result: RunResult, pin: int, n: int, index, colour) -> Verdict:
     return Verdict(True, f"{n} pixels on pin {pin} show {colour} {'all' if index is None else f'at {index}'}")
 
 
-def neopixel() -> list[Case]:
-    out = []
-    for board, pin, n, index, colour, words, other in NEOPIXEL:
-        name, rgb = pin_name(board, pin), f"RGB {colour}"
-        if index is None:
-            prompts = [
-                f"Set all {n} NeoPixels (WS2812) on {name} to {rgb}.",
-                f"I have a strip of {n} WS2812 LEDs on {name} of my {BOARD_NAMES[board]}; make them all "
-                f"{words} ({rgb}).",
-            ]
-        else:
-            prompts = [
-                f"Light only pixel {index} (counting from 0) of the {n}-LED WS2812 strip on {name} in {rgb}; "
-                f"all the others off."
-            ]
-        wrong_colour = (colour[1], colour[0], colour[2])  # red and green swapped: the GRB wire order leaking
-        out.append(
-            case(
-                "neopixel",
-                board,
-                f"{name.lower()}-{n}px-{'all' if index is None else index}-{bytes(colour).hex()}",
-                prompts,
-                seconds=0.5,
-                reference=_pixels_program(pin, n, index, colour),
-                wrong=[
-                    ("no_write", _pixels_program(pin, n, index, colour, write=False)),
-                    ("grb_order", _pixels_program(pin, n, index, wrong_colour)),
-                    ("wrong_count", _pixels_program(pin, n - 1, index, colour)),
-                    ("wrong_pin", _pixels_program(other, n, index, colour)),
-                    ("raises", _pixels_program(BAD_PIN[board], n, index, colour)),
-                ],
-                check=Check(pixels_shown, pin=pin, n=n, index=index, colour=colour),
-                topic="set NeoPixel colours",
-            )
-        )
-    return out
+@family(NEOPIXEL)
+def neopixel(board, pin, n, index, colour, words, other) -> Case:
+    name, rgb = pin_name(board, pin), f"RGB {colour}"
+    if index is None:
+        prompts = [
+            f"Set all {n} NeoPixels (WS2812) on {name} to {rgb}.",
+            f"I have a strip of {n} WS2812 LEDs on {name} of my {BOARD_NAMES[board]}; make them all {words} ({rgb}).",
+        ]
+    else:
+        prompts = [
+            f"Light only pixel {index} (counting from 0) of the {n}-LED WS2812 strip on {name} in {rgb}; "
+            f"all the others off."
+        ]
+    wrong_colour = (colour[1], colour[0], colour[2])  # red and green swapped: the GRB wire order leaking
+    return case(
+        "neopixel",
+        board,
+        f"{name.lower()}-{n}px-{'all' if index is None else index}-{bytes(colour).hex()}",
+        prompts,
+        seconds=0.5,
+        reference=_pixels_program(pin, n, index, colour),
+        wrong=[
+            ("no_write", _pixels_program(pin, n, index, colour, write=False)),
+            ("grb_order", _pixels_program(pin, n, index, wrong_colour)),
+            ("wrong_count", _pixels_program(pin, n - 1, index, colour)),
+            ("wrong_pin", _pixels_program(other, n, index, colour)),
+            ("raises", _pixels_program(BAD_PIN[board], n, index, colour)),
+        ],
+        check=Check(pixels_shown, pin=pin, n=n, index=index, colour=colour),
+        topic="set NeoPixel colours",
+    )
 
 
 FAMILIES = (pwm_level, fade, servo, neopixel)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipeline.evaluate.sandbox import RunResult
 from pipeline.evaluate.tasks import checks
-from pipeline.evaluate.tasks.base import BAD_PIN, BOARD_NAMES, Case, Check, Verdict, case, per_second, pin_name
+from pipeline.evaluate.tasks.base import BAD_PIN, BOARD_NAMES, Case, Check, Verdict, case, family, per_second, pin_name
 
 MIN_READS = 3
 
@@ -87,44 +87,40 @@ def adc_prints(result: RunResult, pin: int, period: int, unit: str) -> Verdict:
     return printed_tracking(result, "adc.read", want, tol, "raw u16" if unit == "raw" else "volts", min_lines=4)
 
 
-def adc_poll() -> list[Case]:
-    out = []
-    for board, pin, adc, period, unit, wrong_adc in ADC:
-        where = "the analog input A0" if board == "esp8266" else pin_name(board, pin)
-        value, other = (_RAW, _VOLTS) if unit == "raw" else (_VOLTS, _RAW)
-        if unit == "raw":
-            prompts = [
-                f"Read the ADC on {where} every {period} ms and print the raw 16-bit value (read_u16).",
-                f"Poll a potentiometer on {where} of my {BOARD_NAMES[board]} {per_second(period)} "
-                f"and print only the reading as a 0-65535 number.",
-            ]
-        else:
-            prompts = [
-                f"Every {period} ms, read {where} with read_u16 and print the voltage in volts (65535 = 3.3 V), "
-                f"two decimals."
-            ]
-        wrong = [
-            ("wrong_period", _adc_program(adc, 2 * period, value)),
-            ("wrong_unit", _adc_program(adc, period, other)),
-            ("reads_once", _adc_program(adc, period, value, loop=False)),
-            ("no_sleep", _adc_program(adc, period, value, sleep="pass")),
-            ("wrong_pin" if board != "esp8266" else "raises", _adc_program(wrong_adc, period, value)),
+@family(ADC)
+def adc_poll(board, pin, adc, period, unit, wrong_adc) -> Case:
+    where = "the analog input A0" if board == "esp8266" else pin_name(board, pin)
+    value, other = (_RAW, _VOLTS) if unit == "raw" else (_VOLTS, _RAW)
+    if unit == "raw":
+        prompts = [
+            f"Read the ADC on {where} every {period} ms and print the raw 16-bit value (read_u16).",
+            f"Poll a potentiometer on {where} of my {BOARD_NAMES[board]} {per_second(period)} "
+            f"and print only the reading as a 0-65535 number.",
         ]
-        out.append(
-            case(
-                "adc_poll",
-                board,
-                f"{'a0' if board == 'esp8266' else pin_name(board, pin).lower()}-{period}ms-{unit}",
-                prompts,
-                seconds=5.5 * period / 1000,
-                world=_adc_world(pin, period),
-                reference=_adc_program(adc, period, value),
-                wrong=wrong,
-                check=Check(adc_prints, pin=pin, period=period, unit=unit),
-                topic="poll the ADC",
-            )
-        )
-    return out
+    else:
+        prompts = [
+            f"Every {period} ms, read {where} with read_u16 and print the voltage in volts (65535 = 3.3 V), "
+            f"two decimals."
+        ]
+    wrong = [
+        ("wrong_period", _adc_program(adc, 2 * period, value)),
+        ("wrong_unit", _adc_program(adc, period, other)),
+        ("reads_once", _adc_program(adc, period, value, loop=False)),
+        ("no_sleep", _adc_program(adc, period, value, sleep="pass")),
+        ("wrong_pin" if board != "esp8266" else "raises", _adc_program(wrong_adc, period, value)),
+    ]
+    return case(
+        "adc_poll",
+        board,
+        f"{'a0' if board == 'esp8266' else pin_name(board, pin).lower()}-{period}ms-{unit}",
+        prompts,
+        seconds=5.5 * period / 1000,
+        world=_adc_world(pin, period),
+        reference=_adc_program(adc, period, value),
+        wrong=wrong,
+        check=Check(adc_prints, pin=pin, period=period, unit=unit),
+        topic="poll the ADC",
+    )
 
 
 # --- DHT11 / DHT22 ------------------------------------------------------------------------------
@@ -157,36 +153,32 @@ def dht_prints(result: RunResult, pin: int, model: str, every: int, temperature:
     return printed_constant(result, "dht.measure", {"temperature": temperature, "humidity": humidity}, 0.05)
 
 
-def dht_reading() -> list[Case]:
-    out = []
-    for board, pin, model, every, temp, hum, other in DHT:
-        name = pin_name(board, pin)
-        out.append(
-            case(
-                "dht",
-                board,
-                f"{model.lower()}-{name.lower()}-{every}s",
-                [
-                    f"Read a {model} on {name} every {every} s and print the temperature (°C) and the humidity (%).",
-                    f"{BOARD_NAMES[board]} weather logger: a {model} sensor's data pin is on {name}. Measure every "
-                    f"{every} seconds and print temperature and relative humidity on one line.",
-                ],
-                seconds=every * 3.5,
-                world={"dht": {"temperature": temp, "humidity": hum}},
-                reference=_dht_program(pin, model, every),
-                wrong=[
-                    ("wrong_model", _dht_program(pin, "DHT11" if model == "DHT22" else "DHT22", every)),
-                    ("wrong_pin", _dht_program(other, model, every)),
-                    ("no_measure", _dht_program(pin, model, every, measure=False)),
-                    ("reads_once", _dht_program(pin, model, every, loop=False)),
-                    ("no_sleep", _dht_program(pin, model, every, sleep=False)),
-                    ("raises", _dht_program(BAD_PIN[board], model, every)),
-                ],
-                check=Check(dht_prints, pin=pin, model=model, every=every, temperature=temp, humidity=hum),
-                topic="read a DHT sensor",
-            )
-        )
-    return out
+@family(DHT)
+def dht_reading(board, pin, model, every, temp, hum, other) -> Case:
+    name = pin_name(board, pin)
+    return case(
+        "dht",
+        board,
+        f"{model.lower()}-{name.lower()}-{every}s",
+        [
+            f"Read a {model} on {name} every {every} s and print the temperature (°C) and the humidity (%).",
+            f"{BOARD_NAMES[board]} weather logger: a {model} sensor's data pin is on {name}. Measure every "
+            f"{every} seconds and print temperature and relative humidity on one line.",
+        ],
+        seconds=every * 3.5,
+        world={"dht": {"temperature": temp, "humidity": hum}},
+        reference=_dht_program(pin, model, every),
+        wrong=[
+            ("wrong_model", _dht_program(pin, "DHT11" if model == "DHT22" else "DHT22", every)),
+            ("wrong_pin", _dht_program(other, model, every)),
+            ("no_measure", _dht_program(pin, model, every, measure=False)),
+            ("reads_once", _dht_program(pin, model, every, loop=False)),
+            ("no_sleep", _dht_program(pin, model, every, sleep=False)),
+            ("raises", _dht_program(BAD_PIN[board], model, every)),
+        ],
+        check=Check(dht_prints, pin=pin, model=model, every=every, temperature=temp, humidity=hum),
+        topic="read a DHT sensor",
+    )
 
 
 # --- DS18B20 ------------------------------------------------------------------------------------
@@ -221,35 +213,31 @@ def ds_prints(result: RunResult, pin: int, every: int, temperature: float) -> Ve
     return printed_constant(result, "ds18x20.convert", {"temperature (°C)": temperature}, 0.1)
 
 
-def ds18b20() -> list[Case]:
-    out = []
-    for board, pin, every, temp, other in DS:
-        name = pin_name(board, pin)
-        out.append(
-            case(
-                "ds18b20",
-                board,
-                f"{name.lower()}-{every}s",
-                [
-                    f"Read the DS18B20 on {name} (one-wire) every {every} s and print the temperature in °C.",
-                    f"My {BOARD_NAMES[board]} has a DS18B20 probe on {name}. Start a conversion every {every} "
-                    f"seconds, wait the {CONVERT_MS} ms it needs, and print the temperature.",
-                ],
-                seconds=3.5 * every + 1,
-                world={"ds18x20": {"temperature": temp}},
-                reference=_ds_program(pin, every),
-                wrong=[
-                    ("no_wait", _ds_program(pin, every, wait=0)),
-                    ("wrong_pin", _ds_program(other, every)),
-                    ("wrong_period", _ds_program(pin, 2 * every)),
-                    ("reads_once", _ds_program(pin, every, loop=False)),
-                    ("raises", _ds_program(BAD_PIN[board], every)),
-                ],
-                check=Check(ds_prints, pin=pin, every=every, temperature=temp),
-                topic="read a DS18B20",
-            )
-        )
-    return out
+@family(DS)
+def ds18b20(board, pin, every, temp, other) -> Case:
+    name = pin_name(board, pin)
+    return case(
+        "ds18b20",
+        board,
+        f"{name.lower()}-{every}s",
+        [
+            f"Read the DS18B20 on {name} (one-wire) every {every} s and print the temperature in °C.",
+            f"My {BOARD_NAMES[board]} has a DS18B20 probe on {name}. Start a conversion every {every} "
+            f"seconds, wait the {CONVERT_MS} ms it needs, and print the temperature.",
+        ],
+        seconds=3.5 * every + 1,
+        world={"ds18x20": {"temperature": temp}},
+        reference=_ds_program(pin, every),
+        wrong=[
+            ("no_wait", _ds_program(pin, every, wait=0)),
+            ("wrong_pin", _ds_program(other, every)),
+            ("wrong_period", _ds_program(pin, 2 * every)),
+            ("reads_once", _ds_program(pin, every, loop=False)),
+            ("raises", _ds_program(BAD_PIN[board], every)),
+        ],
+        check=Check(ds_prints, pin=pin, every=every, temperature=temp),
+        topic="read a DS18B20",
+    )
 
 
 FAMILIES = (adc_poll, dht_reading, ds18b20)

@@ -6,7 +6,7 @@ import re
 
 from pipeline.evaluate.sandbox import RunResult
 from pipeline.evaluate.tasks import checks
-from pipeline.evaluate.tasks.base import BOARD_NAMES, Case, Check, Verdict, case, per_second, pin_name
+from pipeline.evaluate.tasks.base import BOARD_NAMES, Case, Check, Verdict, case, family, per_second, pin_name
 
 # A UART each board lacks: rp2 has UART0/1, the ESP32 UART0-2, the ESP8266 UART0/1.
 _NO_UART = {"pico": 2, "esp32": 3, "esp8266": 2}
@@ -63,36 +63,32 @@ def sends(result: RunResult, bus, tx: int, rx, baud: int, message: str, period: 
     return checks.periodic([e.t_ms for e in writes], period, f"writes of {message!r} on UART{bus}")
 
 
-def uart_send() -> list[Case]:
-    out = []
-    for board, bus, tx, rx, baud, message, period in SEND:
-        words = _uart_words(board, bus, tx, rx)
-        args = (board, bus, tx, rx, baud, message, period)
-        every = per_second(period) if period in (500, 1000) else f"every {period} ms"
-        other_baud = 9600 if baud != 9600 else 115200
-        out.append(
-            case(
-                "uart_send",
-                board,
-                f"uart{bus}-{baud}-{period}ms",
-                [
-                    f"Send {message!r} followed by a newline over {words} at {baud} baud {every}.",
-                    f"My {BOARD_NAMES[board]} should report to another board over serial: {words}, {baud} 8N1. "
-                    f"Write the line {message!r} every {period / 1000:g} s.",
-                ],
-                seconds=3.5 * period / 1000,
-                reference=_send_program(*args),
-                wrong=[
-                    ("wrong_baud", _send_program(board, bus, tx, rx, other_baud, message, period)),
-                    ("wrong_period", _send_program(*args[:-1], 2 * period)),
-                    ("sends_once", _send_program(*args, loop=False)),
-                    ("raises", _send_program(board, _NO_UART[board], *args[2:])),
-                ],
-                check=Check(sends, bus=bus, tx=tx, rx=rx, baud=baud, message=message, period=period),
-                topic="send text over UART",
-            )
-        )
-    return out
+@family(SEND)
+def uart_send(board, bus, tx, rx, baud, message, period) -> Case:
+    words = _uart_words(board, bus, tx, rx)
+    args = (board, bus, tx, rx, baud, message, period)
+    every = per_second(period) if period in (500, 1000) else f"every {period} ms"
+    other_baud = 9600 if baud != 9600 else 115200
+    return case(
+        "uart_send",
+        board,
+        f"uart{bus}-{baud}-{period}ms",
+        [
+            f"Send {message!r} followed by a newline over {words} at {baud} baud {every}.",
+            f"My {BOARD_NAMES[board]} should report to another board over serial: {words}, {baud} 8N1. "
+            f"Write the line {message!r} every {period / 1000:g} s.",
+        ],
+        seconds=3.5 * period / 1000,
+        reference=_send_program(*args),
+        wrong=[
+            ("wrong_baud", _send_program(board, bus, tx, rx, other_baud, message, period)),
+            ("wrong_period", _send_program(*args[:-1], 2 * period)),
+            ("sends_once", _send_program(*args, loop=False)),
+            ("raises", _send_program(board, _NO_UART[board], *args[2:])),
+        ],
+        check=Check(sends, bus=bus, tx=tx, rx=rx, baud=baud, message=message, period=period),
+        topic="send text over UART",
+    )
 
 
 # --- UART echo ----------------------------------------------------------------------------------
@@ -128,39 +124,35 @@ def echoes(result: RunResult, bus, tx: int, rx: int, baud: int) -> Verdict:
     return Verdict(True, f"UART{bus} echoed {received!r} within {ECHO_MS} ms of each arrival")
 
 
-def uart_echo() -> list[Case]:
-    out = []
-    for board, bus, tx, rx, baud in ECHO:
-        words = _uart_words(board, bus, tx, rx)
-        args = (board, bus, tx, rx, baud)
-        repl = " (detach the REPL from it first if needed)" if board == "esp8266" else ""
-        wrong_bus = (board, 1, 2, None, baud) if board == "esp8266" else (board, bus, rx, tx, baud)
-        out.append(
-            case(
-                "uart_echo",
-                board,
-                f"uart{bus}-{baud}",
-                [
-                    f"Echo every byte received on {words} at {baud} baud back to the sender, within {ECHO_MS} ms.",
-                    f"Serial loopback test for my {BOARD_NAMES[board]}: on {words}{repl}, {baud} baud, whatever "
-                    f"arrives must be written straight back (check at least every {ECHO_MS} ms).",
-                ],
-                seconds=3.0,
-                world={"uart_rx": ARRIVALS},
-                reference=_echo_program(*args),
-                wrong=[
-                    ("wrong_baud", _echo_program(board, bus, tx, rx, 9600 if baud != 9600 else 115200)),
-                    ("wrong_pins", _echo_program(*wrong_bus)),
-                    ("upper_case", _echo_program(*args, transform="data.upper()")),
-                    ("reads_once", _echo_program(*args, loop=False)),
-                    ("no_sleep", _echo_program(*args, pause=0)),
-                    ("raises", _echo_program(board, _NO_UART[board], tx, rx, baud)),
-                ],
-                check=Check(echoes, bus=bus, tx=tx, rx=rx, baud=baud),
-                topic="echo bytes on a UART",
-            )
-        )
-    return out
+@family(ECHO)
+def uart_echo(board, bus, tx, rx, baud) -> Case:
+    words = _uart_words(board, bus, tx, rx)
+    args = (board, bus, tx, rx, baud)
+    repl = " (detach the REPL from it first if needed)" if board == "esp8266" else ""
+    wrong_bus = (board, 1, 2, None, baud) if board == "esp8266" else (board, bus, rx, tx, baud)
+    return case(
+        "uart_echo",
+        board,
+        f"uart{bus}-{baud}",
+        [
+            f"Echo every byte received on {words} at {baud} baud back to the sender, within {ECHO_MS} ms.",
+            f"Serial loopback test for my {BOARD_NAMES[board]}: on {words}{repl}, {baud} baud, whatever "
+            f"arrives must be written straight back (check at least every {ECHO_MS} ms).",
+        ],
+        seconds=3.0,
+        world={"uart_rx": ARRIVALS},
+        reference=_echo_program(*args),
+        wrong=[
+            ("wrong_baud", _echo_program(board, bus, tx, rx, 9600 if baud != 9600 else 115200)),
+            ("wrong_pins", _echo_program(*wrong_bus)),
+            ("upper_case", _echo_program(*args, transform="data.upper()")),
+            ("reads_once", _echo_program(*args, loop=False)),
+            ("no_sleep", _echo_program(*args, pause=0)),
+            ("raises", _echo_program(board, _NO_UART[board], tx, rx, baud)),
+        ],
+        check=Check(echoes, bus=bus, tx=tx, rx=rx, baud=baud),
+        topic="echo bytes on a UART",
+    )
 
 
 # --- Wi-Fi connect ------------------------------------------------------------------------------
@@ -195,35 +187,30 @@ def connects(result: RunResult, ssid: str) -> Verdict:
     return Verdict(True, f"connected to {ssid!r} and printed {ADDRESS}")
 
 
-def wifi_connect() -> list[Case]:
-    out = []
-    for board, ssid, password in WIFI:
-        name = "Pico W" if board == "pico" else BOARD_NAMES[board]
-        out.append(
-            case(
-                "wifi_connect",
-                board,
-                re.sub(r"[^a-z0-9]+", "-", ssid.lower()),
-                [
-                    f"Connect my {name} to the Wi-Fi network {ssid!r} with password {password!r} and print "
-                    f"its IP address.",
-                    f"Join Wi-Fi (station mode): SSID {ssid}, key {password}. Wait up to 10 s for the connection, "
-                    f"then print the IP address the {name} got.",
-                ],
-                seconds=12.0,
-                world={"wlan": {ssid: password, "Neighbours": "not-ours"}},
-                reference=_wifi_program(ssid, password),
-                wrong=[
-                    ("wrong_password", _wifi_program(ssid, password.upper() + "x")),
-                    ("wrong_ssid", _wifi_program("Neighbours", "not-ours")),
-                    ("not_active", _wifi_program(ssid, password, active=False)),
-                    ("no_print", _wifi_program(ssid, password, show=False)),
-                ],
-                check=Check(connects, ssid=ssid),
-                topic="connect to Wi-Fi",
-            )
-        )
-    return out
+@family(WIFI)
+def wifi_connect(board, ssid, password) -> Case:
+    name = "Pico W" if board == "pico" else BOARD_NAMES[board]
+    return case(
+        "wifi_connect",
+        board,
+        re.sub(r"[^a-z0-9]+", "-", ssid.lower()),
+        [
+            f"Connect my {name} to the Wi-Fi network {ssid!r} with password {password!r} and print its IP address.",
+            f"Join Wi-Fi (station mode): SSID {ssid}, key {password}. Wait up to 10 s for the connection, "
+            f"then print the IP address the {name} got.",
+        ],
+        seconds=12.0,
+        world={"wlan": {ssid: password, "Neighbours": "not-ours"}},
+        reference=_wifi_program(ssid, password),
+        wrong=[
+            ("wrong_password", _wifi_program(ssid, password.upper() + "x")),
+            ("wrong_ssid", _wifi_program("Neighbours", "not-ours")),
+            ("not_active", _wifi_program(ssid, password, active=False)),
+            ("no_print", _wifi_program(ssid, password, show=False)),
+        ],
+        check=Check(connects, ssid=ssid),
+        topic="connect to Wi-Fi",
+    )
 
 
 FAMILIES = (uart_send, uart_echo, wifi_connect)
