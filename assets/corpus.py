@@ -21,8 +21,11 @@ CorpusConfig = settings_config(
     ),
 )
 
+# Its inputs, each named once: the deps below and the build's reads use these names.
+_PDFS, _SOURCES = "pdf_documents", "source_files"
 
-@dg.asset(deps=["pdf_documents", "source_files"], kinds={"pandas", "parquet"}, **DATA_ASSET)
+
+@dg.asset(deps=[_PDFS, _SOURCES], kinds={"pandas", "parquet"}, **DATA_ASSET)
 def corpus(
     context: dg.AssetExecutionContext, config: CorpusConfig, artifact_store: ArtifactStoreResource
 ) -> dg.MaterializeResult:
@@ -30,16 +33,16 @@ def corpus(
     document.
     """
     keys = context.instance.get_dynamic_partitions(pdf_partitions.name)
-    extracted = set(artifact_store.store().partitions("pdf_documents"))
+    extracted = set(artifact_store.store().partitions(_PDFS))
 
     def build(write):
-        pdf_blocks = {k: write.input("pdf_documents", k).file(BLOCKS_FILE) for k in keys if k in extracted}
+        pdf_blocks = {k: write.input(_PDFS, k).file(BLOCKS_FILE) for k in keys if k in extracted}
         failed = {
             k: "no extracted text (its pdf_documents partition failed or has not run)"
             for k in keys
             if k not in extracted
         }
-        sources = write.input("source_files").file(SOURCE_FILES_FILE)
+        sources = write.input(_SOURCES).file(SOURCE_FILES_FILE)
         return build_corpus(pdf_blocks, sources, write.directory, to_settings(config, CorpusSettings), failed)
 
     result = artifact_store.materialize(context, build)

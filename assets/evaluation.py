@@ -9,8 +9,11 @@ from resources.settings_config import settings_config, to_settings
 
 TaskScoresConfig = settings_config(ScoreSettings, "TaskScoresConfig")
 
+# Its inputs, each named once: the deps below and the build's reads use these names.
+_GGUF = "gguf_models"
 
-@dg.asset(deps=["gguf_models"], partitions_def=VARIANT_PARTITIONS, kinds={"micropython"}, **EXPORT_ASSET)
+
+@dg.asset(deps=[_GGUF], partitions_def=VARIANT_PARTITIONS, kinds={"micropython"}, **EXPORT_ASSET)
 def task_scores(
     context: dg.AssetExecutionContext, config: TaskScoresConfig, artifact_store: ArtifactStoreResource
 ) -> dg.MaterializeResult:
@@ -23,7 +26,7 @@ def task_scores(
     variant = context.partition_key
 
     def build(write):
-        gguf_path = write.input("gguf_models", variant).file(f"model-{variant}.gguf")
+        gguf_path = write.input(_GGUF, variant).file(f"model-{variant}.gguf")
         return build_task_scores(gguf_path, write.directory, settings, label=f"GGUF {variant}")
 
     return artifact_store.materialize(context, build)

@@ -54,8 +54,12 @@ def _parity_checks(metadata: dict) -> list[dg.AssetCheckResult]:
     ]
 
 
+# The inputs, each named once: the deps below and the builds' reads use these names.
+_INSTRUCT, _CORPUS, _GGUF, _SCORES = "instruct_checkpoint", "corpus", "gguf_models", "task_scores"
+
+
 @dg.asset(
-    deps=["instruct_checkpoint", "corpus"],
+    deps=[_INSTRUCT, _CORPUS],
     partitions_def=VARIANT_PARTITIONS,
     kinds={"gguf", "llamacpp"},
     check_specs=[
@@ -77,8 +81,8 @@ def gguf_models(
     settings = to_settings(config, GgufSettings, fail_on_check=False)
 
     def build(write):
-        model_dir = write.input("instruct_checkpoint").path
-        texts = corpus_texts(write.input("corpus").file(CORPUS_FILE), "val")
+        model_dir = write.input(_INSTRUCT).path
+        texts = corpus_texts(write.input(_CORPUS).file(CORPUS_FILE), "val")
         return build_gguf_variant(model_dir, context.partition_key, write.directory, settings, texts)
 
     return artifact_store.materialize(context, build, checks=_parity_checks)
@@ -101,7 +105,7 @@ def _task_gate(metadata: dict) -> list[dg.AssetCheckResult]:
 
 
 @dg.asset(
-    deps=[gguf_models, "instruct_checkpoint", "task_scores"],
+    deps=[_GGUF, _INSTRUCT, _SCORES],
     partitions_def=VARIANT_PARTITIONS,
     kinds={"ollama"},
     check_specs=[
@@ -132,12 +136,12 @@ def ollama_model(
     variant = context.partition_key
 
     def build(write):
-        preset = write.input("instruct_checkpoint").manifest["metadata"]["preset"]
-        gguf_path = write.input("gguf_models", variant).file(f"model-{variant}.gguf")
+        preset = write.input(_INSTRUCT).manifest["metadata"]["preset"]
+        gguf_path = write.input(_GGUF, variant).file(f"model-{variant}.gguf")
         context_length = read_gguf_facts(gguf_path).context_length
         write_modelfile(write.directory / "Modelfile", gguf_path, context_length, settings, root=write.store.root)
         name = ollama.model_tag(preset, variant)
-        figures = task_figures(write.input("task_scores", variant).path)
+        figures = task_figures(write.input(_SCORES, variant).path)
         held_back = None if config.force else _held_back(write, ollama.base_url(), name, figures, settings)
         if held_back:
             outcome = {REGISTERED: False, "model": name, "held_back": held_back, "task_figures": figures}

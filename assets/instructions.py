@@ -11,8 +11,11 @@ from resources.settings_config import settings_config, to_settings
 
 InstructionPairsConfig = settings_config(PairSettings, "InstructionPairsConfig")
 
+# Its inputs, each named once: the deps below and the build's reads use these names.
+_CORPUS = "corpus"
 
-@dg.asset(deps=["corpus"], kinds={"python", "parquet"}, **DATA_ASSET)
+
+@dg.asset(deps=[_CORPUS], kinds={"python", "parquet"}, **DATA_ASSET)
 def instruction_pairs(
     context: dg.AssetExecutionContext, config: InstructionPairsConfig, artifact_store: ArtifactStoreResource
 ) -> dg.MaterializeResult:
@@ -22,7 +25,7 @@ def instruction_pairs(
     """
 
     def build(write):
-        corpus_file = write.input("corpus").file(CORPUS_FILE)
+        corpus_file = write.input(_CORPUS).file(CORPUS_FILE)
         return build_instruction_pairs(corpus_file, write.directory, to_settings(config, PairSettings))
 
     return artifact_store.materialize(context, build)

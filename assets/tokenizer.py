@@ -14,18 +14,20 @@ from resources.settings_config import settings_config, to_settings
 
 BpeTokenizerConfig = settings_config(TokenizerSettings, "BpeTokenizerConfig")
 TokenShardsConfig = settings_config(ShardSettings, "TokenShardsConfig")
+# The inputs, each named once: the deps below and the builds' reads use these names.
+_CORPUS, _PAIRS, _TOKENIZER = "corpus", "instruction_pairs", "bpe_tokenizer"
 _STAGE = dict(group_name="tokenizer", automation_condition=dg.AutomationCondition.eager())
 
 
-@dg.asset(deps=["corpus", "instruction_pairs"], kinds={"huggingface", "json"}, code_version="1", **_STAGE)
+@dg.asset(deps=[_CORPUS, _PAIRS], kinds={"huggingface", "json"}, code_version="1", **_STAGE)
 def bpe_tokenizer(
     context: dg.AssetExecutionContext, config: BpeTokenizerConfig, artifact_store: ArtifactStoreResource
 ) -> dg.MaterializeResult:
     """Byte-level BPE tokenizer (HF tokenizers) trained on the train split of the corpus and pairs."""
 
     def build(write):
-        corpus_file = write.input("corpus").file(CORPUS_FILE)
-        pairs_file = write.input("instruction_pairs").file(PAIRS_FILE)
+        corpus_file = write.input(_CORPUS).file(CORPUS_FILE)
+        pairs_file = write.input(_PAIRS).file(PAIRS_FILE)
         return build_tokenizer(corpus_file, pairs_file, write.directory, to_settings(config, TokenizerSettings))
 
     return artifact_store.materialize(context, build)
@@ -59,7 +61,7 @@ def tokenizer_special_tokens(artifact_store: ArtifactStoreResource) -> dg.AssetC
     return dg.AssetCheckResult(passed=not problems, metadata={"problems": problems})
 
 
-@dg.asset(deps=[bpe_tokenizer, "corpus", "instruction_pairs"], kinds={"numpy"}, code_version="1", **_STAGE)
+@dg.asset(deps=[_TOKENIZER, _CORPUS, _PAIRS], kinds={"numpy"}, code_version="1", **_STAGE)
 def token_shards(
     context: dg.AssetExecutionContext, config: TokenShardsConfig, artifact_store: ArtifactStoreResource
 ) -> dg.MaterializeResult:
@@ -67,9 +69,9 @@ def token_shards(
 
     def build(write):
         return build_token_shards(
-            write.input("bpe_tokenizer").path,
-            write.input("corpus").file(CORPUS_FILE),
-            write.input("instruction_pairs").file(PAIRS_FILE),
+            write.input(_TOKENIZER).path,
+            write.input(_CORPUS).file(CORPUS_FILE),
+            write.input(_PAIRS).file(PAIRS_FILE),
             write.directory / SHARDS_SUBDIR,
             to_settings(config, ShardSettings),
         )

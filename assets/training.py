@@ -39,6 +39,8 @@ TrainingConfig = settings_config(TrainSettings, "TrainingConfig", exclude=_WIRED
 # A checkpoint is its weights, shape and tokenizer; metrics.json and the card carry wall-clock
 # numbers, so a re-run that resumes at the final step keeps the same data version.
 CHECKPOINT_IDENTITY = ("model.safetensors", "config.json", "tokenizer.json")
+# The inputs, each named once: the deps below and the builds' reads use these names.
+_SHARDS, _TOKENIZER, _BASE = "token_shards", "bpe_tokenizer", "base_checkpoint"
 _TRAINING = dict(
     group_name="training",
     kinds={"pytorch", "huggingface"},
@@ -92,8 +94,8 @@ def train_checkpoint(
         device=child.device,
         precision=gpu.precision,
         compile=gpu.compile,
-        shards_dir=str(write.input("token_shards").path / SHARDS_SUBDIR),
-        tokenizer_dir=str(write.input("bpe_tokenizer").path),
+        shards_dir=str(write.input(_SHARDS).path / SHARDS_SUBDIR),
+        tokenizer_dir=str(write.input(_TOKENIZER).path),
     )
     run_dir = _run_dir(context.asset_key.to_python_identifier(), settings, gpu.nproc_per_node, write.store)
     settings = replace(settings, output_dir=str(run_dir), export_dir=str(write.directory))
@@ -146,7 +148,7 @@ def _checkpoint_asset(name: str, mode: str, deps: list, description: str) -> dg.
     ) -> dg.MaterializeResult:
         def build(write: ArtifactWrite) -> dict:
             # SFT starts from the base checkpoint this write reads (its version is recorded).
-            base = {"init_from": str(write.input("base_checkpoint").path)} if mode == "sft" else {}
+            base = {"init_from": str(write.input(_BASE).path)} if mode == "sft" else {}
             settings = checkpoint_settings(config, mode, **base)
             return train_checkpoint(context, write, settings, gpu, pipes_subprocess_client)
 
@@ -156,15 +158,12 @@ def _checkpoint_asset(name: str, mode: str, deps: list, description: str) -> dg.
 
 
 base_checkpoint = _checkpoint_asset(
-    "base_checkpoint",
-    "pretrain",
-    ["token_shards", "bpe_tokenizer"],
-    "Pretrained base model (HF directory) from the pretraining token shards.",
+    _BASE, "pretrain", [_SHARDS, _TOKENIZER], "Pretrained base model (HF directory) from the pretraining token shards."
 )
 instruct_checkpoint = _checkpoint_asset(
     "instruct_checkpoint",
     "sft",
-    [base_checkpoint, "token_shards", "bpe_tokenizer"],
+    [_BASE, _SHARDS, _TOKENIZER],
     "Instruction-tuned model (HF directory): the base model fine-tuned on the SFT shards, "
     "loss on response tokens only.",
 )
