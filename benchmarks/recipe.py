@@ -55,7 +55,7 @@ BASE_SEED = 1234  # TrainSettings.seed's default: seed index 0 is the pipeline's
 ROWS: dict[str, dict[str, dict]] = {
     "baseline": {},
     "digit tokens": {"bpe_tokenizer": {"split_digits": True}},
-    "SFT 8 epochs": {"instruct_checkpoint": {"max_epochs": 8.0}},
+    "SFT 6 epochs": {"instruct_checkpoint": {"sft_epochs": 6.0}},
     "SFT lr 2e-4": {"instruct_checkpoint": {"lr": 2e-4}},
     "more SFT time": {RECIPE_KEY: {"base_share": 0.5}},
 }
@@ -166,7 +166,11 @@ def train_stage(settings, budget_s: float) -> dict:
     affordable = int((left - eval_s) / (step_s + eval_s / settings.eval_every))
     steps = max(settings.log_every, min(planned, affordable) // settings.log_every * settings.log_every)
     shutil.rmtree(settings.output_dir, ignore_errors=True)
-    metrics = run_training(dataclasses.replace(settings, max_steps=steps))
+    # As the asset runs SFT (python -m pipeline.evaluate.dev_tasks): its checkpoint kept by dev tasks passed.
+    from pipeline.evaluate.dev_tasks import dev_tasks_for
+
+    dev = dev_tasks_for(settings, print) if settings.mode == "sft" else None
+    metrics = run_training(dataclasses.replace(settings, max_steps=steps), dev=dev)
     return {
         "model_dir": metrics["model_dir"],
         "seq_len": metrics["seq_len"],
