@@ -15,7 +15,8 @@ InstructionPairsConfig = settings_config(PairSettings, "InstructionPairsConfig")
 _CORPUS = "corpus"
 
 
-@dg.asset(deps=[_CORPUS], kinds={"python", "parquet"}, **DATA_ASSET)
+# code_version 2: issue 22's requests built from the code and variants that change every stated number.
+@dg.asset(deps=[_CORPUS], kinds={"python", "parquet"}, **{**DATA_ASSET, "code_version": "2"})
 def instruction_pairs(
     context: dg.AssetExecutionContext, config: InstructionPairsConfig, artifact_store: ArtifactStoreResource
 ) -> dg.MaterializeResult:

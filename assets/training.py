@@ -135,10 +135,10 @@ def train_checkpoint(
     }
 
 
-def _checkpoint_asset(name: str, mode: str, deps: list, description: str) -> dg.AssetsDefinition:
+def _checkpoint_asset(name: str, mode: str, deps: list, description: str, version: str) -> dg.AssetsDefinition:
     """One training asset: both checkpoints run the same trainer, with another mode and input."""
 
-    @dg.asset(name=name, deps=deps, code_version="1", description=description, **_TRAINING)
+    @dg.asset(name=name, deps=deps, code_version=version, description=description, **_TRAINING)
     def checkpoint(
         context: dg.AssetExecutionContext,
         config: TrainingConfig,
@@ -158,7 +158,11 @@ def _checkpoint_asset(name: str, mode: str, deps: list, description: str) -> dg.
 
 
 base_checkpoint = _checkpoint_asset(
-    _BASE, "pretrain", [_SHARDS, _TOKENIZER], "Pretrained base model (HF directory) from the pretraining token shards."
+    _BASE,
+    "pretrain",
+    [_SHARDS, _TOKENIZER],
+    "Pretrained base model (HF directory) from the pretraining token shards.",
+    version="1",
 )
 instruct_checkpoint = _checkpoint_asset(
     "instruct_checkpoint",
@@ -166,6 +170,7 @@ instruct_checkpoint = _checkpoint_asset(
     [_BASE, _SHARDS, _TOKENIZER],
     "Instruction-tuned model (HF directory): the base model fine-tuned on the SFT shards, "
     "loss on response tokens only.",
+    version="2",  # issue 22: SFT's rate from the size's, sft_epochs, checkpoint kept by dev tasks passed
 )
 
 
