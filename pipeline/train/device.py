@@ -160,6 +160,8 @@ def child_device(device: str, nproc_per_node: int, environ: Mapping[str, str] | 
         f"device {device!r} is physical GPU {physical}{seen}; the trainer sees only it, as cuda:0, "
         "so the HF Trainer cannot spread one process over several GPUs"
     )
+    if device == "auto":  # the parent does not probe for GPUs: on a machine without one, auto is the CPU
+        note = f"device 'auto': physical GPU {physical}{seen} if there is one (seen as cuda:0), else the CPU"
     return ChildDevice("auto" if device == "auto" else "cuda:0", {**env, "CUDA_VISIBLE_DEVICES": physical}, note)
 
 
