@@ -11,6 +11,7 @@ import pytest
 
 from assets.client.presets import preset_ops
 from assets.client.run_config import resolved_config
+from assets.client.staleness import waiting_for_upstream
 from assets.definitions import defs
 from assets.sources import SourceFilesConfig
 from assets.training import TrainingConfig, checkpoint_settings
@@ -137,3 +138,16 @@ def test_a_build_that_reads_an_input_its_deps_do_not_name_fails(tmp_path):
     assert not failed.success
     (failure,) = [e for e in failed.all_events if e.is_step_failure]
     assert "undeclared read ['source'], which its deps do not name" in failure.step_failure_data.error.cause.message
+
+
+def test_a_wave_defers_what_an_unstale_asset_stands_between():
+    """New pairs (a new code version) with instruct_checkpoint stale as well: the SFT must wait until
+    the tokenizer and shards the pairs make stale are rebuilt, and the report until the GGUFs are; a
+    stretch that is stale as a whole is built in one wave."""
+    key = dg.AssetKey
+    pairs, sft, report = key("instruction_pairs"), key("instruct_checkpoint"), key("model_report")
+    assert waiting_for_upstream(defs, {pairs, sft}) == {sft}
+    assert waiting_for_upstream(defs, {sft, report}) == {report}
+    everything = set(defs.resolve_asset_graph().get_all_asset_keys())
+    assert waiting_for_upstream(defs, everything) == set()
+    assert waiting_for_upstream(defs, {pairs, key("bpe_tokenizer"), key("token_shards")}) == set()

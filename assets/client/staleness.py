@@ -119,4 +119,26 @@ def plan_wave(
             reason = "--force" if force else _reason_to_build(defs, instance, ops, resolver, key, partition)
             if reason:
                 plan[(key, partition)] = reason
-    return plan
+    waiting = waiting_for_upstream(defs, {key for key, _ in plan})
+    return {item: reason for item, reason in plan.items() if item[0] not in waiting}
+
+
+def waiting_for_upstream(defs: dg.Definitions, planned: set[dg.AssetKey]) -> set[dg.AssetKey]:
+    """Planned assets that must wait for a later wave: an asset planned in this wave reaches them only
+    through one that is not (yet) stale, so they would be built from inputs about to change (say
+    instruct_checkpoint beside instruction_pairs, before the tokenizer and shards the new pairs make
+    stale), and, being built once per invocation, never rebuilt."""
+    graph = defs.resolve_asset_graph()
+
+    def behind_unplanned(key: dg.AssetKey, passed_unplanned: bool, seen: set) -> bool:
+        for parent in graph.get(key).parent_keys:
+            if (parent, passed_unplanned) in seen:
+                continue
+            seen.add((parent, passed_unplanned))
+            if parent in planned and passed_unplanned:
+                return True
+            if behind_unplanned(parent, passed_unplanned or parent not in planned, seen):
+                return True
+        return False
+
+    return {key for key in planned if behind_unplanned(key, False, set())}
