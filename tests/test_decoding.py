@@ -62,3 +62,24 @@ def test_the_default_is_greedy_and_stops_at_the_end_of_the_turn():
 def test_bad_settings_name_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         replace(DECODING, **{field: value}).validate()
+
+
+def test_cpu_decoding_runs_on_one_thread_and_gives_the_count_back():
+    import torch
+
+    from models.presets import resolve_preset
+    from pipeline.train.generate import decoding_threads
+    from pipeline.train.model import build_model
+
+    model = build_model(resolve_preset("llama", "tiny", vocab_size=512))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with decoding_threads(model):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError), decoding_threads(model):
+            raise RuntimeError("an answer failed")
+        assert torch.get_num_threads() == 2  # restored on the way out of a failure too
+    finally:
+        torch.set_num_threads(before)

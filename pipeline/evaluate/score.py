@@ -117,24 +117,25 @@ def _gguf_answers(path: Path, prompts: list[str], settings: ScoreSettings) -> li
 
 def _hf_answers(model_dir: Path, prompts: list[str], settings: ScoreSettings) -> list[list[str] | None]:
     from pipeline.common.prompt_format import cut_at_stop, format_prompt
-    from pipeline.train.generate import continuations, load_hf  # torch: only when answering
+    from pipeline.train.generate import continuations, decoding_threads, load_hf  # torch: only when answering
     from pipeline.train.model import context_length
 
     model, tokenizer = load_hf(model_dir)
     context = context_length(model.config)
     out = []
-    for prompt in prompts:
-        text = format_prompt(prompt)
-        budget = min(settings.max_new_tokens, context - len(tokenizer.encode(text)))
-        if budget <= 0:
-            out.append(None)
-            continue
-        answers = continuations(model, tokenizer, text, budget)
-        if settings.samples:
-            answers += continuations(
-                model, tokenizer, text, budget, settings.temperature, settings.samples, settings.seed
-            )
-        out.append([cut_at_stop(answer) for answer in answers])
+    with decoding_threads(model):
+        for prompt in prompts:
+            text = format_prompt(prompt)
+            budget = min(settings.max_new_tokens, context - len(tokenizer.encode(text)))
+            if budget <= 0:
+                out.append(None)
+                continue
+            answers = continuations(model, tokenizer, text, budget)
+            if settings.samples:
+                answers += continuations(
+                    model, tokenizer, text, budget, settings.temperature, settings.samples, settings.seed
+                )
+            out.append([cut_at_stop(answer) for answer in answers])
     return out
 
 

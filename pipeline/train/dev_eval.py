@@ -25,7 +25,7 @@ import torch
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from pipeline.common.prompt_format import cut_at_stop, format_prompt
-from pipeline.train.generate import greedy_batch
+from pipeline.train.generate import decoding_threads, greedy_batch
 
 SELECTION_METRIC = "selection"  # the Trainer reads it as eval_selection
 
@@ -80,12 +80,8 @@ class DevTaskCallback(TrainerCallback):
         self.seconds = 0.0  # wall time spent answering and judging, over the run
 
     def answers(self, model) -> list[str]:
-        was_training, attention, threads = model.training, model.config._attn_implementation, torch.get_num_threads()
+        was_training, attention = model.training, model.config._attn_implementation
         model.eval()
-        if model.device.type == "cpu":
-            # Decoding a few sequences is a chain of tiny matmuls: on 2 busy cores, OpenMP's hand-offs
-            # between threads made it 18 times slower than one thread (14 s against 0.8 s for 2 x 32 tokens).
-            torch.set_num_threads(1)
         # Training's attention takes packed blocks only (pipeline.train.attention); generation needs sdpa.
         model.set_attn_implementation("sdpa")
         try:
@@ -93,10 +89,12 @@ class DevTaskCallback(TrainerCallback):
             longest = max(len(self.tokenizer.encode(text)) for text in texts)
             budget = min(self.max_new_tokens, self.context - longest)
             # Prompts that leave no room get empty answers: they fail like any non-answer.
-            answers = greedy_batch(model, self.tokenizer, texts, budget) if budget > 0 else [""] * len(texts)
+            if budget <= 0:
+                return [""] * len(texts)
+            with decoding_threads(model):
+                answers = greedy_batch(model, self.tokenizer, texts, budget)
             return [cut_at_stop(answer) for answer in answers]
         finally:
-            torch.set_num_threads(threads)
             model.set_attn_implementation(attention)
             model.train(was_training)
 
