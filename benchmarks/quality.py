@@ -53,16 +53,13 @@ EVAL_RESERVE = 0.15  # share of the budget kept for evaluations, export and scor
 
 
 def build_inputs(work: Path, pdf_inbox: Path, ops: dict | None = None) -> ArtifactStore:
-    """Corpus, tokenizer and shards of the real library, built once by the real pipeline; ``ops``
-    is run config for those stages (``{asset: {field: value}}``, as `mpyforge run --config` takes).
-    With ``ops`` the pipeline always runs: it rebuilds only what the config makes stale."""
+    """Corpus, tokenizer and shards of the real library, built by the real pipeline; ``ops`` is run
+    config for those stages (``{asset: {field: value}}``, as `mpyforge run --config` takes).
+
+    The pipeline runs every time and rebuilds only what is stale: an earlier build is reused only
+    while the code and config that made it are the same. (Reusing any finished build once measured
+    a recipe on pairs two code versions old.)"""
     store = ArtifactStore(work / "artifacts")
-    try:
-        store.current("token_shards")
-        if not ops:
-            return store
-    except LookupError:
-        pass
     cwd = work / "cwd"
     sources = cwd / "data" / "sources"
     if not sources.is_dir():

@@ -14,7 +14,9 @@ For every row and seed, on the library of ``../shared/realcorpus`` and ``../shar
   base model's bits per byte on the val ``.py`` files are measured as ``quality.py`` does.
 
 One JSON line per (row, seed) goes to ``<work>/recipe/results.jsonl`` (a rerun skips what is there
-for the same budget and tasks) and the Markdown table for docs/benchmarks.md to ``table.md``.
+for the same budget, tasks and token shards) and the Markdown table for docs/benchmarks.md to
+``table.md``. Each run's Q4_K_M file and every answer with its verdict (``scores.json`` of ``hf`` and
+``q4_k_m``) stay in ``<work>/recipe/runs/<row>/<seed>``.
 A row's ``recipe`` entry holds knobs of this benchmark, not of the pipeline (``base_share``).
 
 Besides ``--minutes`` of training, each (row, seed) costs its evaluations. Measured on 2 idle cores
@@ -197,10 +199,12 @@ def q4_k_m(model_dir: Path, out_dir: Path) -> Path:
     return out
 
 
-def task_result(model: Path, tasks: str) -> dict:
-    from pipeline.evaluate.score import ScoreSettings, score_model
+def task_result(model: Path, tasks: str, out_dir: Path) -> dict:
+    """pass@1 of ``model`` on ``tasks``; every answer and verdict stays in ``out_dir`` (scores.json)."""
+    from pipeline.evaluate.score import ScoreSettings, score_model, write_scores
 
     summary = score_model(model, ScoreSettings(tasks=tasks, samples=0))
+    write_scores(summary, out_dir, out_dir.name)
     families = summary["by_family"]
     return {
         "pass_at_1": summary["pass_at_1"],
@@ -236,8 +240,9 @@ def run_one(row: Row, seed_index: int, store, run_dir: Path, opts: argparse.Name
         "seed": seed,
         "overrides": row.overrides,
         **measured_as(opts),
-        "hf": task_result(Path(sft["model_dir"]), opts.hf_tasks) if opts.hf_tasks else None,
-        "q4_k_m": task_result(gguf, opts.tasks),
+        "data": store.current("token_shards").version,
+        "hf": task_result(Path(sft["model_dir"]), opts.hf_tasks, run_dir / "hf") if opts.hf_tasks else None,
+        "q4_k_m": task_result(gguf, opts.tasks, run_dir / "q4_k_m"),
         "families": len(_families(opts.tasks)),
         "bits_per_byte": bits,
         "train_minutes": round((base["wall_s"] + sft["wall_s"]) / 60, 2),
@@ -317,6 +322,11 @@ def read_results(path: Path, opts: argparse.Namespace) -> list[dict]:
     return [line for line in lines if all(line.get(key) == value for key, value in measured_as(opts).items())]
 
 
+def current_lines(lines: list[dict], shards: dict[str, str]) -> list[dict]:
+    """The lines measured on the token shards each row has now (``shards``: row name -> version)."""
+    return [line for line in lines if line.get("data") == shards.get(line["row"])]
+
+
 def measured_as(opts: argparse.Namespace) -> dict:
     """What makes two lines comparable, recorded in each."""
     return {"minutes": opts.minutes, "tasks": opts.tasks, "hf_tasks": opts.hf_tasks, "set": opts.sets}
@@ -390,12 +400,14 @@ def main(argv: list[str] | None = None) -> int:
     results = out_dir / "results.jsonl"
     # Every row's data first: a wrong data-stage field (checked by `mpyforge run`) fails before any training.
     stores = {row.name: data_store(row, opts) for row in rows}
+    # A line counts only for the data its row trains on now: shards built by older code are another recipe.
+    shards = {name: store.current("token_shards").version for name, store in stores.items()}
     val_files = []
     if opts.bpb_files:  # every row is scored on the same files: the first row's val .py files
         val_files = quality.val_code_files(stores[rows[0].name].current("corpus").path / CORPUS_FILE)[: opts.bpb_files]
     for row in rows:
         store = stores[row.name]
-        measured = read_results(results, opts)
+        measured = current_lines(read_results(results, opts), shards)
         done = {line["seed"] for line in measured if line["row"] == row.name}
         for index in range(opts.seeds):
             if BASE_SEED + index in done:
@@ -405,8 +417,9 @@ def main(argv: list[str] | None = None) -> int:
             with results.open("a") as handle:
                 handle.write(json.dumps(line) + "\n")
             print(json.dumps(line), flush=True)
-            shutil.rmtree(run_dir, ignore_errors=True)
-    table = results_table(read_results(results, opts))
+            for checkpoint in ("base", "sft"):  # optimizer states and all; the Q4_K_M file and scores stay
+                shutil.rmtree(run_dir / checkpoint, ignore_errors=True)
+    table = results_table(current_lines(read_results(results, opts), shards))
     (out_dir / "table.md").write_text(table + "\n")
     print(table)
     return 0

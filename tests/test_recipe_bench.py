@@ -117,3 +117,12 @@ def test_table_shows_means_and_each_seed(tmp_path):
 def test_a_run_without_hf_answers_shows_a_dash():
     line = _line("baseline", 1, 0.1, 0.0, 1) | {"hf": None}
     assert "| 10.0 % | – |" in recipe.results_table([line])
+
+
+def test_lines_measured_on_other_token_shards_do_not_count():
+    """A line from shards the row no longer trains on (older pairs code, say) is neither skipped
+    as done nor put in the table."""
+    now = _line("baseline", 1, 0.1, 0.1, 1) | {"data": "new"}
+    old = _line("baseline", 2, 0.5, 0.5, 9) | {"data": "old"}
+    before = _line("digit tokens", 1, 0.3, 0.3, 3)  # from before lines named their data
+    assert recipe.current_lines([now, old, before], {"baseline": "new", "digit tokens": "d1"}) == [now]
