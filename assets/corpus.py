@@ -30,7 +30,7 @@ def corpus(
     context: dg.AssetExecutionContext, config: CorpusConfig, artifact_store: ArtifactStoreResource
 ) -> dg.MaterializeResult:
     """All extracted PDFs and source files, deduplicated (exact + MinHash), filtered, split train/val by
-    document.
+    document or, with split_by=section, by section.
     """
     keys = context.instance.get_dynamic_partitions(pdf_partitions.name)
     extracted = set(artifact_store.store().partitions(_PDFS))

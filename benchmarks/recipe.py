@@ -60,6 +60,7 @@ ROWS: dict[str, dict[str, dict]] = {
     "SFT 6 epochs": {"instruct_checkpoint": {"sft_epochs": 6.0}},
     "SFT lr 2e-4": {"instruct_checkpoint": {"lr": 2e-4}},
     "more SFT time": {RECIPE_KEY: {"base_share": 0.5}},
+    "section split": {"corpus": {"split_by": "section"}},
 }
 
 

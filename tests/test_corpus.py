@@ -274,6 +274,32 @@ def test_metadata_counts_and_split_column(tmp_path):
     assert metadata["per_source"].splitlines()[2].startswith("| pdf:a | 3 | 3 | 1 |")
 
 
+def test_section_split_puts_a_books_sections_on_both_sides(tmp_path):
+    # One book of 40 sections: split by document it lies wholly on one side (as the real library's
+    # six PDFs all lay in train); split by section, about val_fraction of its sections go to val,
+    # each with its heading, prose and code together.
+    sections = [
+        (f"Chapter {i}", f"Section {i} sets pin {i} high.", f"x{i} = {i}\nprint(x{i} * {i + 1})") for i in range(40)
+    ]
+    blocks = [block for h, p, c in sections for block in (("heading", h), ("prose", p), ("code", c))]
+    for name in ("doc", "section", "fewer"):
+        (tmp_path / name).mkdir()
+    whole, whole_meta = build(tmp_path / "doc", {"book": blocks}, val_fraction=0.25, min_chars=1)
+    assert whole["split"].nunique() == 1 and sum(whole_meta["split_units_by_split"].values()) == 1
+    by_section, meta = build(tmp_path / "section", {"book": blocks}, val_fraction=0.25, min_chars=1, split_by="section")
+    assert len(by_section) == 120
+    per_section = by_section.groupby(by_section.index // 3)["split"]
+    assert per_section.nunique().eq(1).all(), "a section's blocks share one split"
+    val_sections = int((per_section.first() == "val").sum())
+    assert 3 <= val_sections <= 20 and meta["split_units_by_split"] == {"train": 40 - val_sections, "val": val_sections}
+    assert meta["documents_by_split"] == {"train": 1, "val": 1}
+    # A section keeps its split when an earlier one is removed: the key is its heading, not its position.
+    fewer, _ = build(tmp_path / "fewer", {"book": blocks[3:]}, val_fraction=0.25, min_chars=1, split_by="section")
+    assert fewer.groupby(fewer.index // 3)["split"].first().tolist() == per_section.first().tolist()[1:]
+    with pytest.raises(ValueError, match="split_by"):
+        CorpusSettings(split_by="page").validate()
+
+
 def test_source_files_and_failed_pdfs(tmp_path):
     pdf = write_blocks(tmp_path / "book.parquet", "book", [("heading", "Blink"), ("code", BLINK_PROGRAM)])
     sources = pd.DataFrame(

@@ -10,8 +10,12 @@ Steps, in order:
 4. code-block dedup across all remaining documents (exact, then MinHash on normalized
    code tokens). Headings and prose stay where they are and surviving blocks keep their
    original ``seq``, so "heading, sentence, code" order is intact for the pair miner;
-5. split by document with a salted hash of ``doc_id``: a document's split depends only
-   on its own id, so adding a PDF never moves existing documents between splits.
+5. split with a salted hash of the unit's key: a unit's split depends only on its own key, so
+   adding a PDF never moves existing units between splits. The unit is a document, or with
+   ``split_by="section"`` each run of blocks from one heading to the next (its key: the
+   document, the heading's text and its occurrence), so a book's chapters land on both sides.
+   Why sections: a whole-document split put all six PDFs of the real library in train, so every
+   val pair was micropython-lib internals and SFT chose its checkpoint by code no maker asks for.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from pipeline.corpus.quality import REJECTION_REASONS, QualityLimits, rejection_
 
 CORPUS_FILE = "corpus.parquet"
 SPLITS = ("train", "val")
+SPLIT_UNITS = ("document", "section")
 
 # fmt: off
 CORPUS_SCHEMA = pa.schema([
@@ -53,11 +58,14 @@ class CorpusSettings:
     min_alnum_fraction: float = 0.25  # of non-whitespace characters
     val_fraction: float = 0.05
     split_salt: str = "mpyforge-corpus-v1"  # change to draw a different, equally stable split
+    split_by: str = "document"  # "document" | "section" (every heading starts a unit; see the module docstring)
 
     def validate(self) -> None:
         """Checks the split and filter fields; DuplicateIndex checks the dedup fields."""
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"CorpusSettings.val_fraction must be in (0, 1), got {self.val_fraction}")
+        if self.split_by not in SPLIT_UNITS:
+            raise ValueError(f"CorpusSettings.split_by must be one of {SPLIT_UNITS}, got {self.split_by!r}")
         if not 0.0 <= self.min_alnum_fraction <= 1.0:
             raise ValueError(f"CorpusSettings.min_alnum_fraction must be in [0, 1], got {self.min_alnum_fraction}")
         if self.min_chars < 0 or self.max_line_length < 1:
@@ -90,6 +98,23 @@ def assign_splits(doc_ids: Iterable[str], val_fraction: float, salt: str) -> dic
         elif "train" not in splits.values():
             splits[max(ids, key=scores.__getitem__)] = "train"
     return splits
+
+
+def split_units(blocks: pd.DataFrame, split_by: str) -> pd.Series:
+    """Each block's split unit: its document, or its document's section (blocks in (doc_id, seq) order).
+
+    A section's key names its heading and that heading's occurrence in the document, not its
+    position, so a page added earlier in a book does not move the sections after it.
+    """
+    if split_by == "document":
+        return blocks["doc_id"].astype(str)
+    units, current, seen = [], {}, Counter()
+    for doc_id, kind, text in zip(blocks["doc_id"], blocks["kind"], blocks["text"]):
+        if kind == "heading":
+            seen[(doc_id, text)] += 1
+            current[doc_id] = f"{doc_id}\x00{text}\x00{seen[(doc_id, text)]}"
+        units.append(current.get(doc_id, doc_id))
+    return pd.Series(units, index=blocks.index)
 
 
 def _new_index(settings: CorpusSettings) -> DuplicateIndex:
@@ -182,18 +207,21 @@ def build_corpus(
         )
     _check_unique_doc_ids(blocks)
 
-    splits = assign_splits(blocks["doc_id"], settings.val_fraction, settings.split_salt)
-    corpus = blocks.assign(split=blocks["doc_id"].map(splits)).reset_index(drop=True)
+    units = split_units(blocks, settings.split_by)
+    splits = assign_splits(units, settings.val_fraction, settings.split_salt)
+    corpus = blocks.assign(split=units.map(splits)).reset_index(drop=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_corpus(corpus, out_dir / CORPUS_FILE)
 
     documents = corpus["doc_id"].nunique()
     duplicate_documents = sum(document_duplicates.values())
-    split_counts = corpus.drop_duplicates("doc_id")["split"].value_counts()
+    # With sections as units a document may stand on both sides; it counts on each.
+    split_counts = corpus.drop_duplicates(["doc_id", "split"])["split"].value_counts()
     kind_counts = corpus["kind"].value_counts()
     return {
         "documents": int(documents),
         "documents_by_split": {split: int(split_counts.get(split, 0)) for split in SPLITS},
+        "split_units_by_split": {split: int(units[units.map(splits) == split].nunique()) for split in SPLITS},
         "blocks": len(corpus),
         "blocks_by_kind": {kind: int(kind_counts.get(kind, 0)) for kind in BLOCK_KINDS},
         "characters": int(corpus["text"].str.len().sum()),
