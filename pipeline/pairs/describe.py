@@ -46,6 +46,11 @@ def _pin_of(node: ast.expr | None, made: dict[str, ast.Call], bindings: dict) ->
     return None
 
 
+def _literal_arg(call: ast.Call) -> object:
+    """The call's first argument where it is written as a literal (the 1 of UART(1)); else None."""
+    return call.args[0].value if call.args and isinstance(call.args[0], ast.Constant) else None
+
+
 class _Facts:
     """What the snippet makes and calls, for the job phrasings."""
 
@@ -65,6 +70,14 @@ class _Facts:
 
     def objects(self, *kinds: str) -> list[tuple[str, ast.Call]]:
         return [(name, call) for name, call in self.made.items() if callee(call) in kinds]
+
+    def first(self, *kinds: str) -> tuple[str, str] | None:
+        """The class of the first object of these kinds the snippet makes, and its pin ("a pin" if unsaid)."""
+        found = self.objects(*kinds)
+        if not found:
+            return None
+        call = found[0][1]
+        return callee(call), self.pin(call) or "a pin"
 
     def pin(self, call: ast.Call, keyword: str = "") -> str | None:
         arg = next((k.value for k in call.keywords if k.arg == keyword), None) if keyword else None
@@ -129,10 +142,9 @@ def _blink(facts: _Facts, rng: random.Random) -> str | None:
 
 
 def _pwm(facts: _Facts, rng: random.Random) -> str | None:
-    pwms = facts.objects("PWM")
-    if not pwms:
+    if (found := facts.first("PWM")) is None:
         return None
-    where = facts.pin(pwms[0][1]) or "a pin"
+    where = found[1]
     freq = facts.values("pwm_hz")
     duty = facts.values("duty", "duty_u16")
     hz = f" at {say_rate(float(freq[0].value), rng)}" if len(freq) == 1 else ""
@@ -151,10 +163,9 @@ def _pwm(facts: _Facts, rng: random.Random) -> str | None:
 
 
 def _neopixel(facts: _Facts, rng: random.Random) -> str | None:
-    strips = facts.objects("NeoPixel")
-    if not strips:
+    if (found := facts.first("NeoPixel")) is None:
         return None
-    where = facts.pin(strips[0][1]) or "a pin"
+    where = found[1]
     count = facts.values("pixels")
     colours = facts.values("rgb")
     size = f"{count[0].value} " if len(count) == 1 else ""
@@ -177,11 +188,9 @@ def _neopixel(facts: _Facts, rng: random.Random) -> str | None:
 
 
 def _dht(facts: _Facts, rng: random.Random) -> str | None:
-    sensors = facts.objects("DHT11", "DHT22")
-    if not sensors:
+    if (found := facts.first("DHT11", "DHT22")) is None:
         return None
-    kind = callee(sensors[0][1])
-    where = facts.pin(sensors[0][1]) or "a pin"
+    kind, where = found
     return _choose(
         rng,
         [
@@ -221,8 +230,7 @@ def _uart(facts: _Facts, rng: random.Random) -> str | None:
     ports = facts.objects("UART")
     if not ports:
         return None
-    call = ports[0][1]
-    number = call.args[0].value if call.args and isinstance(call.args[0], ast.Constant) else None
+    number = _literal_arg(ports[0][1])
     port = f"UART{number}" if type(number) is int else f"UART {number}" if number else "a UART"
     baud = facts.values("baud")
     speed = f" at {baud[0].value} baud" if len(baud) == 1 else ""
@@ -236,7 +244,7 @@ def _adc(facts: _Facts, rng: random.Random) -> str | None:
     if not adcs:
         return None
     call = adcs[0][1]
-    channel = call.args[0].value if call.args and isinstance(call.args[0], ast.Constant) else None
+    channel = _literal_arg(call)
     if type(channel) is int and facts.board == "Raspberry Pi Pico":
         # ADC(n) on an RP2040 is a channel: 0-2 are GP26-GP28, 4 the internal temperature sensor.
         if channel == 4:

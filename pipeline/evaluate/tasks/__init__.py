@@ -1,6 +1,6 @@
 """The task suite: maker requests per family and board, each with a check that reads the run's timeline.
 
-``all_tasks()`` lists every task in a fixed order (parameters are explicit lists, so the suite is
+``all_tasks()`` lists every task in a fixed order (parameters are explicit tables, so the suite is
 the same on every run); ``select_tasks(pattern)`` picks by task id; ``DEMO_TASK_IDS`` is the small
 subset `make demo` scores. Each task carries a reference program that passes and planted wrong
 answers that must fail (tests/test_tasks.py runs them all in the sandbox).

@@ -1,14 +1,15 @@
 """The task record and the helpers every family uses to build tasks and their planted wrong answers.
 
-A family is a table of parameter sets (board, pins, numbers) and a function that makes one ``Case``
-of a row (``family``); a Case makes one ``Task`` per phrasing of it: the phrasings share the world,
-the reference, the wrong answers and the check, so a runner may run each distinct program once.
+A family is a table of parameter sets (pins, numbers) board by board, and a function that makes one
+``Case`` of a board and one of its rows (``family``); a Case makes one ``Task`` per phrasing of it:
+the phrasings share the world, the reference, the wrong answers and the check, so a runner may run
+each distinct program once.
 """
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pipeline.evaluate.sandbox import RunResult
@@ -121,12 +122,12 @@ def case(
     slug: str,
     prompts: list[str],
     *,
+    topic: str,
     seconds: float,
     reference: str,
     wrong: list[tuple[str, str]],
     check: Callable[[RunResult], Verdict],
     world: dict | None = None,
-    topic: str,
 ) -> Case:
     """A Case whose wrong answers start with the standard ones (see ``standard_wrong``)."""
     return Case(
@@ -142,12 +143,13 @@ def case(
     )
 
 
-def family(rows: Sequence[tuple]) -> Callable[[Callable[..., Case]], Callable[[], list[Case]]]:
-    """A family's builder: the decorated function makes one row's Case, the builder one Case per row."""
+def family(table: dict[str, list[tuple]]) -> Callable[[Callable[..., Case]], Callable[[], list[Case]]]:
+    """A family's builder: the decorated function makes the Case of a board and one of its rows
+    (``one(board, *row)``), the builder one Case per row, board by board in the table's order."""
 
     def builder(one: Callable[..., Case]) -> Callable[[], list[Case]]:
         def build() -> list[Case]:
-            return [one(*row) for row in rows]
+            return [one(board, *row) for board, rows in table.items() for row in rows]
 
         build.__name__ = build.__qualname__ = one.__name__
         build.__doc__ = one.__doc__

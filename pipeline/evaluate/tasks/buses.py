@@ -27,14 +27,11 @@ def bus_pins(result: RunResult, sda: int, scl: int) -> Verdict:
 
 # --- I2C scan -----------------------------------------------------------------------------------
 
-SCAN = [
-    ("pico", 0, 4, 5, (0x3C, 0x76)),
-    ("pico", 1, 2, 3, (0x68,)),
-    ("esp32", 0, 21, 22, (0x27, 0x68)),
-    ("esp32", 1, 33, 32, (0x48, 0x77)),
-    ("esp8266", -1, 4, 5, (0x3C,)),
-    ("esp8266", -1, 2, 14, (0x23, 0x40)),
-]
+SCAN = {
+    "pico": [(0, 4, 5, (0x3C, 0x76)), (1, 2, 3, (0x68,))],
+    "esp32": [(0, 21, 22, (0x27, 0x68)), (1, 33, 32, (0x48, 0x77))],
+    "esp8266": [(-1, 4, 5, (0x3C,)), (-1, 2, 14, (0x23, 0x40))],
+}
 # A pin the bus cannot use: GP6 is I2C1's SDA, not I2C0's, on a Pico; GPIO6 is the ESP boards' flash.
 _BAD_SDA = {"pico": {0: 2, 1: 4}, "esp32": {0: 6, 1: 6}, "esp8266": {-1: 6}}
 
@@ -63,6 +60,7 @@ def i2c_scan(board, bus, sda, scl, found) -> Case:
             f"Scan {words} and print the address of every device found in hex, with a 0x prefix.",
             f"Which I2C devices are on my {BOARD_NAMES[board]}? The bus is {words}. Print each address as hex (0x..).",
         ],
+        topic="scan the I2C bus",
         seconds=0.5,
         world={"i2c": {hex(a): {} for a in found}},
         reference=_i2c(board, bus, sda, scl) + scan,
@@ -73,21 +71,17 @@ def i2c_scan(board, bus, sda, scl, found) -> Case:
             ("raises", _i2c(board, bus, _BAD_SDA[board][bus], scl) + scan),
         ],
         check=Check(scan_prints, sda=sda, scl=scl, found=found),
-        topic="scan the I2C bus",
     )
 
 
 # --- I2C register read --------------------------------------------------------------------------
 
 # (board, bus, sda, scl, device, address, ID register, its value); the IDs are the datasheets'.
-REGISTER = [
-    ("pico", 0, 4, 5, "BME280", 0x76, 0xD0, 0x60),
-    ("pico", 1, 6, 7, "MPU6050", 0x68, 0x75, 0x68),
-    ("esp32", 0, 21, 22, "ADXL345", 0x53, 0x00, 0xE5),
-    ("esp32", 1, 25, 26, "BMP180", 0x77, 0xD0, 0x55),
-    ("esp8266", -1, 4, 5, "LIS3DH", 0x18, 0x0F, 0x33),
-    ("esp8266", -1, 12, 14, "BME680", 0x77, 0xD0, 0x61),
-]
+REGISTER = {
+    "pico": [(0, 4, 5, "BME280", 0x76, 0xD0, 0x60), (1, 6, 7, "MPU6050", 0x68, 0x75, 0x68)],
+    "esp32": [(0, 21, 22, "ADXL345", 0x53, 0x00, 0xE5), (1, 25, 26, "BMP180", 0x77, 0xD0, 0x55)],
+    "esp8266": [(-1, 4, 5, "LIS3DH", 0x18, 0x0F, 0x33), (-1, 12, 14, "BME680", 0x77, 0xD0, 0x61)],
+}
 
 
 def _register_program(board, bus, sda, scl, addr, reg, show="hex(value)") -> str:
@@ -119,6 +113,7 @@ def i2c_register(board, bus, sda, scl, device, addr, reg, value) -> Case:
             f"Check that my {device} answers: it sits at {addr:#04x} on {words} of my "
             f"{BOARD_NAMES[board]}. Read its ID register {reg:#04x} (one byte) and print it as hex.",
         ],
+        topic="read an I2C register",
         seconds=0.5,
         world={"i2c": {hex(addr): {f"0x{reg:02x}": [value]}}},
         reference=_register_program(*args, addr, reg),
@@ -129,21 +124,17 @@ def i2c_register(board, bus, sda, scl, device, addr, reg, value) -> Case:
             ("swapped_pins", _register_program(board, bus, scl, sda, addr, reg)),
         ],
         check=Check(register_printed, sda=sda, scl=scl, addr=addr, reg=reg, value=value),
-        topic="read an I2C register",
     )
 
 
 # --- SPI transfer -------------------------------------------------------------------------------
 
 # (board, bus, sck, mosi, miso, cs, baudrate, JEDEC ID); ESP8266's hardware SPI(1) has fixed pins.
-SPI = [
-    ("pico", 0, 18, 19, 16, 17, 1_000_000, "ef4018"),
-    ("pico", 1, 10, 11, 12, 13, 4_000_000, "c22017"),
-    ("esp32", 2, 18, 23, 19, 5, 1_000_000, "ef4016"),
-    ("esp32", 1, 14, 13, 12, 15, 8_000_000, "1f8501"),
-    ("esp8266", 1, 14, 13, 12, 15, 2_000_000, "ef4017"),
-    ("esp8266", 1, 14, 13, 12, 4, 500_000, "c84017"),
-]
+SPI = {
+    "pico": [(0, 18, 19, 16, 17, 1_000_000, "ef4018"), (1, 10, 11, 12, 13, 4_000_000, "c22017")],
+    "esp32": [(2, 18, 23, 19, 5, 1_000_000, "ef4016"), (1, 14, 13, 12, 15, 8_000_000, "1f8501")],
+    "esp8266": [(1, 14, 13, 12, 15, 2_000_000, "ef4017"), (1, 14, 13, 12, 4, 500_000, "c84017")],
+}
 _NO_SPI_BUS = {"pico": 2, "esp32": 3, "esp8266": 0}
 
 
@@ -191,6 +182,7 @@ def spi_transfer(board, bus, sck, mosi, miso, cs, baud, ident) -> Case:
             f"Identify the SPI flash on my {BOARD_NAMES[board]}: hardware SPI bus {bus} ({pins}), "
             f"{baud} baud, CS on {cs_name}. Pull CS low, write 0x9F, read 3 bytes, raise CS, print the hex.",
         ],
+        topic="read an SPI flash ID",
         seconds=0.5,
         world={"spi_rx": "0x" + ident},
         reference=_spi_program(*args),
@@ -202,21 +194,26 @@ def spi_transfer(board, bus, sck, mosi, miso, cs, baud, ident) -> Case:
             ("raises", _spi_program(board, _NO_SPI_BUS[board], *args[2:])),
         ],
         check=Check(jedec_id, sck=sck, mosi=mosi, miso=miso, cs=cs, baud=baud, ident=ident),
-        topic="read an SPI flash ID",
     )
 
 
 # --- OLED text ----------------------------------------------------------------------------------
 
 # (board, bus, sda, scl, address, width, height, lines as (text, x, y))
-OLED = [
-    ("pico", 0, 4, 5, 0x3C, 128, 64, (("Hello", 0, 0),)),
-    ("pico", 1, 2, 3, 0x3C, 128, 32, (("Temp", 0, 0), ("21.5 C", 0, 16))),
-    ("esp32", 0, 21, 22, 0x3C, 128, 64, (("Hi maker", 0, 0),)),
-    ("esp32", 0, 21, 22, 0x3D, 128, 64, (("Line 1", 0, 0), ("Line 2", 0, 10))),
-    ("esp8266", -1, 4, 5, 0x3C, 128, 64, (("ESP8266", 0, 0),)),
-    ("esp8266", -1, 4, 5, 0x3C, 64, 48, (("Hi", 0, 0), ("there", 0, 8))),
-]
+OLED = {
+    "pico": [
+        (0, 4, 5, 0x3C, 128, 64, (("Hello", 0, 0),)),
+        (1, 2, 3, 0x3C, 128, 32, (("Temp", 0, 0), ("21.5 C", 0, 16))),
+    ],
+    "esp32": [
+        (0, 21, 22, 0x3C, 128, 64, (("Hi maker", 0, 0),)),
+        (0, 21, 22, 0x3D, 128, 64, (("Line 1", 0, 0), ("Line 2", 0, 10))),
+    ],
+    "esp8266": [
+        (-1, 4, 5, 0x3C, 128, 64, (("ESP8266", 0, 0),)),
+        (-1, 4, 5, 0x3C, 64, 48, (("Hi", 0, 0), ("there", 0, 8))),
+    ],
+}
 
 
 def _oled_program(board, bus, sda, scl, addr, width, height, lines, show=True) -> str:
@@ -257,6 +254,7 @@ def oled_text(board, bus, sda, scl, addr, width, height, lines) -> Case:
             f"I wired an SSD1306 display ({width}x{height}, I2C address {addr:#04x}) to my "
             f"{BOARD_NAMES[board]}, {words}. Clear it and write {what}, using the ssd1306 driver.",
         ],
+        topic="write text on an OLED",
         seconds=0.5,
         world={"i2c": {hex(addr): {}}},
         reference=_oled_program(*args, lines),
@@ -267,7 +265,6 @@ def oled_text(board, bus, sda, scl, addr, width, height, lines) -> Case:
             ("swapped_pins", _oled_program(board, bus, scl, sda, addr, width, height, lines)),
         ],
         check=Check(oled_shows, sda=sda, scl=scl, lines=lines),
-        topic="write text on an OLED",
     )
 
 

@@ -10,14 +10,11 @@ from pipeline.evaluate.tasks.base import BAD_PIN, BOARD_NAMES, Case, Check, Verd
 
 # (board, pin, on ms, off ms, other pin for the wrong answer); pin 2 is the onboard LED of the
 # usual ESP32 and ESP8266 modules, GP25 the Pico's.
-BLINK = [
-    ("pico", 25, 500, 500, 15),
-    ("pico", 15, 200, 800, 14),
-    ("esp32", 2, 250, 250, 4),
-    ("esp32", 13, 100, 900, 12),
-    ("esp8266", 2, 1000, 1000, 4),
-    ("esp8266", 14, 300, 300, 12),
-]
+BLINK = {
+    "pico": [(25, 500, 500, 15), (15, 200, 800, 14)],
+    "esp32": [(2, 250, 250, 4), (13, 100, 900, 12)],
+    "esp8266": [(2, 1000, 1000, 4), (14, 300, 300, 12)],
+}
 
 
 def _blink_program(pin: int, on: int, off: int) -> str:
@@ -58,6 +55,7 @@ def blink(board, pin, on, off, other) -> Case:
         board,
         f"{pin_name(board, pin).lower()}-{on}-{off}ms",
         _blink_prompts(board, pin, on, off),
+        topic="blink an LED",
         seconds=max(3.0, 2.5 * (on + off) / 1000),
         reference=_blink_program(pin, on, off),
         wrong=[
@@ -68,20 +66,16 @@ def blink(board, pin, on, off, other) -> Case:
             ("raises", _blink_program(BAD_PIN[board], on, off)),
         ],
         check=Check(checks.toggles, pin=pin, on_ms=on, off_ms=off),
-        topic="blink an LED",
     )
 
 
 # --- button with pull-up ------------------------------------------------------------------------
 
-BUTTON = [
-    ("pico", 14, 25, 16),
-    ("pico", 16, 15, 17),
-    ("esp32", 0, 2, 4),
-    ("esp32", 27, 26, 25),
-    ("esp8266", 0, 4, 5),
-    ("esp8266", 12, 13, 14),
-]
+BUTTON = {
+    "pico": [(14, 25, 16), (16, 15, 17)],
+    "esp32": [(0, 2, 4), (27, 26, 25)],
+    "esp8266": [(0, 4, 5), (12, 13, 14)],
+}
 # The button pulls its pin to ground while pressed: pressed 800-1500 ms and 2300-2600 ms.
 PRESSES = [[0, 1], [800, 0], [1500, 1], [2300, 0], [2600, 1]]
 BUTTON_SECONDS = 3.5
@@ -130,6 +124,7 @@ def button(board, btn, led, other) -> Case:
             f"{name}: read a button on {b} (pressed = low, enable the pull-up resistor) and mirror it on "
             f"{lamp}: high while pressed, low while released. Poll it at least every {RESPONSE_MS} ms.",
         ],
+        topic="button lights an LED",
         seconds=BUTTON_SECONDS,
         world={"pins": {str(btn): PRESSES}},
         reference=_button_program(btn, led),
@@ -142,13 +137,12 @@ def button(board, btn, led, other) -> Case:
             ("raises", _button_program(BAD_PIN[board], led)),
         ],
         check=Check(button_follows, button=btn, led=led),
-        topic="button lights an LED",
     )
 
 
 # --- pin interrupt ------------------------------------------------------------------------------
 
-IRQ = [("pico", 14, 15), ("pico", 21, 20), ("esp32", 0, 4), ("esp32", 33, 32), ("esp8266", 0, 4), ("esp8266", 13, 12)]
+IRQ = {"pico": [(14, 15), (21, 20)], "esp32": [(0, 4), (33, 32)], "esp8266": [(0, 4), (13, 12)]}
 # Pressed (low) at 400, 1300 and 2100 ms; released (high) at 600, 1450 and 2400 ms.
 BOUNCES = [[0, 1], [400, 0], [600, 1], [1300, 0], [1450, 1], [2100, 0], [2400, 1]]
 IRQ_SLACK_MS = 50
@@ -219,6 +213,7 @@ def pin_irq(board, pin, other) -> Case:
             f"My {BOARD_NAMES[board]} has a button between {b} and ground. Enable the pull-up, attach an IRQ "
             f"for falling edges, and print only the number of presses so far each time it is pressed.",
         ],
+        topic="count button presses with an interrupt",
         seconds=3.0,
         world={"pins": {str(pin): BOUNCES}},
         reference=_irq_program(pin),
@@ -230,7 +225,6 @@ def pin_irq(board, pin, other) -> Case:
             ("raises", _irq_program(BAD_PIN[board])),
         ],
         check=Check(counts_presses, pin=pin),
-        topic="count button presses with an interrupt",
     )
 
 
@@ -238,14 +232,11 @@ def pin_irq(board, pin, other) -> Case:
 
 # (board, pin, period ms, timer id, a timer id the board lacks, other pin); the Pico has one virtual
 # timer (-1), the ESP32 four hardware timers 0-3, the ESP8266 a virtual timer (-1).
-TIMER = [
-    ("pico", 25, 250, -1, 0, 24),
-    ("pico", 15, 100, -1, 0, 16),
-    ("esp32", 2, 500, 0, 4, 5),
-    ("esp32", 4, 200, 1, 4, 5),
-    ("esp8266", 2, 500, -1, 1, 0),
-    ("esp8266", 14, 1000, -1, 1, 12),
-]
+TIMER = {
+    "pico": [(25, 250, -1, 0, 24), (15, 100, -1, 0, 16)],
+    "esp32": [(2, 500, 0, 4, 5), (4, 200, 1, 4, 5)],
+    "esp8266": [(2, 500, -1, 1, 0), (14, 1000, -1, 1, 12)],
+}
 
 
 def _timer_program(pin: int, period: int, tid: int, mode: str = "PERIODIC") -> str:
@@ -281,6 +272,7 @@ def periodic_timer(board, pin, period, tid, bad, other) -> Case:
             f"On the {BOARD_NAMES[board]}, set up {which} with a {period} ms period whose callback "
             f"toggles the LED on {name}.",
         ],
+        topic="toggle a pin from a timer",
         seconds=max(2.0, 6 * period / 1000),
         reference=_timer_program(pin, period, tid),
         wrong=[
@@ -291,21 +283,17 @@ def periodic_timer(board, pin, period, tid, bad, other) -> Case:
             ("raises", _timer_program(pin, period, bad)),
         ],
         check=Check(timer_toggles, pin=pin, period_ms=period),
-        topic="toggle a pin from a timer",
     )
 
 
 # --- deep sleep ---------------------------------------------------------------------------------
 
 # (board, pin, LED on ms, deep sleep s). The ESP8266 wakes only with GPIO16 wired to RST.
-DEEP = [
-    ("pico", 25, 500, 10),
-    ("pico", 15, 2000, 60),
-    ("esp32", 2, 1000, 30),
-    ("esp32", 4, 200, 5),
-    ("esp8266", 4, 500, 20),
-    ("esp8266", 5, 1000, 60),
-]
+DEEP = {
+    "pico": [(25, 500, 10), (15, 2000, 60)],
+    "esp32": [(2, 1000, 30), (4, 200, 5)],
+    "esp8266": [(4, 500, 20), (5, 1000, 60)],
+}
 
 
 def _deep_program(pin: int, on_ms: int, sleep: str) -> str:
@@ -348,6 +336,7 @@ def deep_sleep(board, pin, on_ms, sleep_s) -> Case:
             f"Battery sensor node{wiring}: at each wake, pulse the LED on {name} high for {on_ms / 1000:g} s, "
             f"then deep-sleep {sleep_s} s to save power.",
         ],
+        topic="flash then deep sleep",
         seconds=on_ms / 1000 + 2,
         reference=_deep_program(pin, on_ms, f"machine.deepsleep({sleep_s * 1000})"),
         wrong=[
@@ -358,7 +347,6 @@ def deep_sleep(board, pin, on_ms, sleep_s) -> Case:
             ("raises", _deep_program(BAD_PIN[board], on_ms, f"machine.deepsleep({sleep_s * 1000})")),
         ],
         check=Check(flash_then_deepsleep, pin=pin, on_ms=on_ms, sleep_s=sleep_s),
-        topic="flash then deep sleep",
     )
 
 

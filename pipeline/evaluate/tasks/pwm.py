@@ -24,14 +24,11 @@ def _set_duty(board: str, fraction_expr: str) -> str:
 
 # --- a fixed PWM level --------------------------------------------------------------------------
 
-LEVEL = [
-    ("pico", 15, 1000, 0.50, 14),
-    ("pico", 16, 20000, 0.25, 17),
-    ("esp32", 4, 2000, 0.75, 5),
-    ("esp32", 18, 10000, 0.10, 19),
-    ("esp8266", 4, 1000, 0.50, 5),
-    ("esp8266", 14, 500, 0.30, 12),
-]
+LEVEL = {
+    "pico": [(15, 1000, 0.50, 14), (16, 20000, 0.25, 17)],
+    "esp32": [(4, 2000, 0.75, 5), (18, 10000, 0.10, 19)],
+    "esp8266": [(4, 1000, 0.50, 5), (14, 500, 0.30, 12)],
+}
 
 
 def _level_program(board: str, pin: int, freq: float, duty_expr: str, tail: str = "") -> str:
@@ -51,6 +48,7 @@ def pwm_level(board, pin, freq, duty, other) -> Case:
             f"Dim the LED on {name} of my {BOARD_NAMES[board]} to {pct} % brightness with "
             f"{freq:g} Hz PWM and leave it there.",
         ],
+        topic="PWM at a fixed duty",
         seconds=1.0,
         reference=_level_program(board, pin, freq, str(duty)),
         wrong=[
@@ -61,20 +59,16 @@ def pwm_level(board, pin, freq, duty, other) -> Case:
             ("raises", _level_program(board, _NO_PWM[board], freq, str(duty))),
         ],
         check=Check(checks.pwm_level, pin=pin, freq=freq, duty=duty),
-        topic="PWM at a fixed duty",
     )
 
 
 # --- fade ---------------------------------------------------------------------------------------
 
-FADE = [
-    ("pico", 15, 2000, 14),
-    ("pico", 25, 1000, 24),
-    ("esp32", 2, 1500, 4),
-    ("esp32", 16, 3000, 17),
-    ("esp8266", 4, 1000, 5),
-    ("esp8266", 14, 2000, 12),
-]
+FADE = {
+    "pico": [(15, 2000, 14), (25, 1000, 24)],
+    "esp32": [(2, 1500, 4), (16, 3000, 17)],
+    "esp8266": [(4, 1000, 5), (14, 2000, 12)],
+}
 FADE_STEPS = 20  # the prompt asks for at least this many steps each way
 
 
@@ -122,6 +116,7 @@ def fade(board, pin, ramp, other) -> Case:
             f"Breathing LED on {name} ({BOARD_NAMES[board]}): ramp the PWM duty smoothly 0 -> 100 % in "
             f"{ramp} ms and 100 -> 0 % in {ramp} ms, forever ({FADE_STEPS}+ steps per ramp).",
         ],
+        topic="fade an LED with PWM",
         seconds=2.3 * s + 0.5,
         reference=_fade_program(board, pin, ramp),
         wrong=[
@@ -133,20 +128,16 @@ def fade(board, pin, ramp, other) -> Case:
             ("raises", _fade_program(board, _NO_PWM[board], ramp)),
         ],
         check=Check(fades, pin=pin, ramp_ms=ramp),
-        topic="fade an LED with PWM",
     )
 
 
 # --- servo --------------------------------------------------------------------------------------
 
-SERVO = [
-    ("pico", 15, (90,), 14),
-    ("pico", 16, (0, 180), 17),
-    ("esp32", 13, (45,), 12),
-    ("esp32", 18, (0, 90, 180), 19),
-    ("esp8266", 14, (120,), 12),
-    ("esp8266", 5, (30, 150), 4),
-]
+SERVO = {
+    "pico": [(15, (90,), 14), (16, (0, 180), 17)],
+    "esp32": [(13, (45,), 12), (18, (0, 90, 180), 19)],
+    "esp8266": [(14, (120,), 12), (5, (30, 150), 4)],
+}
 PULSE_MS = (0.5, 2.5)  # the pulse widths for 0 and 180 degrees, stated in every prompt
 PULSE_TOL_MS = 0.05
 
@@ -202,25 +193,22 @@ def servo(board, pin, angles, other) -> Case:
         board,
         f"{name.lower()}-{'-'.join(map(str, angles))}deg",
         prompts,
+        topic="move a servo",
         seconds=len(angles) + 0.5,
         reference=_servo_program(board, pin, angles),
         wrong=wrong,
         check=Check(servo_angles, pin=pin, angles=angles),
-        topic="move a servo",
     )
 
 
 # --- NeoPixel -----------------------------------------------------------------------------------
 
 # (board, pin, LEDs, lit pixel or None for all, colour, colour name for the casual phrasing, other pin)
-NEOPIXEL = [
-    ("pico", 16, 8, None, (255, 0, 0), "red at full brightness", 17),
-    ("pico", 22, 12, 0, (0, 255, 0), "full green", 21),
-    ("esp32", 5, 16, None, (255, 128, 0), "orange", 4),
-    ("esp32", 27, 30, 3, (0, 80, 255), "sky blue", 26),
-    ("esp8266", 4, 8, None, (40, 0, 255), "deep blue", 5),
-    ("esp8266", 14, 24, 5, (200, 0, 255), "violet", 12),
-]
+NEOPIXEL = {
+    "pico": [(16, 8, None, (255, 0, 0), "red at full brightness", 17), (22, 12, 0, (0, 255, 0), "full green", 21)],
+    "esp32": [(5, 16, None, (255, 128, 0), "orange", 4), (27, 30, 3, (0, 80, 255), "sky blue", 26)],
+    "esp8266": [(4, 8, None, (40, 0, 255), "deep blue", 5), (14, 24, 5, (200, 0, 255), "violet", 12)],
+}
 
 
 def _pixels_program(pin: int, n: int, index, colour, write: bool = True) -> str:
@@ -260,6 +248,7 @@ def neopixel(board, pin, n, index, colour, words, other) -> Case:
         board,
         f"{name.lower()}-{n}px-{'all' if index is None else index}-{bytes(colour).hex()}",
         prompts,
+        topic="set NeoPixel colours",
         seconds=0.5,
         reference=_pixels_program(pin, n, index, colour),
         wrong=[
@@ -270,7 +259,6 @@ def neopixel(board, pin, n, index, colour, words, other) -> Case:
             ("raises", _pixels_program(BAD_PIN[board], n, index, colour)),
         ],
         check=Check(pixels_shown, pin=pin, n=n, index=index, colour=colour),
-        topic="set NeoPixel colours",
     )
 
 

@@ -46,14 +46,11 @@ def printed_constant(result: RunResult, after: str, wants: dict[str, float], tol
 # --- ADC polling --------------------------------------------------------------------------------
 
 # (board, ADC pin, how the program names it, poll ms, "raw" u16 or "volts", a wrong ADC name)
-ADC = [
-    ("pico", 26, "26", 500, "raw", "27"),
-    ("pico", 27, "27", 1000, "volts", "26"),
-    ("esp32", 34, "Pin(34)", 200, "raw", "Pin(35)"),
-    ("esp32", 32, "Pin(32)", 500, "volts", "Pin(33)"),
-    ("esp8266", 0, "0", 1000, "raw", "1"),
-    ("esp8266", 0, "0", 250, "volts", "1"),
-]
+ADC = {
+    "pico": [(26, "26", 500, "raw", "27"), (27, "27", 1000, "volts", "26")],
+    "esp32": [(34, "Pin(34)", 200, "raw", "Pin(35)"), (32, "Pin(32)", 500, "volts", "Pin(33)")],
+    "esp8266": [(0, "0", 1000, "raw", "1"), (0, "0", 250, "volts", "1")],
+}
 LEVELS = (12000, 30000, 52000)
 VOLTS_TOL, RAW_TOL = 0.02, 655  # 655 counts is 1 % of the u16 full scale
 
@@ -114,26 +111,23 @@ def adc_poll(board, pin, adc, period, unit, wrong_adc) -> Case:
         board,
         f"{'a0' if board == 'esp8266' else pin_name(board, pin).lower()}-{period}ms-{unit}",
         prompts,
+        topic="poll the ADC",
         seconds=5.5 * period / 1000,
         world=_adc_world(pin, period),
         reference=_adc_program(adc, period, value),
         wrong=wrong,
         check=Check(adc_prints, pin=pin, period=period, unit=unit),
-        topic="poll the ADC",
     )
 
 
 # --- DHT11 / DHT22 ------------------------------------------------------------------------------
 
 # (board, pin, model, every s, temperature, humidity, other pin)
-DHT = [
-    ("pico", 15, "DHT22", 2, 23.4, 41.2, 14),
-    ("pico", 16, "DHT11", 1, 19.0, 55.0, 17),
-    ("esp32", 4, "DHT22", 3, 27.8, 63.5, 5),
-    ("esp32", 27, "DHT11", 2, 31.0, 38.0, 26),
-    ("esp8266", 5, "DHT11", 2, 24.0, 47.0, 4),
-    ("esp8266", 4, "DHT22", 5, 17.6, 72.9, 5),
-]
+DHT = {
+    "pico": [(15, "DHT22", 2, 23.4, 41.2, 14), (16, "DHT11", 1, 19.0, 55.0, 17)],
+    "esp32": [(4, "DHT22", 3, 27.8, 63.5, 5), (27, "DHT11", 2, 31.0, 38.0, 26)],
+    "esp8266": [(5, "DHT11", 2, 24.0, 47.0, 4), (4, "DHT22", 5, 17.6, 72.9, 5)],
+}
 
 
 def _dht_program(pin: int, model: str, every: int, measure=True, sleep=True, loop=True) -> str:
@@ -165,6 +159,7 @@ def dht_reading(board, pin, model, every, temp, hum, other) -> Case:
             f"{BOARD_NAMES[board]} weather logger: a {model} sensor's data pin is on {name}. Measure every "
             f"{every} seconds and print temperature and relative humidity on one line.",
         ],
+        topic="read a DHT sensor",
         seconds=every * 3.5,
         world={"dht": {"temperature": temp, "humidity": hum}},
         reference=_dht_program(pin, model, every),
@@ -177,20 +172,16 @@ def dht_reading(board, pin, model, every, temp, hum, other) -> Case:
             ("raises", _dht_program(BAD_PIN[board], model, every)),
         ],
         check=Check(dht_prints, pin=pin, model=model, every=every, temperature=temp, humidity=hum),
-        topic="read a DHT sensor",
     )
 
 
 # --- DS18B20 ------------------------------------------------------------------------------------
 
-DS = [
-    ("pico", 22, 1, 21.5, 21),
-    ("pico", 28, 3, -4.25, 27),
-    ("esp32", 4, 2, 19.0, 5),
-    ("esp32", 15, 1, 30.75, 13),
-    ("esp8266", 12, 1, 25.5, 13),
-    ("esp8266", 13, 3, 18.25, 12),
-]
+DS = {
+    "pico": [(22, 1, 21.5, 21), (28, 3, -4.25, 27)],
+    "esp32": [(4, 2, 19.0, 5), (15, 1, 30.75, 13)],
+    "esp8266": [(12, 1, 25.5, 13), (13, 3, 18.25, 12)],
+}
 CONVERT_MS = 750  # a 12-bit conversion; the datasheet's maximum, stated in the prompt
 
 
@@ -225,6 +216,7 @@ def ds18b20(board, pin, every, temp, other) -> Case:
             f"My {BOARD_NAMES[board]} has a DS18B20 probe on {name}. Start a conversion every {every} "
             f"seconds, wait the {CONVERT_MS} ms it needs, and print the temperature.",
         ],
+        topic="read a DS18B20",
         seconds=3.5 * every + 1,
         world={"ds18x20": {"temperature": temp}},
         reference=_ds_program(pin, every),
@@ -236,7 +228,6 @@ def ds18b20(board, pin, every, temp, other) -> Case:
             ("raises", _ds_program(BAD_PIN[board], every)),
         ],
         check=Check(ds_prints, pin=pin, every=every, temperature=temp),
-        topic="read a DS18B20",
     )
 
 

@@ -38,14 +38,11 @@ def _written(result: RunResult, bus, before_ms: float = float("inf")) -> bytes:
 
 # --- UART send ----------------------------------------------------------------------------------
 
-SEND = [
-    ("pico", 0, 0, 1, 9600, "hello", 1000),
-    ("pico", 1, 4, 5, 115200, "ping", 500),
-    ("esp32", 2, 17, 16, 9600, "status ok", 2000),
-    ("esp32", 1, 25, 26, 57600, "tick", 1000),
-    ("esp8266", 1, 2, None, 115200, "hi", 1000),
-    ("esp8266", 1, 2, None, 9600, "data", 250),
-]
+SEND = {
+    "pico": [(0, 0, 1, 9600, "hello", 1000), (1, 4, 5, 115200, "ping", 500)],
+    "esp32": [(2, 17, 16, 9600, "status ok", 2000), (1, 25, 26, 57600, "tick", 1000)],
+    "esp8266": [(1, 2, None, 115200, "hi", 1000), (1, 2, None, 9600, "data", 250)],
+}
 
 
 def _send_program(board, bus, tx, rx, baud, message, period, loop=True) -> str:
@@ -78,6 +75,7 @@ def uart_send(board, bus, tx, rx, baud, message, period) -> Case:
             f"My {BOARD_NAMES[board]} should report to another board over serial: {words}, {baud} 8N1. "
             f"Write the line {message!r} every {period / 1000:g} s.",
         ],
+        topic="send text over UART",
         seconds=3.5 * period / 1000,
         reference=_send_program(*args),
         wrong=[
@@ -87,20 +85,16 @@ def uart_send(board, bus, tx, rx, baud, message, period) -> Case:
             ("raises", _send_program(board, _NO_UART[board], *args[2:])),
         ],
         check=Check(sends, bus=bus, tx=tx, rx=rx, baud=baud, message=message, period=period),
-        topic="send text over UART",
     )
 
 
 # --- UART echo ----------------------------------------------------------------------------------
 
-ECHO = [
-    ("pico", 0, 0, 1, 115200),
-    ("pico", 1, 8, 9, 9600),
-    ("esp32", 2, 17, 16, 115200),
-    ("esp32", 1, 4, 5, 9600),
-    ("esp8266", 0, 1, 3, 115200),
-    ("esp8266", 0, 1, 3, 9600),
-]
+ECHO = {
+    "pico": [(0, 0, 1, 115200), (1, 8, 9, 9600)],
+    "esp32": [(2, 17, 16, 115200), (1, 4, 5, 9600)],
+    "esp8266": [(0, 1, 3, 115200), (0, 1, 3, 9600)],
+}
 ARRIVALS = [[300, "hi\n"], [1200, "abc"], [2100, "12345\n"]]
 ECHO_MS = 100
 
@@ -139,6 +133,7 @@ def uart_echo(board, bus, tx, rx, baud) -> Case:
             f"Serial loopback test for my {BOARD_NAMES[board]}: on {words}{repl}, {baud} baud, whatever "
             f"arrives must be written straight back (check at least every {ECHO_MS} ms).",
         ],
+        topic="echo bytes on a UART",
         seconds=3.0,
         world={"uart_rx": ARRIVALS},
         reference=_echo_program(*args),
@@ -151,20 +146,16 @@ def uart_echo(board, bus, tx, rx, baud) -> Case:
             ("raises", _echo_program(board, _NO_UART[board], tx, rx, baud)),
         ],
         check=Check(echoes, bus=bus, tx=tx, rx=rx, baud=baud),
-        topic="echo bytes on a UART",
     )
 
 
 # --- Wi-Fi connect ------------------------------------------------------------------------------
 
-WIFI = [
-    ("pico", "Workshop", "pa55word"),
-    ("pico", "HomeNet-5G", "correct horse"),
-    ("esp32", "MakerSpace", "s0lder!"),
-    ("esp32", "Lab_2.4", "12345678"),
-    ("esp8266", "Garage", "tinkering"),
-    ("esp8266", "IoT", "hunter22"),
-]
+WIFI = {
+    "pico": [("Workshop", "pa55word"), ("HomeNet-5G", "correct horse")],
+    "esp32": [("MakerSpace", "s0lder!"), ("Lab_2.4", "12345678")],
+    "esp8266": [("Garage", "tinkering"), ("IoT", "hunter22")],
+}
 ADDRESS = "192.168.1.42"  # what the simulated access point hands out (board/network.py)
 
 
@@ -199,6 +190,7 @@ def wifi_connect(board, ssid, password) -> Case:
             f"Join Wi-Fi (station mode): SSID {ssid}, key {password}. Wait up to 10 s for the connection, "
             f"then print the IP address the {name} got.",
         ],
+        topic="connect to Wi-Fi",
         seconds=12.0,
         world={"wlan": {ssid: password, "Neighbours": "not-ours"}},
         reference=_wifi_program(ssid, password),
@@ -209,7 +201,6 @@ def wifi_connect(board, ssid, password) -> Case:
             ("no_print", _wifi_program(ssid, password, show=False)),
         ],
         check=Check(connects, ssid=ssid),
-        topic="connect to Wi-Fi",
     )
 
 
