@@ -3,15 +3,24 @@
 import dagster as dg
 
 from assets.automation import EXPORT_ASSET
+from models.presets import scoring_plan
 from pipeline.gguf.export import published_variants
 from pipeline.report.build import GgufInput, ReportInputs, ReportSettings, build_model_report
+from pipeline.train.outputs import read_preset
 from resources.artifact_store import ArtifactStoreResource
-from resources.settings_config import settings_config, to_settings
+from resources.settings_config import planned, settings_config, to_settings
 
 ModelReportConfig = settings_config(ReportSettings, "ModelReportConfig")
 # The unpartitioned inputs, each read as ReportInputs.<name>_dir, then the per-variant ones.
 _CHAIN = ("corpus", "instruction_pairs", "bpe_tokenizer", "token_shards", "base_checkpoint", "instruct_checkpoint")
 _VARIANTS = ("gguf_models", "task_scores")
+
+
+def report_settings(config: dg.Config, size: str) -> ReportSettings:
+    """The report's settings from its config: the size's scoring plan (models.presets.scoring_plan) fills
+    the fields of the HF model's scoring that the config leaves at their defaults, as in task_scores."""
+    plan = {ReportSettings.SCORING[name]: value for name, value in scoring_plan(size).items()}
+    return planned(to_settings(config, ReportSettings), plan)
 
 
 @dg.asset(deps=[*_CHAIN, *_VARIANTS], kinds={"markdown"}, **EXPORT_ASSET)
@@ -46,6 +55,7 @@ def model_report(
             gguf={v: GgufInput.from_artifact_dir(path, v) for v, path in gguf.items()},
             task_scores=scores,
         )
-        return build_model_report(inputs, write.directory, to_settings(config, ReportSettings))
+        settings = report_settings(config, read_preset(inputs.instruct_checkpoint_dir)["size"])
+        return build_model_report(inputs, write.directory, settings)
 
     return artifact_store.materialize(context, build)

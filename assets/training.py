@@ -13,7 +13,7 @@ import hashlib
 import json
 import shutil
 import sys
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import dagster as dg
@@ -29,7 +29,7 @@ from pipeline.train.settings import TrainSettings
 from resources.artifact_store import ArtifactStoreResource
 from resources.gpu import GpuResource
 from resources.pools import GPU_POD_TAGS, GPU_POOL
-from resources.settings_config import settings_config, to_settings
+from resources.settings_config import planned, settings_config, to_settings
 
 # Paths and the device come from the artifact store and the GPU resource, not from config.
 _WIRED = frozenset(
@@ -70,9 +70,7 @@ def checkpoint_settings(config: dg.Config, mode: str, **wired) -> TrainSettings:
     """The trainer's settings from a training asset's config: the size's plan (models.presets.size_plan)
     fills every field the config leaves at its default, whoever launched the run."""
     settings = to_settings(config, TrainSettings, mode=mode, **wired)
-    defaults = {f.name: getattr(TrainSettings(), f.name) for f in fields(TrainSettings)}
-    plan = {k: v for k, v in size_plan(settings.size, mode).items() if getattr(settings, k) == defaults[k]}
-    return replace(settings, **plan)
+    return planned(settings, size_plan(settings.size, mode))
 
 
 def _loss_curve_markdown(png: Path) -> str:

@@ -65,6 +65,19 @@ def size_plan(size: str, mode: str) -> dict:
     return dict(SIZE_PLANS.get(size, {}).get(mode, {}))
 
 
+# A size's scoring plan (fields of pipeline.evaluate.score.ScoreSettings). `task_scores` and the report's
+# scoring of the HF model fill every field their config leaves at its default from it, as the training
+# assets do from SIZE_PLANS, so a UI "Materialize" of a `tiny` model scores as `mpyforge run --preset tiny`
+# does: the task suite's fixed demo subset (DEMO_TASK_IDS) with answers no longer than the demo's training
+# sequences, so scoring four variants and the HF model fits the demo's minutes.
+SCORING_PLANS: dict[str, dict] = {"tiny": {"tasks": "demo", "max_new_tokens": _CPU_DEMO["seq_len"]}}
+
+
+def scoring_plan(size: str) -> dict:
+    """The task-scoring fields ``size`` fixes; empty for sizes scored on the whole suite."""
+    return dict(SCORING_PLANS.get(size, {}))
+
+
 class PresetError(ValueError):
     """An architecture preset that cannot be built or trained as configured."""
 

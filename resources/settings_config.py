@@ -41,3 +41,12 @@ def to_settings(config: dg.Config, settings_cls: type, **override: Any):
     names = {f.name for f in dataclasses.fields(settings_cls)}
     values = {k: v for k, v in config.model_dump().items() if k in names}
     return settings_cls(**{**values, **override})
+
+
+def planned(settings, plan: dict):
+    """``settings`` with every field it leaves at its default taken from ``plan`` (a size's plan from
+    models.presets): a value the run config sets wins, and a run that sets nothing, as a UI "Materialize"
+    of the defaults, gets what `mpyforge run --preset` gets."""
+    default = type(settings)()
+    unset = {k: v for k, v in plan.items() if getattr(settings, k) == getattr(default, k)}
+    return dataclasses.replace(settings, **unset)

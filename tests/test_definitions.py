@@ -13,9 +13,12 @@ from assets.client.presets import preset_ops
 from assets.client.run_config import resolved_config
 from assets.client.staleness import waiting_for_upstream
 from assets.definitions import defs
+from assets.evaluation import TaskScoresConfig, scoring_settings
+from assets.report import ModelReportConfig, report_settings
 from assets.sources import SourceFilesConfig
 from assets.training import TrainingConfig, checkpoint_settings
-from models.presets import size_plan
+from models.presets import scoring_plan, size_plan
+from pipeline.evaluate.score import ScoreSettings
 from pipeline.sources.files import SOURCE_FILES_FILE
 from resources.artifact_store import ArtifactStoreResource
 
@@ -106,6 +109,29 @@ def test_the_tiny_preset_trains_alike_from_the_cli_and_from_a_ui_materialize(ass
     assert checkpoint_settings(TrainingConfig(**resolved_config(defs, asset, {"lr": 5e-4})), mode).lr == 5e-4
     larger = checkpoint_settings(TrainingConfig(**resolved_config(defs, asset, preset_ops("25m")[asset])), mode)
     assert (larger.size, larger.lr, larger.token_budget, larger.seq_len) == ("25m", None, None, None)
+
+
+def _scoring(asset: str, ops: dict, size: str) -> ScoreSettings:
+    """How ``asset`` scores a model of ``size`` under the run config ``ops``, completed by Dagster."""
+    config = resolved_config(defs, asset, ops.get(asset, {}))
+    if asset == "task_scores":
+        return scoring_settings(TaskScoresConfig(**config), size)
+    return report_settings(ModelReportConfig(**config), size).scoring()
+
+
+@pytest.mark.parametrize("asset", ["task_scores", "model_report"])
+def test_a_tiny_model_is_scored_alike_from_the_cli_and_from_a_ui_materialize(asset):
+    # The size comes from the model being scored (the instruct checkpoint's preset): a UI "Materialize"
+    # of a tiny model scores the demo subset with the demo's answer length, as `mpyforge run --preset tiny`.
+    plan = scoring_plan("tiny")
+    from_cli, from_ui = _scoring(asset, preset_ops("tiny"), "tiny"), _scoring(asset, {}, "tiny")
+    assert from_cli == from_ui
+    assert (from_ui.tasks, from_ui.max_new_tokens) == (plan["tasks"], plan["max_new_tokens"]) == ("demo", 128)
+    # A field the run config sets wins over the plan; a larger model is scored on the whole suite.
+    own = _scoring(asset, {asset: {"tasks": "blink/*"}}, "tiny")
+    assert (own.tasks, own.max_new_tokens) == ("blink/*", 128)
+    larger = _scoring(asset, preset_ops("25m"), "25m")
+    assert (larger.tasks, larger.max_new_tokens) == ("*", 256)
 
 
 def _copy_source(write) -> dict:

@@ -24,8 +24,7 @@ def retrain_job() -> dg.JobDefinition:
 
 
 def _tiny_run_config(names: set[str]) -> dict:
-    """`--preset tiny` (what `make demo` runs) for the assets ``names``: enough for the smoke prompt to get an
-    answer, and the demo's subset of the task suite."""
+    """`--preset tiny` (what `make demo` runs) for the assets ``names``."""
     return {"ops": {name: {"config": fields} for name, fields in preset_ops("tiny").items() if name in names}}
 
 
@@ -91,8 +90,7 @@ def test_scheduled_retrain_ends_registered_in_ollama_with_a_report(tmp_path, mon
                     break
                 requested_rounds.append(wanted)
                 for name, partitions in wanted.items():
-                    # The sensor's runs take the assets' defaults; here the demo's task subset.
-                    ops = _tiny_run_config({name})["ops"]
+                    # The sensor's runs take the assets' defaults: for a tiny model, the demo's task subset.
                     for partition in partitions or [None]:
                         result = dg.materialize(
                             [*defs.assets, *defs.asset_checks],
@@ -100,7 +98,6 @@ def test_scheduled_retrain_ends_registered_in_ollama_with_a_report(tmp_path, mon
                             partition_key=partition,
                             instance=instance,
                             resources=resources,
-                            run_config={"ops": ops},
                             raise_on_error=False,
                         )
                         assert result.success, f"{name}[{partition}] failed"

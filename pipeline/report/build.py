@@ -21,6 +21,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from tokenizers import Tokenizer
 
@@ -87,6 +88,15 @@ class ReportSettings:
     tasks: str = "*"  # task-suite ids the HF instruct model answers (glob; "demo": the demo subset)
     task_samples: int = 5  # sampled answers per task for pass@k
     task_max_new_tokens: int = 256  # per task answer
+    # The fields above that score the HF model on the task suite, by their ScoreSettings names.
+    SCORING: ClassVar[dict[str, str]] = {
+        "tasks": "tasks",
+        "samples": "task_samples",
+        "max_new_tokens": "task_max_new_tokens",
+    }
+
+    def scoring(self) -> ScoreSettings:
+        return ScoreSettings(**{name: getattr(self, own) for name, own in self.SCORING.items()})
 
     def validate(self) -> None:
         if self.max_eval_pairs < 1 or self.max_new_tokens < 1:
@@ -238,8 +248,7 @@ def build_model_report(inputs: ReportInputs, out_dir: Path, settings: ReportSett
 
 def _task_suite(inputs: ReportInputs, out_dir: Path, settings: ReportSettings) -> tuple[dict, list, str]:
     """The HF instruct model scored here, each GGUF variant's task_scores read; three failures drawn."""
-    scoring = ScoreSettings(settings.tasks, settings.task_samples, max_new_tokens=settings.task_max_new_tokens)
-    hf = score_model(Path(inputs.instruct_checkpoint_dir), scoring)
+    hf = score_model(Path(inputs.instruct_checkpoint_dir), settings.scoring())
     (out_dir / HF_SCORES_FILE).write_text(json.dumps(hf, indent=2) + "\n")
     results = {"HF instruct": hf}
     for variant, directory in inputs.task_scores.items():
