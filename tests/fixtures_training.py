@@ -72,8 +72,11 @@ def make_shards(directory: Path, tokenizer_dir: Path, docs_per_split: dict[str, 
     return directory
 
 
-def tiny_settings(tmp: Path, shards_dir: Path, tokenizer_dir: Path, **changes) -> TrainSettings:
-    """Settings for a seconds-long CPU run of the tiny preset."""
+def tiny_settings(
+    tmp: Path, shards_dir: Path, tokenizer_dir: Path, every: int | None = None, **changes
+) -> TrainSettings:
+    """Settings for a seconds-long CPU run of the tiny preset; ``every``: evaluate, save and log every
+    that many steps."""
     values = dict(
         mode="pretrain",
         family="llama",
@@ -94,6 +97,8 @@ def tiny_settings(tmp: Path, shards_dir: Path, tokenizer_dir: Path, **changes) -
         device="cpu",
         precision="fp32",
     )
+    if every is not None:
+        values.update(eval_every=every, save_every=every, log_every=every)
     values.update(changes)
     return TrainSettings(**values)
 

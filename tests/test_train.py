@@ -129,9 +129,7 @@ def test_sft_keeps_the_checkpoint_that_passes_the_most_dev_tasks(pretrained, inp
         mode="sft",
         init_from=pretrained["llama"]["model_dir"],
         max_steps=10,
-        eval_every=5,
-        save_every=5,
-        log_every=5,
+        every=5,
         dev_tasks=2,
         dev_max_new_tokens=16,
     )
@@ -208,17 +206,7 @@ def test_weight_decay_skips_biases_and_norms(tmp_path):
 @pytest.mark.slow
 def test_nan_guard_names_the_step_and_keeps_the_last_good_checkpoint(inputs, tmp_path):
     shards_dir, tokenizer_dir = inputs
-    settings = tiny_settings(
-        tmp_path,
-        shards_dir,
-        tokenizer_dir,
-        lr=1e6,
-        warmup_ratio=0.0,
-        max_steps=30,
-        eval_every=1,
-        save_every=1,
-        log_every=1,
-    )
+    settings = tiny_settings(tmp_path, shards_dir, tokenizer_dir, lr=1e6, warmup_ratio=0.0, max_steps=30, every=1)
     with pytest.raises(NonFiniteLossError, match=r"training (loss|grad_norm) became (nan|inf) at step (\d+)") as caught:
         run_training(settings)
     failed_step = int(caught.value.args[0].split(" at step ")[1].split()[0].rstrip(","))
