@@ -26,11 +26,14 @@ full_pipeline = dg.define_asset_job(
     description="Sources, corpus and pairs through both checkpoints (PDFs and GGUF variants have their own jobs: "
     "pdf_extraction and export; the report follows the export).",
 )
+# The warm-up files have no input but the interpreter: re-reading them costs seconds (nothing when off),
+# and a store from before they existed gets them here rather than failing at token_shards.
 retrain = dg.define_asset_job(
     "retrain",
-    selection=dg.AssetSelection.assets("bpe_tokenizer").downstream() & _TRAINING_CHAIN,
-    description="Tokenizer, shards and both checkpoints from the current corpus and pairs; with automation on, "
-    "the GGUF variants, their Ollama registration and the report follow.",
+    selection=(dg.AssetSelection.assets("bpe_tokenizer").downstream() | dg.AssetSelection.assets("python_warmup_files"))
+    & _TRAINING_CHAIN,
+    description="Tokenizer, shards and both checkpoints from the current corpus and pairs (and the Python warm-up "
+    "files); with automation on, the GGUF variants, their Ollama registration and the report follow.",
 )
 export = dg.define_asset_job(
     "export",

@@ -5,6 +5,7 @@ import pandas as pd
 
 from pipeline.corpus.build import CORPUS_FILE
 from pipeline.pairs.build import PAIRS_FILE
+from pipeline.sources.python_warmup import WARMUP_FILE
 from pipeline.tokens.checks import roundtrip_failures, sample_windows, shard_problems, special_token_problems
 from pipeline.tokens.shards import SHARDS_SUBDIR, ShardSettings, build_token_shards
 from pipeline.tokens.texts import corpus_texts
@@ -15,7 +16,7 @@ from resources.settings_config import settings_config, to_settings
 BpeTokenizerConfig = settings_config(TokenizerSettings, "BpeTokenizerConfig")
 TokenShardsConfig = settings_config(ShardSettings, "TokenShardsConfig")
 # The inputs, each named once: the deps below and the builds' reads use these names.
-_CORPUS, _PAIRS, _TOKENIZER = "corpus", "instruction_pairs", "bpe_tokenizer"
+_CORPUS, _PAIRS, _TOKENIZER, _WARMUP = "corpus", "instruction_pairs", "bpe_tokenizer", "python_warmup_files"
 _STAGE = dict(group_name="tokenizer", automation_condition=dg.AutomationCondition.eager())
 
 
@@ -61,11 +62,12 @@ def tokenizer_special_tokens(artifact_store: ArtifactStoreResource) -> dg.AssetC
     return dg.AssetCheckResult(passed=not problems, metadata={"problems": problems})
 
 
-@dg.asset(deps=[_TOKENIZER, _CORPUS, _PAIRS], kinds={"numpy"}, code_version="1", **_STAGE)
+@dg.asset(deps=[_TOKENIZER, _CORPUS, _PAIRS, _WARMUP], kinds={"numpy"}, code_version="1", **_STAGE)
 def token_shards(
     context: dg.AssetExecutionContext, config: TokenShardsConfig, artifact_store: ArtifactStoreResource
 ) -> dg.MaterializeResult:
-    """Token shards (.bin, 256-int32 header + uint16 ids) for pretraining and SFT, train and val."""
+    """Token shards (.bin, 256-int32 header + uint16 ids) for pretraining and SFT, train and val, and the
+    general-Python warm-up (train only) when python_warmup_files is enabled."""
 
     def build(write):
         return build_token_shards(
@@ -74,6 +76,7 @@ def token_shards(
             write.input(_PAIRS).file(PAIRS_FILE),
             write.directory / SHARDS_SUBDIR,
             to_settings(config, ShardSettings),
+            write.input(_WARMUP).file(WARMUP_FILE),
         )
 
     return artifact_store.materialize(context, build)

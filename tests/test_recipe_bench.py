@@ -126,3 +126,16 @@ def test_lines_measured_on_other_token_shards_do_not_count():
     old = _line("baseline", 2, 0.5, 0.5, 9) | {"data": "old"}
     before = _line("digit tokens", 1, 0.3, 0.3, 3)  # from before lines named their data
     assert recipe.current_lines([now, old, before], {"baseline": "new", "digit tokens": "d1"}) == [now]
+
+
+def test_the_warmup_row_enables_an_asset_that_its_data_build_selects():
+    import dagster as dg
+
+    from assets.client.runner import _ordered_keys
+
+    row = recipe.resolve_row("python warm-up", recipe.ROWS["python warm-up"])
+    assert row.data_ops == {"python_warmup_files": {"enabled": True}} and row.data_key
+    assert recipe.stage_settings(row, "pretrain", 0, {}).warmup_share == 0.3
+    assert recipe.stage_settings(row, "sft", 0, {}).warmup_share == 0.0
+    # quality.build_inputs runs `mpyforge run --select "*token_shards"`: the warm-up files are built with it.
+    assert dg.AssetKey("python_warmup_files") in _ordered_keys("*token_shards")

@@ -64,7 +64,7 @@ def test_scheduled_retrain_ends_registered_in_ollama_with_a_report(tmp_path, mon
             )
             (request,) = weekly_retrain.evaluate_tick(tick).run_requests
             assert not request.run_config  # the schedule trains with the assets' defaults ...
-            trained = {"bpe_tokenizer", "token_shards", "base_checkpoint", "instruct_checkpoint"}
+            trained = {"python_warmup_files", "bpe_tokenizer", "token_shards", "base_checkpoint", "instruct_checkpoint"}
             run_config = _tiny_run_config(trained)  # ... which here are CPU-sized
             with dg.execute_job(
                 dg.build_reconstructable_job("tests.test_schedule_chain", "retrain_job"),

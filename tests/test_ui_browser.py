@@ -54,14 +54,22 @@ PAGE_TIMEOUT_S = PAGE_S
 # or spaces because the UI shows labels ("Hugging Face" for `huggingface`); `pdf` is left out as
 # the UI draws it as an icon without a text label.
 GROUPS = {
-    "data": (["source_files", "pdf_documents", "corpus", "instruction_pairs"], ["python", "parquet", "pandas"]),
+    "data": (
+        ["source_files", "python_warmup_files", "pdf_documents", "corpus", "instruction_pairs"],
+        ["python", "parquet", "pandas"],
+    ),
     "tokenizer": (["bpe_tokenizer", "token_shards"], ["huggingface", "json", "numpy"]),
     "training": (["base_checkpoint", "instruct_checkpoint"], ["pytorch", "huggingface"]),
     "export": (["gguf_models", "ollama_model", "model_report"], ["gguf", "llamacpp", "ollama", "markdown"]),
 }
 ALL_GROUPS = list(GROUPS)
-# The zoomed-out graph shortens long names ("instru…_checkpoint"), so that one is left out here.
-GRAPH_ASSETS = [name for assets, _ in GROUPS.values() for name in assets if name != "instruct_checkpoint"]
+# The zoomed-out graph shortens long names ("instru…_checkpoint"), so those are left out here.
+GRAPH_ASSETS = [
+    name
+    for assets, _ in GROUPS.values()
+    for name in assets
+    if name not in ("instruct_checkpoint", "python_warmup_files")
+]
 # Off-network Chromium: no background updates, sync, QUIC or first-run UI; root needs --no-sandbox.
 CHROMIUM_FLAGS = [
     "--headless=new",

@@ -5,8 +5,8 @@ The stale-status resolver is the one the UI uses for its "Unsynced" badges (and 
 version, or an input with a new data version) or FRESH. A FRESH materialization is still out of date
 when its run config differs from the one of the run that made it (a new token budget, another source
 folder), when a file outside the pipeline changed (a PDF of the inbox, a file below
-`source_files.source_dir`), or when it says it did not reach the outside world (no Ollama server
-answered). `--force` builds everything selected.
+`source_files.source_dir`, the interpreter `python_warmup_files` reads), or when it says it did not
+reach the outside world (no Ollama server answered). `--force` builds everything selected.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pipeline.common.content import sha256_file
 from pipeline.pdf.inbox import inbox_paths
 from pipeline.serve.task_gate import REGISTERED
 from pipeline.sources.files import INPUT_SHA256, source_dir_sha256
+from pipeline.sources.python_warmup import interpreter_sha256
 
 Item = tuple[dg.AssetKey, str | None]  # an asset and its partition (None: unpartitioned)
 
@@ -37,6 +38,8 @@ def _pdf_sha256(fields: dict, partition: str | None) -> str | None:
 _OUTSIDE_INPUTS: dict[str, tuple[str, Callable[[dict, str | None], str | None]]] = {
     "source_files": (INPUT_SHA256, lambda fields, _: source_dir_sha256(Path(fields["source_dir"]))),
     "pdf_documents": (PDF_SHA256, _pdf_sha256),
+    # Another Python (or, with packages, another package set) has other code to warm up on.
+    "python_warmup_files": (INPUT_SHA256, lambda fields, _: interpreter_sha256(fields["include_site_packages"])),
 }
 
 # A materialization that says it did not reach the outside world: worth trying again on the next run

@@ -167,6 +167,24 @@ def source_dir_sha256(source_dir: Path) -> str:
     return digest.hexdigest()
 
 
+def file_rows(relative_path: str, text: str, blocks: list[Block]) -> list[dict]:
+    """The block-table rows (``SOURCE_SCHEMA``) of one file: its blocks in order, its path and content hash."""
+    sha, doc_id = hashlib.sha256(text.encode()).hexdigest(), doc_id_for(relative_path)
+    return [
+        {
+            "doc_id": doc_id,
+            "kind": block.kind,
+            "level": block.level,
+            "text": block.text,
+            "page": 0,
+            "seq": seq,
+            "path": relative_path,
+            "sha256": sha,
+        }
+        for seq, block in enumerate(blocks)
+    ]
+
+
 def build_source_files(source_dir: Path, out_dir: Path) -> dict:
     """Ingest every supported file below ``source_dir`` into ``out_dir/source_files.parquet``."""
     source_dir = Path(source_dir)
@@ -180,24 +198,10 @@ def build_source_files(source_dir: Path, out_dir: Path) -> dict:
             blocks = parse_source(path, text)
         except ValueError as err:
             raise ValueError(f"{path}: {err}") from err
-        sha = hashlib.sha256(text.encode()).hexdigest()
-        doc_id = doc_id_for(rel)
-        for seq, block in enumerate(blocks):
-            rows.append(
-                {
-                    "doc_id": doc_id,
-                    "kind": block.kind,
-                    "level": block.level,
-                    "text": block.text,
-                    "page": 0,
-                    "seq": seq,
-                    "path": rel,
-                    "sha256": sha,
-                }
-            )
-            per_kind[block.kind] = per_kind.get(block.kind, 0) + 1
-    table = pa.Table.from_pylist(rows, schema=SOURCE_SCHEMA)
-    pq.write_table(table, Path(out_dir) / SOURCE_FILES_FILE)
+        for row in file_rows(rel, text, blocks):
+            rows.append(row)
+            per_kind[row["kind"]] = per_kind.get(row["kind"], 0) + 1
+    pq.write_table(pa.Table.from_pylist(rows, schema=SOURCE_SCHEMA), Path(out_dir) / SOURCE_FILES_FILE)
     return {
         "files": len(files),
         "blocks": len(rows),

@@ -37,6 +37,8 @@ HEADER_INTS = 256
 HEADER_BYTES = HEADER_INTS * 4
 MANIFEST_NAME = "manifest.json"
 MASK_DTYPE = np.dtype(np.uint8)
+# General Python the base model trains on before the corpus (pipeline.tokens.shards; train split only).
+WARMUP_STREAM = "warmup"
 
 
 class ShardError(ValueError):

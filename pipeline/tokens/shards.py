@@ -7,6 +7,11 @@ Two streams, each with a train and a val split:
 * ``sft``: every pair as ``split_pair``'s prompt then response, with a uint8 loss
   mask that is 1 exactly on the response tokens (closing ``<eos>`` included).
 
+A third, ``warmup`` (train split only), holds the general Python of ``python_warmup_files`` as
+``<bos> text <eos>`` per file, less the files that are corpus documents already (a val document
+must not be trained on); the base model trains on it first (``TrainSettings.warmup_share``).
+An empty warmup table (the default) writes no warmup shard.
+
 Prompt and response are encoded separately: at inference the prompt
 (``format_prompt``) is also encoded alone, so training sees the same ids.
 Encoding goes through ``Tokenizer.encode_batch_fast`` on ``encode_batch`` texts at
@@ -24,11 +29,13 @@ from itertools import islice, tee
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 from tokenizers import Tokenizer
 
 from pipeline.common.prompt_format import BOS, EOS, SPECIAL_TOKEN_IDS
-from pipeline.tokens.shard_format import token_dtype, write_manifest, write_stream
-from pipeline.tokens.texts import SPLITS, corpus_documents, pair_batches
+from pipeline.sources.python_warmup import normalized_sha256
+from pipeline.tokens.shard_format import WARMUP_STREAM, token_dtype, write_manifest, write_stream
+from pipeline.tokens.texts import SPLITS, corpus_documents, pair_batches, warmup_documents
 from pipeline.tokens.tokenizer import load_tokenizer, tokenizer_sha256
 
 # Inside a token_shards artifact the shards keep their own manifest.json, apart from the store's.
@@ -154,10 +161,37 @@ def _write_sft(
     return entries
 
 
+def _write_warmup(
+    tokenizer: Tokenizer, warmup_path: Path, corpus_path: Path, out_dir: Path, settings: ShardSettings, stats: dict
+) -> list[dict]:
+    in_corpus = {normalized_sha256(text) for split in SPLITS for _, text in corpus_documents(corpus_path, split)}
+    counts = {"docs": 0, "in_corpus": 0}
+
+    def texts() -> Iterator[str]:
+        for _, text in warmup_documents(warmup_path):
+            if normalized_sha256(text) in in_corpus:
+                counts["in_corpus"] += 1
+                continue
+            counts["docs"] += 1
+            yield text
+
+    vocab_size = tokenizer.get_vocab_size()
+    docs = pretrain_docs(tokenizer, texts(), settings.encode_batch, token_dtype(vocab_size))
+    entries = write_stream(out_dir, WARMUP_STREAM, "train", docs, None, vocab_size, settings.shard_tokens)
+    stats[f"{WARMUP_STREAM}/train"] = {**counts, "tokens": sum(e["tokens"] for e in entries), "shards": len(entries)}
+    return entries
+
+
 def build_token_shards(
-    tokenizer_dir: Path, corpus_path: Path, pairs_path: Path | None, out_dir: Path, settings: ShardSettings
+    tokenizer_dir: Path,
+    corpus_path: Path,
+    pairs_path: Path | None,
+    out_dir: Path,
+    settings: ShardSettings,
+    warmup_path: Path | None = None,
 ) -> dict:
-    """Write pretrain (and sft, when pairs are given) shards for train and val, plus manifest.json."""
+    """Write pretrain (and sft, when pairs are given) shards for train and val, the warmup stream when
+    ``warmup_path`` holds files, plus manifest.json."""
     settings.validate()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -171,6 +205,8 @@ def build_token_shards(
             entries += _write_sft(tokenizer, Path(pairs_path), split, out_dir, settings, stats)
     if not stats["pretrain/train"]["tokens"]:
         raise ValueError(f"{corpus_path}: the train split has no documents to tokenize")
+    if warmup_path is not None and pq.read_metadata(warmup_path).num_rows:
+        entries += _write_warmup(tokenizer, Path(warmup_path), Path(corpus_path), out_dir, settings, stats)
     write_manifest(out_dir, entries, vocab_size, tokenizer_sha256(tokenizer_dir))
     table = "\n".join(f"| {name} | {s['docs']} | {s['tokens']} | {s['shards']} |" for name, s in stats.items())
     return {

@@ -20,6 +20,7 @@ from pipeline.common.prompt_format import split_pair
 from pipeline.corpus.build import SPLITS
 
 CORPUS_COLUMNS = ("doc_id", "kind", "level", "text", "seq", "split")
+WARMUP_COLUMNS = ("doc_id", "kind", "level", "text", "seq")
 PAIR_COLUMNS = ("pair_id", "instruction", "response", "split")
 
 
@@ -59,7 +60,16 @@ def corpus_documents(corpus_path: Path, split: str) -> Iterator[tuple[str, str]]
     """
     _check_split(corpus_path, split)
     _require_columns(corpus_path, CORPUS_COLUMNS)
-    table = pq.read_table(corpus_path, columns=list(CORPUS_COLUMNS), filters=[("split", "=", split)])
+    yield from _documents(pq.read_table(corpus_path, columns=list(CORPUS_COLUMNS), filters=[("split", "=", split)]))
+
+
+def warmup_documents(warmup_path: Path) -> Iterator[tuple[str, str]]:
+    """``(doc_id, text)`` for every file of a ``python_warmup_files`` table (no splits: it is only trained on)."""
+    _require_columns(warmup_path, WARMUP_COLUMNS)
+    yield from _documents(pq.read_table(warmup_path, columns=list(WARMUP_COLUMNS)))
+
+
+def _documents(table: pa.Table) -> Iterator[tuple[str, str]]:
     if table.num_rows == 0:
         return
     table = table.sort_by([("doc_id", "ascending"), ("seq", "ascending")])

@@ -12,7 +12,7 @@ import math
 import time
 from collections.abc import Callable
 
-from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+from transformers import EarlyStoppingCallback, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from pipeline.common.text_metrics import perplexity
 from pipeline.train.device import model_flops_utilization
@@ -222,3 +222,21 @@ class FinalCheckpoint(TrainerCallback):
     def on_evaluate(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
         if control.should_training_stop:  # early stopping ends the run here: keep this step too
             control.should_save = True
+
+
+class EarlyStoppingAfterWarmup(EarlyStoppingCallback):
+    """Early stopping that counts no evaluation of the warm-up steps (``TrainSettings.warmup_share``): the
+    val split is the corpus's, and general Python is not meant to fit it, only to prepare for it."""
+
+    def __init__(self, warmup_steps: int, early_stopping_patience: int):
+        super().__init__(early_stopping_patience=early_stopping_patience)
+        self.warmup_steps = warmup_steps
+
+    def on_evaluate(self, args, state, control, metrics, **kwargs):
+        if state.global_step > self.warmup_steps:
+            super().on_evaluate(args, state, control, metrics, **kwargs)
+
+    def state(self) -> dict:
+        saved = super().state()
+        saved["args"] = {"warmup_steps": self.warmup_steps, "early_stopping_patience": self.early_stopping_patience}
+        return saved

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from pipeline.tokens.shard_format import TokenShards
+from pipeline.tokens.shard_format import WARMUP_STREAM, ShardError, TokenShards
 
 IGNORE_INDEX = -100  # HF / torch cross-entropy ignore_index
 UNIGRAM_SLICE_TOKENS = 1 << 24  # train tokens counted at a time for the unigram baseline
@@ -56,6 +56,61 @@ class TokenBlockDataset(Dataset):
 
 def open_split(shards_dir: Path, stream: str, split: str) -> TokenShards:
     return TokenShards(Path(shards_dir), stream=stream, split=split)
+
+
+def warmup_steps(share: float, max_steps: int) -> int:
+    """The optimizer steps of a run that train on the warmup stream (the last one always trains on the corpus)."""
+    return min(round(share * max_steps), max_steps - 1)
+
+
+def _passes(rng: np.random.Generator, blocks: int, count: int) -> np.ndarray:
+    """``count`` block indices: shuffled passes over ``blocks`` blocks, one after the other."""
+    passes = -(-count // blocks)
+    return np.concatenate([rng.permutation(blocks) for _ in range(passes)])[:count]
+
+
+class WarmupFirstDataset(Dataset):
+    """The whole run's training blocks in the order they are trained on: ``warmup_samples`` blocks of the
+    warmup stream, then the corpus's for the rest of ``total_samples``, each stream in shuffled passes.
+
+    The Trainer reads it with a sequential sampler (``train_sampling_strategy="sequential"``): one epoch
+    is the run, the phases cannot mix, and a resume skips to its step as with the random sampler. The
+    order is a function of ``seed`` alone, so every rank of a multi-GPU run holds the same one and
+    takes its share of each batch as usual.
+    """
+
+    def __init__(
+        self, warmup: TokenBlockDataset, main: TokenBlockDataset, warmup_samples: int, total_samples: int, seed: int
+    ):
+        if not 0 < warmup_samples < total_samples:
+            raise ValueError(f"warmup_samples {warmup_samples} must lie in (0, total_samples {total_samples})")
+        rng = np.random.default_rng(seed)
+        self.parts = (warmup, main)
+        self.warmup_samples = warmup_samples
+        self.order = np.concatenate(
+            [_passes(rng, len(warmup), warmup_samples), _passes(rng, len(main), total_samples - warmup_samples)]
+        )
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return self.parts[index >= self.warmup_samples][int(self.order[index])]
+
+
+def warmup_first(
+    shards_dir: Path, corpus: TokenBlockDataset, warmup_samples: int, total_samples: int, seed: int
+) -> WarmupFirstDataset:
+    """The run's blocks: ``warmup_samples`` of the shards' warmup stream, then ``corpus``'s."""
+    try:
+        warmup = open_split(shards_dir, WARMUP_STREAM, "train")
+    except ShardError as err:
+        raise ValueError(
+            f"warmup_share > 0 trains on the warmup stream, which these token shards lack: "
+            f"enable python_warmup_files and rebuild token_shards ({err})"
+        ) from None
+    blocks = TokenBlockDataset(warmup, corpus.seq_len, use_mask=False)
+    return WarmupFirstDataset(blocks, corpus, warmup_samples, total_samples, seed)
 
 
 def unigram_loss(train: TokenShards, val: TokenShards, max_val_tokens: int, use_mask: bool) -> float:

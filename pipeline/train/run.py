@@ -32,7 +32,6 @@ import torch
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
-    EarlyStoppingCallback,
     GenerationConfig,
     PreTrainedModel,
     PrinterCallback,
@@ -50,12 +49,20 @@ from pipeline.common.text_metrics import perplexity
 from pipeline.train.attention import use_causal_attention
 from pipeline.train.callbacks import (
     FP16_NONFINITE_TOLERANCE,
+    EarlyStoppingAfterWarmup,
     FinalCheckpoint,
     NonFiniteLossGuard,
     ProgressCallback,
     ThroughputCallback,
 )
-from pipeline.train.data import TokenBlockDataset, check_one_tokenizer, open_split, unigram_loss
+from pipeline.train.data import (
+    TokenBlockDataset,
+    check_one_tokenizer,
+    open_split,
+    unigram_loss,
+    warmup_first,
+    warmup_steps,
+)
 from pipeline.train.dev_eval import SELECTION_METRIC, DevTaskCallback, DevTasks, dev_metrics
 from pipeline.train.device import DeviceInfo, child_device, refuse_data_parallel, resolve_device
 from pipeline.train.memory import TrainingOutOfMemory, clear_oom_report, out_of_memory_message, write_oom_report
@@ -150,6 +157,8 @@ def training_arguments(
         report_to="none",
         disable_tqdm=True,
         save_only_model=False,
+        # A warm-up run's dataset is the run in training order (WarmupFirstDataset).
+        train_sampling_strategy="sequential" if warmup_steps(settings.warmup_share, plan.max_steps) else "random",
     )
 
 
@@ -233,6 +242,16 @@ def _train(settings: TrainSettings, pipes, rank: int, world_size: int, dev: DevT
 
     use_mask = settings.mode == "sft"
     train_data = TokenBlockDataset(train_shards, plan.seq_len, use_mask)
+    warmup = warmup_steps(settings.warmup_share, plan.max_steps)
+    if warmup:
+        blocks_per_step = plan.tokens_per_step // plan.seq_len  # every rank's micro-batches of one optimizer step
+        train_data = warmup_first(
+            Path(settings.shards_dir),
+            train_data,
+            warmup * blocks_per_step,
+            plan.max_steps * blocks_per_step,
+            settings.seed,
+        )
     val_data = TokenBlockDataset(val_shards, plan.seq_len, use_mask, max_tokens=plan.eval_tokens)
 
     throughput = ThroughputCallback(
@@ -255,7 +274,7 @@ def _train(settings: TrainSettings, pipes, rank: int, world_size: int, dev: DevT
         )
         callbacks.append(dev_callback)  # before early stopping, which reads what it adds
     if settings.early_stopping_patience > 0:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
+        callbacks.append(EarlyStoppingAfterWarmup(warmup, settings.early_stopping_patience))
     callbacks.append(FinalCheckpoint())  # last: it sees the early-stopping decision of this evaluation
     trainer = Trainer(
         model=model,
@@ -285,7 +304,7 @@ def _train(settings: TrainSettings, pipes, rank: int, world_size: int, dev: DevT
         if dev_callback is not None:
             # These weights were judged at their own evaluation, and training is over: nothing to stop.
             dev_callback.active = False
-            trainer.remove_callback(EarlyStoppingCallback)
+            trainer.remove_callback(EarlyStoppingAfterWarmup)
         final_eval = trainer.evaluate()
     except torch.OutOfMemoryError as err:
         peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else None
@@ -320,6 +339,7 @@ def _train(settings: TrainSettings, pipes, rank: int, world_size: int, dev: DevT
         "steps": trainer.state.global_step,
         "max_steps": plan.max_steps,
         "tokens": trainer.state.global_step * plan.tokens_per_step,
+        "warmup_steps": warmup,
         "resumed_from": last_checkpoint,
         "stopped_reason": f"stopped early: {'dev tasks and ' if dev_callback else ''}val loss stopped improving"
         if stopped_early

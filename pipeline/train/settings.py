@@ -33,6 +33,9 @@ class TrainSettings:
     sft_epochs: float = 3.0  # SFT: passes over the instruction pairs when token_budget is None
     tokens_per_parameter: float = 20.0  # cap on the derived budget (Chinchilla-optimal ~20)
     max_steps: int | None = None  # overrides the budget
+    # Pretraining: this fraction of the steps trains on the token shards' warmup stream (general Python,
+    # python_warmup_files) before the corpus takes the rest; 0 = corpus only.
+    warmup_share: float = 0.0
     batch_size: int | None = None  # sequences per device per micro-step (None: 16, fewer for a small budget)
     grad_accum: int = 1
     seq_len: int | None = None  # None: the longest power of two up to the context the splits can feed
@@ -100,6 +103,10 @@ class TrainSettings:
                 raise ValueError(f"TrainSettings.{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.min_lr_ratio <= 1:
             raise ValueError(f"TrainSettings.min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
+        if not 0 <= self.warmup_share < 1:
+            raise ValueError(f"TrainSettings.warmup_share must be in [0, 1), got {self.warmup_share}")
+        if self.mode == "sft" and self.warmup_share:
+            raise ValueError("TrainSettings.warmup_share is for mode 'pretrain'; SFT trains on the pairs only")
         if not 0 <= self.warmup_ratio < 1:
             raise ValueError(f"TrainSettings.warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         # Best-model tracking (for early stopping) needs every checkpoint to follow an eval,
