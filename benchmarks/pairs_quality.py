@@ -29,6 +29,7 @@ import ast
 import builtins
 import json
 import re
+import symtable
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -110,29 +111,33 @@ def uses_named(instruction: str, response: str) -> bool:
 
 
 def complete(response: str) -> bool:
+    # Scopes from the compiler's own symbol tables (symtable), not an AST walk: the stage's gate
+    # (pipeline/pairs/snippet.py) walks the AST, and a rubric should not share its method.
     tree = ast.parse(response)
-    dsl_ids = {
-        id(child)
+    dsl_functions = {
+        node.name
         for node in ast.walk(tree)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
         and any(re.search(r"\b(?:" + "|".join(DSL) + r")\b", ast.unparse(d)) for d in node.decorator_list)
-        for stmt in node.body
-        for child in ast.walk(stmt)
     }
-    bound = set(dir(builtins)) | EXTRA_BUILTINS
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            bound.add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            bound.add(node.name)
-    reads = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-    reads -= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) in dsl_ids}
+    # `__class__`: the compiler binds it for every method that calls super().
+    bound, reads = set(dir(builtins)) | EXTRA_BUILTINS | {"__class__"}, set()
+    tables = [(symtable.symtable(response, "<answer>", "exec"), "")]
+    while tables:
+        table, mangled = tables.pop()
+        if table.get_type() == "class":
+            mangled = "_" + table.get_name().lstrip("_")
+        for symbol in table.get_symbols():
+            # Inside a class the compiler renames `__x` to `_Class__x`; the rubric compares source names.
+            name = symbol.get_name()
+            if mangled and name.startswith(mangled + "__"):
+                name = name[len(mangled) :]
+            if symbol.is_assigned() or symbol.is_imported() or symbol.is_parameter() or symbol.is_namespace():
+                bound.add(name)
+            if symbol.is_referenced():
+                reads.add(name)
+        # Inline-assembler and PIO bodies name instructions and registers, not Python variables.
+        tables += [(child, mangled) for child in table.get_children() if child.get_name() not in dsl_functions]
     return reads <= bound
 
 
