@@ -4,6 +4,7 @@ trains on it first; with the defaults nothing of either changes."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -153,3 +154,16 @@ def test_a_warmup_share_without_the_stream_says_what_to_enable(shards_pair, tmp_
     with pytest.raises(ValueError, match="warmup_share is for mode 'pretrain'"):
         tiny_settings(tmp_path, plain, tokenizer_dir, mode="sft", init_from="x", warmup_share=0.5).validate()
     assert json.loads(tiny_settings(tmp_path, plain, tokenizer_dir).to_json())["warmup_share"] == 0.0
+
+
+def test_a_resumed_warmup_run_continues_with_the_blocks_it_would_have_trained_on(shards_pair, tmp_path):
+    tokenizer_dir, _, shards = shards_pair
+    settings = tiny_settings(tmp_path, shards, tokenizer_dir, max_steps=6, warmup_share=0.7, eval_every=3, save_every=3)
+    whole, _ = _train_capturing_batches(settings)
+    # As if the run had died after its first checkpoint, at step 3 of the 4 warm-up steps.
+    checkpoints = Path(settings.output_dir) / "checkpoints"
+    for late in [p for p in checkpoints.iterdir() if p.name != "checkpoint-3"]:
+        shutil.rmtree(late)
+    resumed, metrics = _train_capturing_batches(settings)
+    assert metrics["resumed_from"].endswith("checkpoint-3") and (metrics["warmup_steps"], metrics["steps"]) == (4, 6)
+    assert len(resumed) == 3 and all(torch.equal(a, b) for a, b in zip(resumed, whole[3:]))
