@@ -203,3 +203,32 @@ def test_mpyforge_simulate_prints_the_timeline(tmp_path, capsys):
     assert "   500.0 ms  pin.value  pin=25 value=0" in lines
     assert lines[-2] == '  1000.0 ms  end  reason="budget"'
     assert lines[-1].startswith("status: ok;")
+
+
+def test_a_vm_and_temp_folder_behind_symlinks_still_run(tmp_path, monkeypatch):
+    # Node's permission model checks the real path of each read: allowed by their symlinked paths,
+    # the VM and the job folder were denied every read and every answer "raised" PermissionError.
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "tmp-link").symlink_to(tmp_path / "tmp")
+    (tmp_path / "vm-link").symlink_to(sandbox.vm_dir().resolve())
+    monkeypatch.setenv("MPYFORGE_MICROPYTHON_VM", str(tmp_path / "vm-link"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp-link"))
+    result = run_program(sandbox.SELF_CHECK, seconds=0.01)
+    assert (result.status, result.error) == ("ok", None)
+    sandbox.self_check()
+
+
+def test_a_sandbox_that_runs_nothing_stops_scoring_before_any_answer(tmp_path, monkeypatch):
+    from pipeline.evaluate.dev_tasks import dev_tasks_for
+    from pipeline.evaluate.score import ScoreSettings, score_model
+    from pipeline.train.settings import TrainSettings
+
+    broken = tmp_path / "vm"
+    shutil.copytree(sandbox.vm_dir().resolve(), broken)
+    (broken / "node_modules" / sandbox.VM_PACKAGE / "micropython.mjs").write_text("throw new Error('broken VM');\n")
+    monkeypatch.setenv("MPYFORGE_MICROPYTHON_VM", str(broken))
+    with pytest.raises(SandboxError, match="failed its own two-line board program"):
+        score_model(tmp_path / "no-model", ScoreSettings(tasks="blink/*"))
+    warnings: list[str] = []
+    assert dev_tasks_for(TrainSettings(dev_tasks=4), warnings.append) is None
+    assert len(warnings) == 1 and "failed its own two-line board program" in warnings[0]

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable
 from itertools import chain, zip_longest
 
-from pipeline.evaluate.sandbox import BOARDS, SandboxError, run_program
+from pipeline.evaluate.sandbox import BOARDS, SandboxError, self_check
 from pipeline.evaluate.score import judge
 from pipeline.evaluate.tasks import DEMO_TASK_IDS, Task, all_tasks
 from pipeline.train import run
@@ -50,9 +50,9 @@ def choose_dev_tasks(count: int) -> list[Task]:
 
 
 def sandbox_problem() -> str | None:
-    """Why the sandbox cannot run a program here (no Node, an old one, no VM), or None."""
+    """Why the sandbox cannot run a program here (no Node, an old one, no VM, reads denied), or None."""
     try:
-        run_program("pass", seconds=0.01)
+        self_check()
     except SandboxError as err:
         return str(err)
     return None

@@ -78,7 +78,10 @@ def vm_dir() -> Path:
 
 
 def _vm_module() -> Path:
-    module = vm_dir() / "node_modules" / VM_PACKAGE / "micropython.mjs"
+    # Resolved, as the job folder is: Node checks each read by its real path, so a VM or temp folder
+    # reached through a symlink (var/ on another disk, a worktree sharing var/, macOS's /tmp) would
+    # be denied every read, and every program, right or wrong, would end in the same PermissionError.
+    module = (vm_dir() / "node_modules" / VM_PACKAGE / "micropython.mjs").resolve()
     if not module.is_file():
         raise SandboxError(f"{module}: MicroPython's WebAssembly VM is not installed; run `make setup`")
     return module
@@ -160,7 +163,7 @@ def run_program(
     command_node, module = _node(), _vm_module()
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mpyforge-run-") as tmp:
-        job_dir = Path(tmp)
+        job_dir = Path(tmp).resolve()
         (job_dir / "main.py").write_text(source, encoding="utf-8", errors="replace")
         (job_dir / "job.json").write_text(job)
         proc = subprocess.Popen(
@@ -181,6 +184,23 @@ def run_program(
             timed_out = f"no end within {wall_timeout_s:g} s of real time (a loop that never sleeps?)"
     events, end = _parse(out)
     return _result(events, end, timed_out, err.decode(errors="replace"), time.monotonic() - start)
+
+
+# Two lines any board runs: the self-check's program.
+SELF_CHECK = "from machine import Pin\nPin(2, Pin.OUT).value(1)\n"
+
+
+def self_check() -> None:
+    """Raise SandboxError unless a two-line board program runs here.
+
+    A sandbox that cannot run anything (no Node, no VM, reads denied) must stop a scoring run with its
+    cause, not score every answer as a wrong one."""
+    result = run_program(SELF_CHECK, seconds=0.01)
+    if result.status != "ok":
+        raise SandboxError(
+            f"{vm_dir()}: the sandbox failed its own two-line board program ({result.status}: {result.error}); "
+            "no answer can pass until it runs"
+        )
 
 
 def run_many(jobs: list[RunJob], workers: int | None = None) -> list[RunResult]:

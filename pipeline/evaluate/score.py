@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.common.decoding import DECODING
-from pipeline.evaluate.sandbox import RunJob, run_many
+from pipeline.evaluate.sandbox import RunJob, run_many, self_check
 from pipeline.evaluate.stubs import invented_apis
 
 if TYPE_CHECKING:
@@ -241,6 +241,7 @@ def score_model(model: Path, settings: ScoreSettings, tasks: list[Task] | None =
     """Answer, run and judge every chosen task; the summary plus wall times."""
     settings.validate()
     tasks = chosen_tasks(settings.tasks) if tasks is None else tasks
+    self_check()  # before the answers: they cost minutes, and a broken sandbox would fail them all
     start = time.perf_counter()
     answered_or_not = model_answers(model, [task.prompt for task in tasks], settings)
     # A prompt that does not fit the context gets empty answers: they fail like any non-answer.
