@@ -61,6 +61,7 @@ ROWS: dict[str, dict[str, dict]] = {
     "SFT lr 2e-4": {"instruct_checkpoint": {"lr": 2e-4}},
     "more SFT time": {RECIPE_KEY: {"base_share": 0.5}},
     "section split": {"corpus": {"split_by": "section"}},
+    "no renaming": {"instruction_pairs": {"rename_identifiers": False}},
     # General Python first: the interpreter's standard library for the first 30 % of the base steps.
     "python warm-up": {"python_warmup_files": {"enabled": True}, "base_checkpoint": {"warmup_share": 0.3}},
 }

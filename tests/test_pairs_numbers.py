@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.pairs.augment import make_variants
+from pipeline.pairs.augment import AUGMENTATIONS, make_variants
 from pipeline.pairs.build import PairSettings, build_instruction_pairs
 from pipeline.pairs.describe import describe_code
 from pipeline.pairs.mining import MiningLimits, mine_pairs
@@ -216,3 +216,15 @@ def test_varied_values_stay_within_what_the_hardware_allows():
         colour = next(p.value for p in code_params(varied.code) if p.kind == "rgb")
         if colour != (0, 255, 0):
             assert "green" not in varied.code.lower() and "green" not in varied.instruction
+
+
+def test_variants_without_renaming_keep_the_original_names_and_change_nothing_else():
+    pair = _mined("To blink the Pico's LED every 500 ms, toggle it in a loop:", PICO_BLINK, "pdf:pico-book")
+    every = make_variants(pair, 12, seed=3)
+    assert make_variants(pair, 12, seed=3, augmentations=AUGMENTATIONS) == every
+    assert any("rename" in v.augmentations for v in every)
+    kept = make_variants(pair, 12, seed=3, augmentations=PairSettings(rename_identifiers=False).augmentations)
+    assert len(kept) >= 8 and not any("rename" in v.augmentations for v in kept)
+    original_names = {n.id for n in ast.walk(ast.parse(PICO_BLINK)) if isinstance(n, ast.Name)}
+    for variant in kept:
+        assert {n.id for n in ast.walk(ast.parse(variant.response)) if isinstance(n, ast.Name)} <= original_names

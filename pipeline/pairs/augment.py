@@ -79,8 +79,10 @@ def _apply(pair: MinedPair, chosen: list[str], rng: random.Random, board: str | 
     return Variant(0, instruction, code, tuple(applied)) if applied else None
 
 
-def make_variants(pair: MinedPair, count: int, seed: int) -> list[Variant]:
-    """The original (variant 0) plus up to ``count`` distinct augmented variants."""
+def make_variants(
+    pair: MinedPair, count: int, seed: int, augmentations: tuple[str, ...] = AUGMENTATIONS
+) -> list[Variant]:
+    """The original (variant 0) plus up to ``count`` distinct variants made with ``augmentations``."""
     board = pair.board
     original = Variant(0, pair.instruction, pair.response, ())
     seen = {pair_key(original.instruction, original.response)}
@@ -88,7 +90,10 @@ def make_variants(pair: MinedPair, count: int, seed: int) -> list[Variant]:
     for number in range(1, count + 1):
         for attempt in range(_ATTEMPTS_PER_VARIANT):
             rng = random.Random(f"{seed}:{pair.origin_id}:{number}:{attempt}")
-            chosen = [name for name in AUGMENTATIONS if rng.random() < 0.6] or [rng.choice(AUGMENTATIONS)]
+            # One draw per known augmentation whichever are allowed, so allowing all of them gives
+            # the very variants of before and leaving one out changes no other choice.
+            chosen = [name for name in AUGMENTATIONS if rng.random() < 0.6 and name in augmentations]
+            chosen = chosen or [rng.choice(augmentations)]
             made = _apply(pair, chosen, rng, board)
             if made is not None and pair_key(made.instruction, made.response) not in seen:
                 seen.add(pair_key(made.instruction, made.response))
