@@ -259,11 +259,22 @@ def score_model(model: Path, settings: ScoreSettings, tasks: list[Task] | None =
     return summary
 
 
+# How one scoring run went rather than what it found: where the model file was and the wall times.
+# They stay out of the written scores, so scoring the same model twice writes the same bytes (the
+# artifact's version is its content hash) and a moved store does not change what it holds.
+RUN_FIELDS = ("model", "answer_s", "run_s")
+
+
+def scores_json(summary: dict) -> str:
+    """The summary as written to disk: without ``RUN_FIELDS``."""
+    return json.dumps({k: v for k, v in summary.items() if k not in RUN_FIELDS}, indent=2) + "\n"
+
+
 def write_scores(summary: dict, out_dir: Path, label: str) -> None:
     """``scores.json`` and ``scores.md`` in ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / SCORES_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    (out_dir / SCORES_FILE).write_text(scores_json(summary))
     (out_dir / TABLE_FILE).write_text(scores_table({label: summary}) + "\n")
 
 
@@ -278,6 +289,8 @@ def build_task_scores(gguf_path: Path, out_dir: Path, settings: ScoreSettings, l
         f"pass_at_{settings.samples}": summary["pass_at_k"],
         "invented_api_rate": summary["invented_api_rate"],
         "raised_rate": summary["raised_rate"],
+        "answer_s": summary["answer_s"],
+        "run_s": summary["run_s"],
         "table": scores_table({label: summary}),
     }
 

@@ -28,7 +28,7 @@ from tokenizers import Tokenizer
 from pipeline.common.artifacts import MANIFEST
 from pipeline.common.prompt_format import BOS, EOS
 from pipeline.corpus.build import CORPUS_FILE
-from pipeline.evaluate.score import ScoreSettings, score_model
+from pipeline.evaluate.score import ScoreSettings, score_model, scores_json
 from pipeline.pairs.build import PAIRS_FILE
 from pipeline.pairs.mpy_compile import KNOWN_ARCHS
 from pipeline.report.generation_eval import evaluate_generations, load_eval_pairs
@@ -249,7 +249,7 @@ def build_model_report(inputs: ReportInputs, out_dir: Path, settings: ReportSett
 def _task_suite(inputs: ReportInputs, out_dir: Path, settings: ReportSettings) -> tuple[dict, list, str]:
     """The HF instruct model scored here, each GGUF variant's task_scores read; three failures drawn."""
     hf = score_model(Path(inputs.instruct_checkpoint_dir), settings.scoring())
-    (out_dir / HF_SCORES_FILE).write_text(json.dumps(hf, indent=2) + "\n")
+    (out_dir / HF_SCORES_FILE).write_text(scores_json(hf))
     results = {"HF instruct": hf}
     for variant, directory in inputs.task_scores.items():
         results[f"GGUF {variant}"] = read_scores(directory)
