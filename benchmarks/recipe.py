@@ -64,6 +64,8 @@ ROWS: dict[str, dict[str, dict]] = {
     "no renaming": {"instruction_pairs": {"rename_identifiers": False}},
     # General Python first: the interpreter's standard library for the first 30 % of the base steps.
     "python warm-up": {"python_warmup_files": {"enabled": True}, "base_checkpoint": {"warmup_share": 0.3}},
+    # The hand-written maker starter set (opt-in) on top of the library: what a targeted set adds.
+    "starter set": {"instruction_pairs": {"starter_set": True}},
 }
 
 

@@ -28,6 +28,7 @@ from pipeline.pairs.dedup import code_key, copy_rank, find_split_leaks, instruct
 from pipeline.pairs.describe import describe_code
 from pipeline.pairs.mining import MinedPair, MiningLimits, Rejected, mine_pairs
 from pipeline.pairs.mpy_compile import compile_many, march_for
+from pipeline.pairs.starter_set import load_starter_pairs
 
 # The artifact's files: the table the next stages read, and the same rows as JSON lines for other tools.
 PAIRS_FILE = "pairs.parquet"
@@ -51,6 +52,9 @@ class PairSettings:
     # Renamed identifiers (my_pin, local_display): on the real library 1,304 of 2,906 answers carried
     # such names and a 5m model mixed them up (`local_pin = Pin(4)` then `my_pin.value(0)`).
     rename_identifiers: bool = True
+    # The maker starter set (pipeline/pairs/starter_set.py): hand-written programs for common maker jobs,
+    # added to the train split. Off: the model learns from the user's library alone.
+    starter_set: bool = False
     seed: int = 0
     max_instruction_chars: int = 300
     max_response_lines: int = 150
@@ -114,6 +118,17 @@ def _best_originals(mined: list[MinedPair], settings: PairSettings, rejected: li
                 winner = best_per_key.get(key, copies[0][0])
                 rejected.append(_rejected(pair, f"duplicate code (kept {winner.origin_id})"))
     return sorted(kept, key=lambda p: p.origin_id)
+
+
+def _starter_pairs(settings: PairSettings) -> list[MinedPair]:
+    """The starter set's pairs; a program that does not compile is a defect of the set, so it stops the stage."""
+    pairs = load_starter_pairs()
+    for pair, result in zip(pairs, _compiles([p.response for p in pairs], [p.board for p in pairs], settings)):
+        if not result.ok:
+            raise ValueError(
+                f"{pair.source_doc} ({pair.origin_id}): does not compile: {result.error_type}: {result.message}"
+            )
+    return pairs
 
 
 def _rejected(pair: MinedPair, reason: str) -> Rejected:
@@ -215,7 +230,8 @@ def build_instruction_pairs(corpus_path: Path, out_dir: Path, settings: PairSett
     """Write ``pairs.parquet`` and ``pairs.jsonl`` into ``out_dir``; return UI metadata."""
     corpus = load_corpus(corpus_path)
     mined, rejected = mine_pairs(corpus, MiningLimits(settings.max_response_lines, settings.max_instruction_chars))
-    originals = _without_cross_split_copies(_best_originals(mined, settings, rejected), rejected)
+    starters = _starter_pairs(settings) if settings.starter_set else []
+    originals = _without_cross_split_copies(_best_originals(mined, settings, rejected) + starters, rejected)
     rejects = Counter(r.reason.split(" (kept")[0] for r in rejected)
     augmented = _variants(originals, settings, rejects)
 
@@ -245,6 +261,7 @@ def build_instruction_pairs(corpus_path: Path, out_dir: Path, settings: PairSett
     aug_counts = Counter(name for names in table["augmentations"] for name in names)
     return {
         "originals": len(originals),
+        "starter_originals": len(starters),
         "variants": len(augmented),
         "pairs": len(table),
         "pairs_per_original": round(len(table) / len(originals), 2) if originals else 0.0,
