@@ -170,3 +170,12 @@ def test_bad_corpus_is_reported_with_file_and_field(tmp_path: Path):
     synthetic_corpus().assign(kind="table").to_parquet(path)
     with pytest.raises(ValueError, match="column 'kind' has value"):
         load_corpus(path)
+
+
+def test_a_function_defined_twice_in_a_source_file_gives_two_origin_ids():
+    body = '    """Find the {} largest items of a dataset."""\n    items = sorted(data)\n    return items[-n:]\n'
+    code = "def top(n, data):\n" + body.format("n") + "\n\ndef top(n, data, key=None):\n" + body.format("n keyed")
+    corpus = pd.DataFrame(_doc("lib", "sources:lib/top.py", "train", [("code", code)]))
+    mined, _ = mine_pairs(corpus, MiningLimits())
+    ids = [p.origin_id for p in mined if ":top" in p.origin_id]
+    assert len(ids) == 2 and len(set(ids)) == 2, ids

@@ -228,3 +228,15 @@ def test_variants_without_renaming_keep_the_original_names_and_change_nothing_el
     original_names = {n.id for n in ast.walk(ast.parse(PICO_BLINK)) if isinstance(n, ast.Name)}
     for variant in kept:
         assert {n.id for n in ast.walk(ast.parse(variant.response)) if isinstance(n, ast.Name)} <= original_names
+
+
+def test_a_button_that_drives_an_led_and_a_flash_before_deep_sleep_are_asked_for_whole():
+    button = "from machine import Pin\nimport time\n\nbtn = Pin(9, Pin.IN, Pin.PULL_UP)\nled = Pin(8, Pin.OUT)\n"
+    button += "while True:\n    led.value(not btn.value())\n    time.sleep_ms(30)\n"
+    nap = "import machine, time\nfrom machine import Pin\n\nled = Pin(12, Pin.OUT)\nled.on()\ntime.sleep_ms(300)\n"
+    nap += "machine.deepsleep(45000)\n"
+    for seed in range(10):
+        asked = describe_code(button, "Raspberry Pi Pico", random.Random(seed))
+        assert "GP8" in asked and "GP9" in asked and "pull-up" in asked, asked
+        slept = describe_code(nap, "Raspberry Pi Pico", random.Random(seed))
+        assert "GP12" in slept and "sleep" in slept and "300" in slept.replace("0.3 s", "300"), slept

@@ -250,6 +250,9 @@ def build_instruction_pairs(corpus_path: Path, out_dir: Path, settings: PairSett
             "source_doc": [p.source_doc for p, *_ in rows],
         }
     )
+    repeated = sorted(set(table["pair_id"][table["pair_id"].duplicated()]))
+    if repeated:
+        raise ValueError(f"{corpus_path}: pair ids are not unique: {repeated[:3]}")
     leaks = find_split_leaks(table)
     if leaks:
         raise ValueError(f"{corpus_path}: train/val leaks: {leaks[:5]}")

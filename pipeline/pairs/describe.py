@@ -55,6 +55,7 @@ class _Facts:
     """What the snippet makes and calls, for the job phrasings."""
 
     def __init__(self, tree: ast.Module, board: str | None) -> None:
+        self.tree = tree
         self.board = board
         self.made = constructors(tree)
         self.bindings = constant_bindings(tree)
@@ -292,14 +293,54 @@ def _button(facts: _Facts, rng: random.Random) -> str | None:
                     f"react to a button on {where} with a pin IRQ",
                 ],
             )
+        lamp = _output_pin(facts, follows=name)
+        if lamp is not None:
+            # A button that drives an LED is asked for by both ends, not as a bare read.
+            pull = " (internal pull-up, pressed = low)" if _pulled_up(call) else ""
+            return _choose(
+                rng,
+                [
+                    f"switch {lamp} on while a push button on {where} is pressed{pull}",
+                    f"make {lamp} follow the button on {where}{pull}",
+                ],
+            )
         return _choose(rng, [f"read a push button on {where}", f"check whether the switch on {where} is pressed"])
     return None
+
+
+def _output_pin(facts: _Facts, follows: str = "") -> str | None:
+    """The first pin the snippet makes as an output, as a maker names it; with ``follows``, only one
+    that a loop writes in the same loop that reads the pin ``follows`` (a button driving an LED)."""
+    loops = [node for node in ast.walk(facts.tree) if isinstance(node, ast.While)]
+    for name, call in facts.objects("Pin"):
+        mode = call.args[1] if len(call.args) > 1 else None
+        if not (isinstance(mode, ast.Attribute) and mode.attr == "OUT"):
+            continue
+        if not follows or any({follows, name} <= _receivers(loop) for loop in loops):
+            return facts.pin(call)
+    return None
+
+
+def _receivers(node: ast.AST) -> set[str]:
+    return {receiver(n) for n in ast.walk(node) if isinstance(n, ast.Call)}
+
+
+def _pulled_up(call: ast.Call) -> bool:
+    pull = call.args[2] if len(call.args) > 2 else next((k.value for k in call.keywords if k.arg == "pull"), None)
+    return isinstance(pull, ast.Attribute) and pull.attr == "PULL_UP"
 
 
 def _deepsleep(facts: _Facts, rng: random.Random) -> str | None:
     if "deepsleep" not in facts.functions:
         return None
     naps = [p for p in facts.delay() if p.kind == "ms" and p.value >= 1000]
+    awake = [p for p in facts.delay() if p not in naps]
+    lamp = _output_pin(facts)
+    if naps and lamp and len(awake) == 1:
+        # What the board does while awake is half the job ("flash GP12, then sleep 45 s").
+        on, nap = say_seconds(awake[0].seconds(), rng), say_seconds(naps[0].seconds(), rng)
+        options = [f"switch {lamp} on for {on}, then deep-sleep for {nap}", f"light {lamp} for {on}, then sleep {nap}"]
+        return _choose(rng, options)
     if naps:
         nap = say_seconds(naps[0].seconds(), rng)
         return _choose(rng, [f"put the board into deep sleep for {nap}", f"wake up every {nap} from deep sleep"])
@@ -336,7 +377,7 @@ def _peripheral(facts: _Facts, rng: random.Random) -> str | None:
     )
 
 
-_JOBS = (_wifi, _neopixel, _dht, _i2c, _uart, _pwm, _adc, _timer, _button, _blink, _deepsleep, _peripheral)
+_JOBS = (_wifi, _neopixel, _dht, _i2c, _uart, _pwm, _adc, _timer, _deepsleep, _button, _blink, _peripheral)
 
 
 def describe_code(code: str, board: str | None, rng: random.Random) -> str | None:

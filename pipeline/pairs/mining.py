@@ -204,9 +204,13 @@ def _python_candidates(doc_id: str, seq: int, code: str, split: str, source: str
                 f"{base}:module", split, source, first, request_from_docstring(first, "module", ""), body_code, []
             )
         )
+    named: set[str] = set()
     for node in tree.body:
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) or not ast.get_docstring(node):
             continue
+        # A name defined again (heapq's two `nlargest`) gets its line too: origin ids must be unique.
+        origin = f"{base}:{node.name}" if node.name not in named else f"{base}:{node.name}@{node.lineno}"
+        named.add(node.name)
         if len(node.body) < 2:
             continue
         first = _summary(ast.get_docstring(node))
@@ -221,9 +225,7 @@ def _python_candidates(doc_id: str, seq: int, code: str, split: str, source: str
         decorators = [f"@{ast.get_source_segment(code, d)}" for d in node.decorator_list]
         others = [s for s in module_context if node.name not in s.binds]
         request = request_from_docstring(mark_code(first), kind, name)
-        found.append(
-            _Candidate(f"{base}:{node.name}", split, source, first, request, "\n".join([*decorators, segment]), others)
-        )
+        found.append(_Candidate(origin, split, source, first, request, "\n".join([*decorators, segment]), others))
     return found
 
 
