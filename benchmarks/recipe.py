@@ -66,6 +66,11 @@ ROWS: dict[str, dict[str, dict]] = {
     "python warm-up": {"python_warmup_files": {"enabled": True}, "base_checkpoint": {"warmup_share": 0.3}},
     # The hand-written maker starter set (opt-in) on top of the library: what a targeted set adds.
     "starter set": {"instruction_pairs": {"starter_set": True}},
+    # The set with three times the variants per hardware original, no renaming, and half the budget for SFT.
+    "starter set SFT-heavy": {
+        "instruction_pairs": {"starter_set": True, "hardware_variants_per_original": 30, "rename_identifiers": False},
+        RECIPE_KEY: {"base_share": 0.5},
+    },
 }
 
 
