@@ -71,6 +71,13 @@ ROWS: dict[str, dict[str, dict]] = {
         "instruction_pairs": {"starter_set": True, "hardware_variants_per_original": 30, "rename_identifiers": False},
         RECIPE_KEY: {"base_share": 0.5},
     },
+    # ... and every digit its own token: " 500" in a request and "500" in code are three shared tokens
+    # instead of two unrelated ones, so copying a number is copying its digits.
+    "starter set SFT-heavy digits": {
+        "instruction_pairs": {"starter_set": True, "hardware_variants_per_original": 30, "rename_identifiers": False},
+        "bpe_tokenizer": {"split_digits": True},
+        RECIPE_KEY: {"base_share": 0.5},
+    },
 }
 
 
