@@ -73,6 +73,12 @@ ROWS: dict[str, dict[str, dict]] = {
     },
     # ... and every digit its own token: " 500" in a request and "500" in code are three shared tokens
     # instead of two unrelated ones, so copying a number is copying its digits.
+    # ... and SFT for its whole share, the last checkpoint kept: no early stopping on val loss, no dev tasks.
+    "starter set SFT-heavy last checkpoint": {
+        "instruction_pairs": {"starter_set": True, "hardware_variants_per_original": 30, "rename_identifiers": False},
+        "instruct_checkpoint": {"early_stopping_patience": 0, "dev_tasks": 0},
+        RECIPE_KEY: {"base_share": 0.5},
+    },
     "starter set SFT-heavy digits": {
         "instruction_pairs": {"starter_set": True, "hardware_variants_per_original": 30, "rename_identifiers": False},
         "bpe_tokenizer": {"split_digits": True},
