@@ -240,3 +240,12 @@ def test_a_button_that_drives_an_led_and_a_flash_before_deep_sleep_are_asked_for
         assert "GP8" in asked and "GP9" in asked and "pull-up" in asked, asked
         slept = describe_code(nap, "Raspberry Pi Pico", random.Random(seed))
         assert "GP12" in slept and "sleep" in slept and "300" in slept.replace("0.3 s", "300"), slept
+
+
+def test_a_loop_count_whose_last_index_the_code_spells_out_is_not_varied():
+    from pipeline.pairs.params import code_params
+
+    fade = "from machine import Pin, PWM\nimport time\n\npwm = PWM(Pin(7))\nwhile True:\n    for i in range(50):\n"
+    fade += "        pwm.duty_u16((49 - i) * 65535 // 49)\n        time.sleep_ms(20)\n"
+    assert [p.kind for p in code_params(fade) if p.kind == "count"] == []
+    assert [p.value for p in code_params(fade.replace("49", "60")) if p.kind == "count"] == [50]

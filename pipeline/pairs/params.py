@@ -156,11 +156,13 @@ def find_params(tree: ast.Module) -> list[Param]:
                 pixel_counts.add(_literal(node.args[1], bindings).value)
         elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Subscript) for t in node.targets):
             found += _colour(node.value)
+    ints = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and type(n.value) is int]
     for node in ast.walk(tree):
-        # `for i in range(8)` is a count, or the strip's length when it equals the NeoPixel's.
+        # `for i in range(8)` is a count, or the strip's length when it equals the NeoPixel's. Not when
+        # the code also spells the last index (`range(50)` beside `49 - i`): a new count would not reach it.
         if isinstance(node, ast.For) and isinstance(node.iter, ast.Call) and callee(node.iter) == "range":
             count = _literal(node.iter.args[0], bindings) if len(node.iter.args) == 1 else None
-            if _number(count, 2, 1000) and type(count.value) is int:
+            if _number(count, 2, 1000) and type(count.value) is int and count.value - 1 not in ints:
                 found.append(("pixels" if count.value in pixel_counts else "count", count))
     groups: dict[tuple[str, object], list[ast.Constant]] = {}
     positions: set[tuple[int, int]] = set()
