@@ -52,6 +52,9 @@ RECIPE_KNOBS = {"base_share": 0.75}  # of the budget for pretraining (the demo r
 PRESET = ("llama", "5m")
 BASE_SEED = 1234  # TrainSettings.seed's default: seed index 0 is the pipeline's own run
 
+# The starter-set rows' pairs: the set, three times the variants per hardware original, no renaming.
+_STARTER_HEAVY = {"starter_set": True, "hardware_variants_per_original": 30, "rename_identifiers": False}
+
 # Levers, each a run-config override on the defaults. Another helper's lever is one more entry
 # here naming its config key, e.g. {"instruction_pairs": {"augment_numbers": True}}.
 ROWS: dict[str, dict[str, dict]] = {
@@ -67,20 +70,17 @@ ROWS: dict[str, dict[str, dict]] = {
     # The hand-written maker starter set (opt-in) on top of the library: what a targeted set adds.
     "starter set": {"instruction_pairs": {"starter_set": True}},
     # The set with three times the variants per hardware original, no renaming, and half the budget for SFT.
-    "starter set SFT-heavy": {
-        "instruction_pairs": {"starter_set": True, "hardware_variants_per_original": 30, "rename_identifiers": False},
+    "starter set SFT-heavy": {"instruction_pairs": _STARTER_HEAVY, RECIPE_KEY: {"base_share": 0.5}},
+    # ... and SFT for its whole share, the last checkpoint kept: no early stopping on val loss, no dev tasks.
+    "starter set SFT-heavy last checkpoint": {
+        "instruction_pairs": _STARTER_HEAVY,
+        "instruct_checkpoint": {"early_stopping_patience": 0, "dev_tasks": 0},
         RECIPE_KEY: {"base_share": 0.5},
     },
     # ... and every digit its own token: " 500" in a request and "500" in code are three shared tokens
     # instead of two unrelated ones, so copying a number is copying its digits.
-    # ... and SFT for its whole share, the last checkpoint kept: no early stopping on val loss, no dev tasks.
-    "starter set SFT-heavy last checkpoint": {
-        "instruction_pairs": {"starter_set": True, "hardware_variants_per_original": 30, "rename_identifiers": False},
-        "instruct_checkpoint": {"early_stopping_patience": 0, "dev_tasks": 0},
-        RECIPE_KEY: {"base_share": 0.5},
-    },
     "starter set SFT-heavy digits": {
-        "instruction_pairs": {"starter_set": True, "hardware_variants_per_original": 30, "rename_identifiers": False},
+        "instruction_pairs": _STARTER_HEAVY,
         "bpe_tokenizer": {"split_digits": True},
         RECIPE_KEY: {"base_share": 0.5},
     },
