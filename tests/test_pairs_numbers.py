@@ -18,6 +18,7 @@ from pipeline.pairs.mining import MiningLimits, mine_pairs
 from pipeline.pairs.mpy_compile import compile_many
 from pipeline.pairs.rename import rename_identifiers
 from tests.test_instruction_pairs import _doc
+from tests.test_starter_set import eight_word_grams as grams
 
 REPO = Path(__file__).resolve().parents[1]
 PICO_BLINK = (
@@ -161,10 +162,6 @@ def test_no_generated_prompt_shares_eight_words_with_the_task_suite(tmp_path: Pa
     from pipeline.corpus.build import CorpusSettings, build_corpus
     from pipeline.evaluate.tasks import all_tasks
     from pipeline.sources.files import build_source_files
-
-    def grams(text: str) -> set[tuple[str, ...]]:
-        words = re.findall(r"[a-z0-9]+", text.lower())
-        return {tuple(words[i : i + 8]) for i in range(len(words) - 7)}
 
     # The sample inbox: its sources and the Markdown its sample PDFs were typeset from.
     shutil.copytree(REPO / "data" / "sources", tmp_path / "inbox")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.evaluate.tasks import all_tasks
+from pipeline.pairs.dedup import code_key
 from pipeline.pairs.mpy_compile import compile_many
 from pipeline.pairs.starter_set import PROGRAMS_DIR, load_starter_pairs
 
@@ -25,13 +26,10 @@ def _entries() -> list[tuple[str, dict]]:
     ]
 
 
-def _grams(text: str, n: int = 8) -> set[tuple[str, ...]]:
+def eight_word_grams(text: str, n: int = 8) -> set[tuple[str, ...]]:
+    """The word n-grams of a text, the unit of the "shares no prompt with the task suite" checks."""
     words = re.findall(r"[a-z0-9]+", text.lower())
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
-
-
-def _code_key(code: str) -> str:
-    return "\n".join(line.split("#")[0].rstrip() for line in code.strip().splitlines() if line.strip())
 
 
 def test_every_request_is_an_original_and_a_program_keeps_one_split():
@@ -47,15 +45,17 @@ def test_every_request_is_an_original_and_a_program_keeps_one_split():
 
 
 def test_no_request_shares_eight_words_with_the_task_suite():
-    suite = set().union(*(_grams(t.prompt) for t in all_tasks()))
-    shared = [(p.instruction, " ".join(g)) for p in load_starter_pairs() for g in _grams(p.instruction) & suite]
+    suite = set().union(*(eight_word_grams(t.prompt) for t in all_tasks()))
+    shared = [
+        (p.instruction, " ".join(g)) for p in load_starter_pairs() for g in eight_word_grams(p.instruction) & suite
+    ]
     assert shared == [], shared[:5]
-    assert _grams(all_tasks()[0].prompt) & suite  # the check bites on a task's own prompt
+    assert eight_word_grams(all_tasks()[0].prompt) & suite  # the check bites on a task's own prompt
 
 
 def test_no_program_is_a_task_reference_program():
-    references = {_code_key(t.reference) for t in all_tasks()}
-    copies = [where for where, entry in _entries() if _code_key(entry["code"]) in references]
+    references = {code_key(t.reference) for t in all_tasks()}
+    copies = [where for where, entry in _entries() if code_key(entry["code"]) in references]
     assert copies == []
 
 
@@ -113,5 +113,5 @@ def test_the_stage_adds_the_set_and_its_variants_only_when_asked(tmp_path: Path)
         (r.instruction, m) for r in variants.itertuples() if (m := mismatches(r.instruction, code_params(r.response)))
     ]
     assert said_wrong == []
-    suite = set().union(*(_grams(t.prompt) for t in all_tasks()))
-    assert [p for p in starter["instruction"] if _grams(p) & suite] == []
+    suite = set().union(*(eight_word_grams(t.prompt) for t in all_tasks()))
+    assert [p for p in starter["instruction"] if eight_word_grams(p) & suite] == []

@@ -281,8 +281,7 @@ def _timer(facts: _Facts, rng: random.Random) -> str | None:
 
 def _button(facts: _Facts, rng: random.Random) -> str | None:
     for name, call in facts.objects("Pin"):
-        mode = call.args[1] if len(call.args) > 1 else None
-        if not (isinstance(mode, ast.Attribute) and mode.attr == "IN"):
+        if _pin_mode(call) != "IN":
             continue
         where = facts.pin(call) or "a pin"
         if "irq" in facts.calls.get(name, set()):
@@ -313,12 +312,17 @@ def _output_pin(facts: _Facts, follows: str = "") -> str | None:
     that a loop writes in the same loop that reads the pin ``follows`` (a button driving an LED)."""
     loops = [node for node in ast.walk(facts.tree) if isinstance(node, ast.While)]
     for name, call in facts.objects("Pin"):
-        mode = call.args[1] if len(call.args) > 1 else None
-        if not (isinstance(mode, ast.Attribute) and mode.attr == "OUT"):
+        if _pin_mode(call) != "OUT":
             continue
         if not follows or any({follows, name} <= _receivers(loop) for loop in loops):
             return facts.pin(call)
     return None
+
+
+def _pin_mode(call: ast.Call) -> str | None:
+    """``IN`` for ``Pin(9, Pin.IN)``; None when the mode is not given as an attribute."""
+    mode = call.args[1] if len(call.args) > 1 else None
+    return mode.attr if isinstance(mode, ast.Attribute) else None
 
 
 def _receivers(node: ast.AST) -> set[str]:
