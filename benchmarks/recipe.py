@@ -54,6 +54,8 @@ BASE_SEED = 1234  # TrainSettings.seed's default: seed index 0 is the pipeline's
 
 # The starter-set rows' pairs: the set, three times the variants per hardware original, no renaming.
 _STARTER_HEAVY = {"starter_set": True, "hardware_variants_per_original": 30, "rename_identifiers": False}
+# SFT for its whole share with the last checkpoint kept: no early stopping on val loss, no dev tasks.
+_LAST_CHECKPOINT = {"early_stopping_patience": 0, "dev_tasks": 0}
 
 # Levers, each a run-config override on the defaults. Another helper's lever is one more entry
 # here naming its config key, e.g. {"instruction_pairs": {"augment_numbers": True}}.
@@ -71,10 +73,20 @@ ROWS: dict[str, dict[str, dict]] = {
     "starter set": {"instruction_pairs": {"starter_set": True}},
     # The set with three times the variants per hardware original, no renaming, and half the budget for SFT.
     "starter set SFT-heavy": {"instruction_pairs": _STARTER_HEAVY, RECIPE_KEY: {"base_share": 0.5}},
-    # ... and SFT for its whole share, the last checkpoint kept: no early stopping on val loss, no dev tasks.
+    # ... and SFT for its whole share, the last checkpoint kept.
     "starter set SFT-heavy last checkpoint": {
         "instruction_pairs": _STARTER_HEAVY,
-        "instruct_checkpoint": {"early_stopping_patience": 0, "dev_tasks": 0},
+        "instruct_checkpoint": _LAST_CHECKPOINT,
+        RECIPE_KEY: {"base_share": 0.5},
+    },
+    # ... with every variant's request naming each pin and value its code uses (pipeline/pairs/spell_out.py).
+    "starter set SFT-heavy complete requests": {
+        "instruction_pairs": {**_STARTER_HEAVY, "complete_requests": True},
+        RECIPE_KEY: {"base_share": 0.5},
+    },
+    "starter set SFT-heavy complete requests last checkpoint": {
+        "instruction_pairs": {**_STARTER_HEAVY, "complete_requests": True},
+        "instruct_checkpoint": _LAST_CHECKPOINT,
         RECIPE_KEY: {"base_share": 0.5},
     },
     # ... and every digit its own token: " 500" in a request and "500" in code are three shared tokens

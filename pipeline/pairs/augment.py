@@ -8,6 +8,8 @@ then rename, renumber and vary numbers, which rewrite code and the (rephrased)
 instruction together, and last ``describe``, which writes a request from the final code.
 A variant whose request states a value its code does not use (``units.mismatches``) is
 described from the code instead, or dropped when the code does no job ``describe`` knows.
+With ``complete``, a variant's request must also state every pin and value its code uses
+(``spell_out`` adds a sentence for what it leaves out), or the attempt is dropped.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pipeline.pairs.params import code_params
 from pipeline.pairs.pins import renumber_pins
 from pipeline.pairs.rename import rename_identifiers
 from pipeline.pairs.rephrase import rephrase
+from pipeline.pairs.spell_out import spell_out
 from pipeline.pairs.units import mismatches
 
 AUGMENTATIONS = ("rephrase", "rename", "pins", "numbers", "describe")
@@ -37,7 +40,9 @@ class Variant:
     augmentations: tuple[str, ...]
 
 
-def _apply(pair: MinedPair, chosen: list[str], rng: random.Random, board: str | None) -> Variant | None:
+def _apply(
+    pair: MinedPair, chosen: list[str], rng: random.Random, board: str | None, complete: bool = False
+) -> Variant | None:
     instruction, code, applied = pair.instruction, pair.response, []
     for name in chosen:
         if name == "rephrase":
@@ -76,11 +81,18 @@ def _apply(pair: MinedPair, chosen: list[str], rng: random.Random, board: str | 
         if instruction is None:
             return None
         applied.append("describe")
+    if complete and applied:
+        spelt = spell_out(instruction, code, board, rng)
+        if spelt is None:
+            return None
+        if spelt != instruction:
+            instruction = spelt
+            applied.append("spell_out")
     return Variant(0, instruction, code, tuple(applied)) if applied else None
 
 
 def make_variants(
-    pair: MinedPair, count: int, seed: int, augmentations: tuple[str, ...] = AUGMENTATIONS
+    pair: MinedPair, count: int, seed: int, augmentations: tuple[str, ...] = AUGMENTATIONS, complete: bool = False
 ) -> list[Variant]:
     """The original (variant 0) plus up to ``count`` distinct variants made with ``augmentations``."""
     board = pair.board
@@ -94,7 +106,7 @@ def make_variants(
             # the very variants of before and leaving one out changes no other choice.
             chosen = [name for name in AUGMENTATIONS if rng.random() < 0.6 and name in augmentations]
             chosen = chosen or [rng.choice(augmentations)]
-            made = _apply(pair, chosen, rng, board)
+            made = _apply(pair, chosen, rng, board, complete)
             if made is not None and pair_key(made.instruction, made.response) not in seen:
                 seen.add(pair_key(made.instruction, made.response))
                 variants.append(Variant(len(variants), made.instruction, made.response, made.augmentations))

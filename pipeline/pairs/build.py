@@ -55,6 +55,9 @@ class PairSettings:
     # The maker starter set (pipeline/pairs/starter_set.py): hand-written programs for common maker jobs,
     # added to the train split. Off: the model learns from the user's library alone.
     starter_set: bool = False
+    # Every variant's request names each pin and states each value its code uses (pipeline/pairs/spell_out.py),
+    # as the task suite's prompts do; off: a variant may say "blink GP25" for code that also picks a delay.
+    complete_requests: bool = False
     seed: int = 0
     max_instruction_chars: int = 300
     max_response_lines: int = 150
@@ -158,7 +161,9 @@ def _variants(originals: list[MinedPair], settings: PairSettings, rejects: Count
     for pair in originals:
         hardware = describe_code(pair.response, pair.board, random.Random(0)) is not None
         count = settings.hardware_variants_per_original if hardware else settings.variants_per_original
-        for variant in make_variants(pair, count, settings.seed, settings.augmentations)[1:]:
+        for variant in make_variants(pair, count, settings.seed, settings.augmentations, settings.complete_requests)[
+            1:
+        ]:
             key = pair_key(variant.instruction, variant.response)
             other_split = any(set(key) & keys for split, keys in taken.items() if split != pair.split)
             if key in seen or other_split:
