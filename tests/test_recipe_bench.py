@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from benchmarks import recipe
+from benchmarks import answer_signals, recipe
 
 
 def test_rows_split_into_data_config_training_fields_and_knobs():
@@ -139,3 +139,22 @@ def test_the_warmup_row_enables_an_asset_that_its_data_build_selects():
     assert recipe.stage_settings(row, "sft", 0, {}).warmup_share == 0.0
     # quality.build_inputs runs `mpyforge run --select "*token_shards"`: the warm-up files are built with it.
     assert dg.AssetKey("python_warmup_files") in _ordered_keys("*token_shards")
+
+
+def test_answer_signals_count_the_job_the_pin_and_the_number_an_answer_carries_over():
+    prompts = {"a": "Blink the LED on GP25 every 500 ms.", "b": "Blink the LED on GP15 every 250 ms."}
+
+    def result(task_id: str, code: str) -> dict:
+        return {"task_id": task_id, "family": "blink", "greedy": {"code": code}}
+
+    scores = {
+        "task_results": [
+            result("a", "led = Pin(25, Pin.OUT)\nwhile True:\n    led.toggle()\n    sleep_ms(500)\n"),
+            result("b", "np = NeoPixel(Pin(16), 8)\nsleep_ms(25)\n"),  # wrong job, pin and number
+        ]
+    }
+    assert answer_signals.signals(scores, prompts) == {
+        "right job": (1, 2),
+        "pin carried": (1, 2),
+        "number carried": (1, 2),
+    }
