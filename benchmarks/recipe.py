@@ -79,13 +79,16 @@ ROWS: dict[str, dict[str, dict]] = {
         "instruct_checkpoint": _LAST_CHECKPOINT,
         RECIPE_KEY: {"base_share": 0.5},
     },
-    # ... with every variant's request naming each pin and value its code uses (pipeline/pairs/spell_out.py).
-    "starter set SFT-heavy complete requests": {
-        "instruction_pairs": {**_STARTER_HEAVY, "complete_requests": True},
-        RECIPE_KEY: {"base_share": 0.5},
-    },
+    # ... with every variant's request naming each pin and value its code uses (pipeline/pairs/spell_out.py),
+    # and then every digit its own token as well.
     "starter set SFT-heavy complete requests last checkpoint": {
         "instruction_pairs": {**_STARTER_HEAVY, "complete_requests": True},
+        "instruct_checkpoint": _LAST_CHECKPOINT,
+        RECIPE_KEY: {"base_share": 0.5},
+    },
+    "starter set SFT-heavy complete requests digits last checkpoint": {
+        "instruction_pairs": {**_STARTER_HEAVY, "complete_requests": True},
+        "bpe_tokenizer": {"split_digits": True},
         "instruct_checkpoint": _LAST_CHECKPOINT,
         RECIPE_KEY: {"base_share": 0.5},
     },
