@@ -161,9 +161,8 @@ def _variants(originals: list[MinedPair], settings: PairSettings, rejects: Count
     for pair in originals:
         hardware = describe_code(pair.response, pair.board, random.Random(0)) is not None
         count = settings.hardware_variants_per_original if hardware else settings.variants_per_original
-        for variant in make_variants(pair, count, settings.seed, settings.augmentations, settings.complete_requests)[
-            1:
-        ]:
+        variants = make_variants(pair, count, settings.seed, settings.augmentations, settings.complete_requests)
+        for variant in variants[1:]:
             key = pair_key(variant.instruction, variant.response)
             other_split = any(set(key) & keys for split, keys in taken.items() if split != pair.split)
             if key in seen or other_split:

@@ -33,6 +33,12 @@ _FRAMES = (
 )
 
 
+def pin_label(board: str | None, number: int) -> str:
+    """A pin as makers write it on the board: GP25 on a Pico, GPIO2 on an ESP, else pin 4."""
+    prefix = "GP" if board == "Raspberry Pi Pico" else "GPIO" if (board or "").startswith("ESP") else "pin "
+    return f"{prefix}{number}"
+
+
 def _pin_of(node: ast.expr | None, made: dict[str, ast.Call], bindings: dict) -> int | str | None:
     """The pin a constructor argument names: 25, Pin(25), Pin("LED"), a Pin variable, a bound constant."""
     if isinstance(node, ast.Name):
@@ -89,10 +95,7 @@ class _Facts:
             return None
         if isinstance(number, str):
             return f"pin {number}" if number != "LED" else "the onboard LED"
-        prefix = (
-            "GP" if self.board == "Raspberry Pi Pico" else "GPIO" if (self.board or "").startswith("ESP") else "pin "
-        )
-        return f"{prefix}{number}"
+        return pin_label(self.board, number)
 
     def values(self, *kinds: str) -> list[Param]:
         return [p for p in self.params if p.kind in kinds]

@@ -31,7 +31,7 @@ _INPUT_MODES = frozenset({"IN"})
 _HARDWARE_PERIPHERALS = frozenset({"UART", "I2C", "SPI", "I2S", "CAN"})
 _PIN_MENTION = re.compile(r"\b(GPIO|GP|IO|[Pp]in|PIN)(\s?)(\d{1,2})\b")
 # Keyword arguments that take a pin (machine.UART/I2C/SPI/I2S/CAN, neopixel, rp2.StateMachine).
-_PIN_KEYWORDS = frozenset({"tx", "rx", "rts", "cts", "scl", "sda", "sck", "mosi", "miso", "cs", "ws", "sd", "pin"})
+PIN_KEYWORDS = frozenset({"tx", "rx", "rts", "cts", "scl", "sda", "sck", "mosi", "miso", "cs", "ws", "sd", "pin"})
 _PIN_KEYWORD_SUFFIXES = ("_base", "_pin")
 
 
@@ -143,9 +143,14 @@ def occupied_pins(tree: ast.Module) -> set[int]:
         if name == "ADC" and _int_literal(first) is not None:
             taken.add(_int_literal(first).value)
         for keyword in call.keywords:
-            if keyword.arg in _PIN_KEYWORDS or (keyword.arg or "").endswith(_PIN_KEYWORD_SUFFIXES):
+            if keyword.arg in PIN_KEYWORDS or (keyword.arg or "").endswith(_PIN_KEYWORD_SUFFIXES):
                 taken |= _ints_of(keyword.value, bindings)
     return taken
+
+
+def mentioned_pins(text: str) -> set[int]:
+    """The pin numbers a text names (``GPIO2``, ``GP 25``, ``pin 4``)."""
+    return {int(match.group(3)) for match in _PIN_MENTION.finditer(text)}
 
 
 def rename_pin_mentions(text: str, mapping: dict[int, int]) -> str:

@@ -8,22 +8,20 @@ rx and a delay of 26 ms.") in the wordings ``units`` reads back, so the check ho
 rules as ``units.mismatches``.
 
 Pins are those written as ``Pin(n)`` (n a literal or a module-level constant) or as an int
-or ``Pin(n)`` keyword (``tx=``, ``sda=`` ...); each is named by its keyword, or else by the
+or ``Pin(n)`` keyword (``pins.PIN_KEYWORDS``: ``tx=``, ``sda=`` ...); each is named by its keyword, or else by the
 variable it is assigned to (``led``, ``sensor``). Values are the ``params`` kinds below.
 """
 
 from __future__ import annotations
 
 import ast
-import math
 import random
-import re
 
-from pipeline.pairs.params import Param, callee, code_params, constant_bindings
-from pipeline.pairs.units import say_colour, say_percent, say_rate, say_seconds, stated_values
+from pipeline.pairs.describe import pin_label
+from pipeline.pairs.params import Param, callee, constant_bindings, find_params
+from pipeline.pairs.pins import PIN_KEYWORDS, mentioned_pins
+from pipeline.pairs.units import agrees, say_colour, say_percent, say_rate, say_seconds, stated_values
 
-_PIN_MENTION = re.compile(r"\b(?:GPIO|GP|IO|[Pp]in|PIN)\s?(\d{1,2})\b")
-_PIN_KEYWORDS = frozenset({"tx", "rx", "scl", "sda", "sck", "mosi", "miso", "cs", "pin"})
 # Param kind -> the unit ``units.stated_values`` reports it in.
 _UNITS = {
     "s": "time", "ms": "time", "us": "time", "period_ms": "time", "pwm_hz": "hz", "timer_hz": "hz",
@@ -49,7 +47,7 @@ def pin_roles(tree: ast.Module) -> dict[int, str]:
         for call in (n for n in ast.walk(node.value) if isinstance(n, ast.Call)):
             for keyword in call.keywords:
                 number = _pin_number(keyword.value, bindings)
-                if keyword.arg in _PIN_KEYWORDS and number is not None:
+                if keyword.arg in PIN_KEYWORDS and number is not None:
                     roles.setdefault(number, keyword.arg if keyword.arg != "pin" else node.targets[0].id)
             if callee(call) == "Pin" and (number := _pin_number(call, bindings)) is not None:
                 roles.setdefault(number, node.targets[0].id.lower().replace("_", " "))
@@ -58,17 +56,7 @@ def pin_roles(tree: ast.Module) -> dict[int, str]:
 
 def _stated(param: Param, unit: str, stated: list[tuple[str, object, str]]) -> bool:
     want = param.seconds() if unit == "time" else say_percent(param) if unit == "percent" else param.value
-    for said_unit, value, _ in stated:
-        if said_unit != unit:
-            continue
-        if unit == "rgb":
-            if tuple(value) == tuple(want):
-                return True
-        elif abs(value - want) <= (0.6 if unit == "percent" else 1e-6 * max(1.0, want)) or math.isclose(
-            value, want, rel_tol=1e-3
-        ):
-            return True
-    return False
+    return any(said_unit == unit and agrees(unit, value, want) for said_unit, value, _ in stated)
 
 
 def _missing(text: str, code: str) -> tuple[dict[int, str], list[Param]] | None:
@@ -76,10 +64,10 @@ def _missing(text: str, code: str) -> tuple[dict[int, str], list[Param]] | None:
         tree = ast.parse(code)
     except SyntaxError:
         return None
-    said = {int(n) for n in _PIN_MENTION.findall(text)}
+    said = mentioned_pins(text)
     pins = {n: role for n, role in pin_roles(tree).items() if n not in said}
     stated = stated_values(text)
-    values = [p for p in code_params(code) if p.kind in _UNITS and not _stated(p, _UNITS[p.kind], stated)]
+    values = [p for p in find_params(tree) if p.kind in _UNITS and not _stated(p, _UNITS[p.kind], stated)]
     return pins, values
 
 
@@ -115,8 +103,7 @@ def spell_out(text: str, code: str, board: str | None, rng: random.Random) -> st
     pins, values = missing
     if not pins and not values:
         return text
-    prefix = "GP" if board == "Raspberry Pi Pico" else "GPIO" if (board or "").startswith("ESP") else "pin "
-    parts = [f"{prefix}{n} for {role}" for n, role in sorted(pins.items())]
+    parts = [f"{pin_label(board, n)} for {role}" for n, role in sorted(pins.items())]
     parts += [_say_value(p, rng) for p in values]
     listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     completed = f"{text.rstrip()} Use {listed}."

@@ -166,6 +166,14 @@ def implied_values(params: list[Param]) -> dict[str, set[float]]:
     return implied
 
 
+def agrees(unit: str, stated: object, value: object) -> bool:
+    """Whether a value stated in ``unit`` is the code's ``value`` (a percent within 0.6, else 0.1 %)."""
+    if unit == "rgb":
+        return tuple(stated) == tuple(value)
+    tolerance = 0.6 if unit == "percent" else 1e-6 * max(1.0, stated)
+    return abs(stated - value) <= tolerance or math.isclose(stated, value, rel_tol=1e-3)
+
+
 def mismatches(text: str, params: list[Param]) -> list[str]:
     """The words of ``text`` that state a value the code does not use (empty when consistent)."""
     implied = implied_values(params)
@@ -173,10 +181,6 @@ def mismatches(text: str, params: list[Param]) -> list[str]:
     for unit, value, words in stated_values(text):
         if unit in ("count", "rgb") and not implied[unit]:
             continue  # "3 times" or "red" about a snippet without a counted loop or colour says nothing checkable
-        if unit == "rgb":
-            wrong += [] if value in implied["rgb"] else [words]
-            continue
-        tolerance = 0.6 if unit == "percent" else 1e-6 * max(1.0, value)
-        if not any(abs(value - v) <= tolerance or math.isclose(value, v, rel_tol=1e-3) for v in implied[unit]):
+        if not any(agrees(unit, value, v) for v in implied[unit]):
             wrong.append(words)
     return wrong
