@@ -1,4 +1,5 @@
-"""benchmarks/recipe.py: rows resolved into pipeline config, and the results table (no training here)."""
+"""benchmarks/recipe.py and recipe_results.py: rows resolved into pipeline config, and the results table
+(no training here)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 
 import pytest
 
-from benchmarks import answer_signals, recipe
+from benchmarks import answer_signals, recipe, recipe_results
 
 
 def test_rows_split_into_data_config_training_fields_and_knobs():
@@ -97,7 +98,7 @@ def test_table_shows_means_and_each_seed(tmp_path):
         _line("digit tokens", 2, 0.20, 0.25, 7),
         _line("digit tokens", 3, 0.25, 0.30, 8),
     ]
-    table = recipe.results_table(lines).splitlines()
+    table = recipe_results.results_table(lines).splitlines()
     assert table[0].startswith("| row | overrides | seeds | Q4_K_M pass@1 | HF pass@1 |")
     assert table[2] == (
         "| digit tokens | `bpe_tokenizer.split_digits=true` | 3 | 25.0 % (30.0, 20.0, 25.0) "
@@ -108,15 +109,15 @@ def test_table_shows_means_and_each_seed(tmp_path):
     path = tmp_path / "results.jsonl"
     other = [_line("baseline", 2, 0.5, 0.5, 1, minutes=2.0), _line("baseline", 3, 0.5, 0.5, 1, tasks="blink/*")]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines + other))
-    assert recipe.read_results(path, recipe.parse_args(["--minutes", "45"])) == lines
-    assert recipe.read_results(path, recipe.parse_args(["--set", "base_checkpoint.eval_tokens=1"])) == []
-    assert recipe.read_results(path, recipe.parse_args(["--hf-tasks", ""])) == []
-    assert recipe.read_results(tmp_path / "absent.jsonl", recipe.parse_args([])) == []
+    assert recipe_results.read_results(path, recipe.parse_args(["--minutes", "45"])) == lines
+    assert recipe_results.read_results(path, recipe.parse_args(["--set", "base_checkpoint.eval_tokens=1"])) == []
+    assert recipe_results.read_results(path, recipe.parse_args(["--hf-tasks", ""])) == []
+    assert recipe_results.read_results(tmp_path / "absent.jsonl", recipe.parse_args([])) == []
 
 
 def test_a_run_without_hf_answers_shows_a_dash():
     line = _line("baseline", 1, 0.1, 0.0, 1) | {"hf": None}
-    assert "| 10.0 % | – |" in recipe.results_table([line])
+    assert "| 10.0 % | – |" in recipe_results.results_table([line])
 
 
 def test_lines_measured_on_other_token_shards_do_not_count():
@@ -125,7 +126,7 @@ def test_lines_measured_on_other_token_shards_do_not_count():
     now = _line("baseline", 1, 0.1, 0.1, 1) | {"data": "new"}
     old = _line("baseline", 2, 0.5, 0.5, 9) | {"data": "old"}
     before = _line("digit tokens", 1, 0.3, 0.3, 3)  # from before lines named their data
-    assert recipe.current_lines([now, old, before], {"baseline": "new", "digit tokens": "d1"}) == [now]
+    assert recipe_results.current_lines([now, old, before], {"baseline": "new", "digit tokens": "d1"}) == [now]
 
 
 def test_the_warmup_row_enables_an_asset_that_its_data_build_selects():
