@@ -53,8 +53,9 @@ RECIPE_KNOBS = {"base_share": 0.75}  # of the budget for pretraining (the demo r
 PRESET = ("llama", "5m")
 BASE_SEED = 1234  # TrainSettings.seed's default: seed index 0 is the pipeline's own run
 
-# The starter-set rows' pairs: the set, three times the variants per hardware original, no renaming.
-_STARTER_HEAVY = {"starter_set": True, "hardware_variants_per_original": 30, "rename_identifiers": False}
+# "SFT-heavy" pairs: three times the variants per hardware original, no renaming; with the starter set or not.
+_HEAVY = {"hardware_variants_per_original": 30, "rename_identifiers": False}
+_STARTER_HEAVY = {"starter_set": True, **_HEAVY}
 # SFT for its whole share with the last checkpoint kept: no early stopping on val loss, no dev tasks.
 _LAST_CHECKPOINT = {"early_stopping_patience": 0, "dev_tasks": 0}
 
@@ -90,6 +91,12 @@ ROWS: dict[str, dict[str, dict]] = {
     "starter set SFT-heavy complete requests digits last checkpoint": {
         "instruction_pairs": {**_STARTER_HEAVY, "complete_requests": True},
         "bpe_tokenizer": {"split_digits": True},
+        "instruct_checkpoint": _LAST_CHECKPOINT,
+        RECIPE_KEY: {"base_share": 0.5},
+    },
+    # The best starter-set levers on the library alone: what a user's own library gives with them.
+    "SFT-heavy complete requests last checkpoint": {
+        "instruction_pairs": {**_HEAVY, "complete_requests": True},
         "instruct_checkpoint": _LAST_CHECKPOINT,
         RECIPE_KEY: {"base_share": 0.5},
     },
