@@ -26,6 +26,7 @@ per answer), hence ``--hf-tasks``. Bits per byte on 10 val files took 4 min on a
 
     python -m benchmarks.recipe --dry-run                       # the rows and what each overrides
     python -m benchmarks.recipe --minutes 45 --seeds 3          # every row: about 55 min per (row, seed)
+    python -m benchmarks.recipe --minutes 45 --seeds 2 --from-seed 1 --rows baseline   # seeds 1235 and 1236 only
     python -m benchmarks.recipe --minutes 2 --seeds 1 --rows baseline --tasks 'blink/*' \
         --set base_checkpoint.eval_tokens=16384 --set instruct_checkpoint.eval_tokens=16384   # a smoke run
 """
@@ -321,6 +322,11 @@ def data_store(row: Row, opts: argparse.Namespace):
 # --- command line --------------------------------------------------------------------------------
 
 
+def seed_indexes(opts: argparse.Namespace) -> range:
+    """The seed indexes to run: ``--seeds`` of them from ``--from-seed`` (a rerun skips those already measured)."""
+    return range(opts.from_seed, opts.from_seed + opts.seeds)
+
+
 def plan_lines(rows: list[Row], opts: argparse.Namespace) -> list[str]:
     lines = [
         f"budget {opts.minutes} min per model (base share of it: per row), tasks {opts.tasks!r}, "
@@ -330,7 +336,7 @@ def plan_lines(rows: list[Row], opts: argparse.Namespace) -> list[str]:
         data = opts.work / "data" / row.data_key if row.data_key else opts.work
         lines.append(
             f"{row.name}: data {json.dumps(row.data_ops)} in {data}; training {json.dumps(row.train_ops)}; "
-            f"knobs {json.dumps(row.knobs)}; seeds {[BASE_SEED + i for i in range(opts.seeds)]}"
+            f"knobs {json.dumps(row.knobs)}; seeds {[BASE_SEED + i for i in seed_indexes(opts)]}"
         )
     return lines
 
@@ -339,6 +345,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=45.0, help="training budget per model (base + SFT)")
     parser.add_argument("--seeds", type=int, default=3, help="training seeds per row")
+    parser.add_argument(
+        "--from-seed", type=int, default=0, help="first seed index (0 is seed 1234): later seeds of a row on their own"
+    )
     parser.add_argument("--rows", default=None, help=f"comma-separated row names (default all: {', '.join(ROWS)})")
     parser.add_argument("--tasks", default="*", help="task ids (glob) or 'demo', as `mpyforge eval --tasks`")
     parser.add_argument(
@@ -352,8 +361,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--dry-run", action="store_true", help="print the rows and what each overrides, then stop")
     opts = parser.parse_args(argv)
-    if opts.seeds < 1 or opts.minutes <= 0:
-        parser.error("--seeds must be >= 1 and --minutes > 0")
+    if opts.seeds < 1 or opts.from_seed < 0 or opts.minutes <= 0:
+        parser.error("--seeds must be >= 1, --from-seed >= 0 and --minutes > 0")
     opts.hf_tasks = opts.tasks if opts.hf_tasks is None else opts.hf_tasks
     try:
         opts.sets = parse_sets(opts.set)
@@ -395,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         store = stores[row.name]
         measured = current_lines(read_results(results, opts), shards)
         done = {line["seed"] for line in measured if line["row"] == row.name}
-        for index in range(opts.seeds):
+        for index in seed_indexes(opts):
             if BASE_SEED + index in done:
                 continue
             run_dir = out_dir / "runs" / hashlib.sha256(row.name.encode()).hexdigest()[:8] / str(index)

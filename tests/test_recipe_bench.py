@@ -71,6 +71,11 @@ def test_dry_run_prints_the_plan_and_trains_nothing(tmp_path, capsys):
     out = capsys.readouterr().out
     assert '{"bpe_tokenizer": {"split_digits": true}}' in out and "seeds [1234, 1235]" in out
     assert not any(tmp_path.iterdir())
+    assert (
+        recipe.main(["--dry-run", "--rows", "baseline", "--seeds", "2", "--from-seed", "1", "--work", str(tmp_path)])
+        == 0
+    )
+    assert "seeds [1235, 1236]" in capsys.readouterr().out
 
 
 def _line(row: str, seed: int, q4: float, hf: float, families: int, minutes: float = 45.0, tasks: str = "*") -> dict:
