@@ -127,6 +127,35 @@ def test_digit_tokens_export_as_llama_cpps_starcoder_pre_tokenizer(digits_model,
     assert verify_variant(wrong, digits_model, DIGIT_TEXTS, None, **VERIFY)["tokenizer_parity"] < 1.0
 
 
+@pytest.fixture(scope="module")
+def numbers_apart_model(tmp_path_factory) -> Path:
+    """A tiny llama whose tokenizer is the tokenizer stage's with numbers_apart on (Llama 3's split)."""
+    tokenizer = train_tokenizer(iter([list(DIGIT_TEXTS) * 4]), TokenizerSettings(numbers_apart=True))
+    model_dir = build_tiny_llama(tmp_path_factory.mktemp("apart"), vocab_size=tokenizer.get_vocab_size())
+    save_tokenizer(tokenizer, model_dir)
+    return model_dir
+
+
+def test_numbers_apart_exports_as_llama_cpps_llama_bpe_pre_tokenizer(numbers_apart_model, tmp_path, monkeypatch):
+    path = Path(write_gguf(numbers_apart_model, tmp_path / "apart.gguf")["path"])
+    assert read_field(path, "tokenizer.ggml.pre") == "llama-bpe"
+    hf = AutoTokenizer.from_pretrained(numbers_apart_model)
+    texts = ["every 1500 ms", "time.sleep_ms(1500)", "  GP12 it's 115200 baud\r\n\tx²=½", *VAL_TEXTS, *DIGIT_TEXTS]
+    llm = load_llama(path)
+    try:
+        for text in texts:
+            assert tokenize(llm, text) == hf.encode(text), text
+    finally:
+        llm.close()
+    row = verify_variant(path, numbers_apart_model, DIGIT_TEXTS, None, **VERIFY)
+    assert row["tokenizer_parity"] == 1.0 and row["failures"] == []
+    # The name matters: read as gpt-2, llama.cpp splits the same text otherwise ("(Pin", " 1500").
+    original = gguf_writer.read_vocab
+    monkeypatch.setattr(gguf_writer, "read_vocab", lambda p, n: dataclasses.replace(original(p, n), pre="gpt-2"))
+    wrong = Path(write_gguf(numbers_apart_model, tmp_path / "as-gpt2.gguf")["path"])
+    assert verify_variant(wrong, numbers_apart_model, DIGIT_TEXTS, None, **VERIFY)["tokenizer_parity"] < 1.0
+
+
 def test_writer_refuses_a_pre_tokenizer_llama_cpp_cannot_name(digits_model, tmp_path):
     broken = tmp_path / "broken"
     broken.mkdir()

@@ -8,7 +8,7 @@ from transformers import AutoTokenizer
 
 from pipeline.common.prompt_format import SPECIAL_TOKENS, Message, render
 from pipeline.tokens.checks import roundtrip_failures, special_token_problems
-from pipeline.tokens.tokenizer import TokenizerSettings, build_tokenizer
+from pipeline.tokens.tokenizer import TokenizerSettings, build_tokenizer, save_tokenizer, train_tokenizer
 from tests.token_fixtures import write_corpus, write_pairs
 
 SETTINGS = TokenizerSettings(vocab_size=4096)
@@ -110,3 +110,28 @@ def test_split_digits_gives_every_digit_its_own_token(tmp_path):
         assert roundtrip_failures(out, [*TRICKY, "x = 0x1F + 1e-3 * 65535"]) == []
     assert tokens[True][-5:] == ["1", "5", "0", "0", ")"]
     assert tokens[False] != tokens[True]  # the corpus's merges join digits without the option
+
+
+def test_numbers_apart_gives_a_requests_number_and_its_codes_the_same_tokens(tmp_path):
+    texts = ["Blink it every 1500 ms", "time.sleep_ms(1500)", "baud 1234567", *TRICKY] * 20
+    numbers = {}
+    for apart in (False, True):
+        out = tmp_path / f"apart-{apart}"
+        out.mkdir()
+        settings = TokenizerSettings(vocab_size=4096, min_frequency=1, numbers_apart=apart)
+        save_tokenizer(train_tokenizer(iter([texts]), settings), out)
+        hf = AutoTokenizer.from_pretrained(out)
+        numbers[apart] = [
+            [piece for piece in map(hf.decode, hf.encode(text)) if any(c.isdigit() for c in piece)]
+            for text in ("Blink it every 1500 ms", "time.sleep_ms(1500)")
+        ]
+        assert roundtrip_failures(out, [*TRICKY, "x = 0x1F + 1e-3 * 65535", "GP12 1234567 ٣٤"]) == []
+    request, code = numbers[True]
+    assert request == code == ["150", "0"]  # runs of at most three digits, never with the space before
+    request, code = numbers[False]
+    assert request == [" 1500"] and code == ["1500"]  # GPT-2's regex: two unrelated tokens
+
+
+def test_one_number_pre_tokenizer_at_a_time(tmp_path):
+    with pytest.raises(ValueError, match="split_digits and numbers_apart"):
+        TokenizerSettings(split_digits=True, numbers_apart=True).validate()

@@ -7,6 +7,8 @@ exactly llama.cpp's ``gpt-2`` pre-tokenizer (see /work/shared/notes/export.md §
 ``Sequence[Digits(individual_digits=True), ByteLevel]`` (StarCoder's) is its ``starcoder`` one:
 each number character split off, then the GPT-2 regex. HF's ``Digits`` splits every Unicode
 number character ("²", "½", "٣" as well as "0".."9"), as llama.cpp's ``\\p{N}`` does;
+``Sequence[Split(Llama 3's regex, isolated), ByteLevel without regex]`` with a BPE that ignores
+merges for a pre-token already in the vocabulary (Llama 3's) is its ``llama-bpe`` one.
 tests/test_gguf.py compares the two tokenizers' ids.
 """
 
@@ -19,6 +21,7 @@ from pathlib import Path
 import gguf
 
 from pipeline.common.prompt_format import BOS, EOS, PAD, SPECIAL_TOKENS, SYSTEM, UNK, USER, chat_template_jinja
+from pipeline.tokens.tokenizer import LLAMA3_SPLIT
 
 TOKEN_NORMAL = int(gguf.TokenType.NORMAL)
 TOKEN_CONTROL = int(gguf.TokenType.CONTROL)
@@ -31,24 +34,36 @@ class GgufVocab:
     token_types: list[int]
     merges: list[str]
     special_ids: dict[str, int]  # "bos" | "eos" | "unk" | "pad" -> id
-    pre: str  # llama.cpp's pre-tokenizer (tokenizer.ggml.pre): "gpt-2" or "starcoder"
+    pre: str  # llama.cpp's pre-tokenizer (tokenizer.ggml.pre): "gpt-2", "starcoder" or "llama-bpe"
 
 
-def _pre_tokenizer(pre_tokenizer: dict | None, path: Path) -> tuple[str, dict]:
-    """llama.cpp's name for ``pre_tokenizer`` and its ByteLevel settings; any other setup is refused,
-    since llama.cpp would tokenize it differently from HF."""
+def _pre_tokenizer(spec: dict, path: Path) -> str:
+    """llama.cpp's name for the tokenizer's pre-tokenizer; any other setup is refused, since
+    llama.cpp would tokenize it differently from HF."""
+    pre_tokenizer, model = spec.get("pre_tokenizer"), spec.get("model") or {}
     steps = [pre_tokenizer] if pre_tokenizer else []
     if pre_tokenizer and pre_tokenizer.get("type") == "Sequence":
         steps = pre_tokenizer.get("pretokenizers", [])
     kinds = [step.get("type") for step in steps]
+    pre = None
     if kinds == ["ByteLevel"]:
-        return "gpt-2", steps[0]
-    if kinds == ["Digits", "ByteLevel"] and steps[0].get("individual_digits"):
-        return "starcoder", steps[1]
-    raise ValueError(
-        f"{path}: pre_tokenizer must be ByteLevel (GPT-2 regex), optionally after Digits(individual_digits=true); "
-        f"got {pre_tokenizer!r}"
-    )
+        pre = "gpt-2"
+    elif kinds == ["Digits", "ByteLevel"] and steps[0].get("individual_digits"):
+        pre = "starcoder"
+    elif kinds == ["Split", "ByteLevel"] and steps[0].get("pattern") == {"Regex": LLAMA3_SPLIT}:
+        if steps[0].get("behavior") == "Isolated" and not steps[0].get("invert") and model.get("ignore_merges"):
+            pre = "llama-bpe"
+    if pre is None:
+        raise ValueError(
+            f"{path}: pre_tokenizer must be ByteLevel (GPT-2 regex), optionally after Digits(individual_digits=true), "
+            f"or Llama 3's isolated Split before ByteLevel with a BPE that ignores merges; got {pre_tokenizer!r}"
+        )
+    byte_level = steps[-1]
+    if byte_level.get("add_prefix_space"):
+        raise ValueError(f"{path}: ByteLevel add_prefix_space=true; llama.cpp never adds a prefix space")
+    if byte_level.get("use_regex", True) != (pre != "llama-bpe"):  # llama-bpe's regex is the Split's
+        raise ValueError(f"{path}: ByteLevel use_regex={byte_level.get('use_regex')} does not match llama.cpp's {pre}")
+    return pre
 
 
 def _merge_strings(merges: list, path: Path) -> list[str]:
@@ -73,11 +88,7 @@ def read_vocab(tokenizer_json: Path, vocab_size: int) -> GgufVocab:
     model = spec.get("model") or {}
     if model.get("type") != "BPE":
         raise ValueError(f"{tokenizer_json}: model.type must be BPE, got {model.get('type')!r}")
-    pre, byte_level = _pre_tokenizer(spec.get("pre_tokenizer"), tokenizer_json)
-    if byte_level.get("add_prefix_space"):
-        raise ValueError(f"{tokenizer_json}: ByteLevel add_prefix_space=true; llama.cpp never adds a prefix space")
-    if not byte_level.get("use_regex", True):
-        raise ValueError(f"{tokenizer_json}: ByteLevel use_regex=false does not match llama.cpp's {pre} pre-tokenizer")
+    pre = _pre_tokenizer(spec, tokenizer_json)
 
     id_to_token: dict[int, str] = {int(i): tok for tok, i in model["vocab"].items()}
     special_ids = set()

@@ -10,6 +10,14 @@ once the GGUF stage writes it as ``tokenizer.ggml.model=gpt2, pre=gpt-2``:
   tokenizer does: every digit is its own token, so copying a number from the request is copying
   its digits. The GGUF stage writes that as llama.cpp's ``starcoder`` pre-tokenizer (each
   number character split off, then the GPT-2 regex);
+* or (``numbers_apart``) Llama 3's split regex instead of GPT-2's, then ``ByteLevel`` without
+  its own regex, as Llama 3's ``tokenizer.json`` does. GPT-2's regex keeps the space before a
+  number (``" 500"`` in "every 500 ms") while code has none (``"500"`` in ``sleep_ms(500)``): two
+  unrelated tokens, so a small model learns to copy each number on its own; pins carry over
+  because "GP12" and ``Pin(12)`` both hold a bare ``"12"``. Llama 3's regex takes numbers apart
+  from what precedes them, in runs of at most three digits, so the request's number and the
+  code's are the same tokens. The GGUF stage writes it as llama.cpp's ``llama-bpe``, which uses
+  a whole pre-token when it is in the vocabulary (``ignore_merges``); the BPE model here does too;
 * the full 256-symbol byte alphabet in the trainer, so any byte (emoji, tabs, CJK)
   has a token even when the few training texts never contained it;
 * ``prompt_format.SPECIAL_TOKENS`` at ids 0..6, and no post-processor that adds a
@@ -27,12 +35,18 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from pipeline.common.prompt_format import BOS, EOS, PAD, SPECIAL_TOKENS, UNK, chat_template_jinja
 from pipeline.tokens.texts import corpus_block_batches, pair_batches
 
 MIN_VOCAB = 4096
+# Llama 3's pre-tokenizer split (its tokenizer.json, and llama.cpp's "llama-bpe"): numbers in runs of
+# at most three digits with nothing before them; a word may take one non-letter before it.
+LLAMA3_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+"
+    r"|\s+(?!\S)|\s+"
+)
 MAX_VOCAB = 32000
 TOKENIZER_FILE = "tokenizer.json"
 INDENT_DEPTHS = (4, 8, 12, 16)
@@ -44,8 +58,11 @@ class TokenizerSettings:
     min_frequency: int = 2  # a merge must occur at least this often in the training text
     batch_rows: int = 2048  # parquet rows per streamed batch
     split_digits: bool = False  # every digit its own token (numbers copied digit by digit; GGUF pre "starcoder")
+    numbers_apart: bool = False  # Llama 3's split: a number's tokens never hold the space before it
 
     def validate(self) -> None:
+        if self.split_digits and self.numbers_apart:
+            raise ValueError("TokenizerSettings: split_digits and numbers_apart are two pre-tokenizers; choose one")
         if not MIN_VOCAB <= self.vocab_size <= MAX_VOCAB:
             raise ValueError(f"TokenizerSettings.vocab_size {self.vocab_size} is outside {MIN_VOCAB}..{MAX_VOCAB}")
         if self.min_frequency < 1 or self.batch_rows < 1:
@@ -63,9 +80,12 @@ def _training_batches(corpus_path: Path, pairs_path: Path | None, batch_rows: in
 
 def train_tokenizer(batches: Iterator[list[str]], settings: TokenizerSettings) -> Tokenizer:
     settings.validate()
-    tokenizer = Tokenizer(models.BPE())
-    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    if settings.split_digits:
+    tokenizer = Tokenizer(models.BPE(ignore_merges=settings.numbers_apart))
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=not settings.numbers_apart)
+    if settings.numbers_apart:
+        split = pre_tokenizers.Split(Regex(LLAMA3_SPLIT), behavior="isolated", invert=False)
+        tokenizer.pre_tokenizer = pre_tokenizers.Sequence([split, byte_level])
+    elif settings.split_digits:
         digits = pre_tokenizers.Digits(individual_digits=True)
         tokenizer.pre_tokenizer = pre_tokenizers.Sequence([digits, byte_level])
     else:
