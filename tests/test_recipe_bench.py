@@ -1,53 +1,57 @@
-"""benchmarks/recipe.py and recipe_results.py: rows resolved into pipeline config, and the results table
-(no training here)."""
+"""benchmarks/recipe.py, recipe_rows.py and recipe_results.py: rows resolved into pipeline config,
+the results table and the speed probe (no training here)."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
-from benchmarks import answer_signals, recipe, recipe_results
+from benchmarks import answer_signals, quality, recipe, recipe_results, recipe_rows
 
 
 def test_rows_split_into_data_config_training_fields_and_knobs():
-    rows = {row.name: row for row in recipe.chosen_rows(None)}
-    assert list(rows) == list(recipe.ROWS)
+    rows = {row.name: row for row in recipe_rows.chosen_rows(None)}
+    assert list(rows) == list(recipe_rows.ROWS)
     assert rows["baseline"].data_ops == {} and rows["baseline"].train_ops == {} and rows["baseline"].data_key == ""
     digits = rows["digit tokens"]
     assert digits.data_ops == {"bpe_tokenizer": {"split_digits": True}} and len(digits.data_key) == 12
-    assert recipe.resolve_row("again", digits.overrides).data_key == digits.data_key  # one build per data config
-    assert rows["more SFT time"].knobs["base_share"] == 0.5 and rows["baseline"].knobs == recipe.RECIPE_KNOBS
-    assert [row.name for row in recipe.chosen_rows("SFT lr 2e-4, baseline")] == ["SFT lr 2e-4", "baseline"]
+    assert recipe_rows.resolve_row("again", digits.overrides).data_key == digits.data_key  # one build per data config
+    assert rows["more SFT time"].knobs["base_share"] == 0.5 and rows["baseline"].knobs == recipe_rows.RECIPE_KNOBS
+    assert [row.name for row in recipe_rows.chosen_rows("SFT lr 2e-4, baseline")] == ["SFT lr 2e-4", "baseline"]
 
 
 def test_every_row_trains_with_the_assets_settings_and_its_own_fields():
-    for row in recipe.chosen_rows(None):
+    for row in recipe_rows.chosen_rows(None):
         for mode in ("pretrain", "sft"):
             settings = recipe.stage_settings(row, mode, 7, {"output_dir": "/x"})
             assert (settings.mode, settings.family, settings.size, settings.seed) == (mode, "llama", "5m", 7)
             for field, value in row.train_ops.get(mode, {}).items():
                 assert getattr(settings, field) == value
-    lr_row = recipe.resolve_row("lr", {"instruct_checkpoint": {"lr": 2e-4}})
+    lr_row = recipe_rows.resolve_row("lr", {"instruct_checkpoint": {"lr": 2e-4}})
     assert recipe.stage_settings(lr_row, "sft", 0, {}).lr == 2e-4
     assert recipe.stage_settings(lr_row, "pretrain", 0, {}).lr is None  # the base keeps its planned rate
 
 
 def test_sets_apply_to_every_row_over_its_own_fields():
-    common = recipe.parse_sets(["instruct_checkpoint.eval_tokens=16384", "bpe_tokenizer.min_frequency=3"])
+    common = recipe_rows.parse_sets(["instruct_checkpoint.eval_tokens=16384", "bpe_tokenizer.min_frequency=3"])
     assert common == {"instruct_checkpoint": {"eval_tokens": 16384}, "bpe_tokenizer": {"min_frequency": 3}}
-    rows = {row.name: row for row in recipe.chosen_rows("baseline,SFT lr 2e-4", recipe.ROWS, common)}
+    rows = {row.name: row for row in recipe_rows.chosen_rows("baseline,SFT lr 2e-4", recipe_rows.ROWS, common)}
     assert rows["SFT lr 2e-4"].train_ops == {"sft": {"lr": 2e-4, "eval_tokens": 16384}}
-    assert rows["SFT lr 2e-4"].overrides == recipe.ROWS["SFT lr 2e-4"]  # the table shows the row's own lever
+    assert rows["SFT lr 2e-4"].overrides == recipe_rows.ROWS["SFT lr 2e-4"]  # the table shows the row's own lever
     assert rows["baseline"].data_ops == {"bpe_tokenizer": {"min_frequency": 3}}
     with pytest.raises(ValueError, match="--set 'eval_tokens=1': expected asset.field=value"):
-        recipe.parse_sets(["eval_tokens=1"])
+        recipe_rows.parse_sets(["eval_tokens=1"])
 
 
 @pytest.mark.parametrize(
     "rows, names, message",
     [
-        (recipe.ROWS, "baseline,nope", "--rows: unknown row 'nope'"),
+        (recipe_rows.ROWS, "baseline,nope", "--rows: unknown row 'nope'"),
         ({"r": {"recipe": {"base_share": 1.5}}}, "r", r"recipe\.base_share must be in \(0, 1\)"),
         ({"r": {"recipe": {"sft_share": 0.5}}}, "r", r"recipe\.sft_share is not a knob"),
         ({"r": {"bpe_tokenizer": True}}, "r", "bpe_tokenizer must map field names to values"),
@@ -55,11 +59,11 @@ def test_sets_apply_to_every_row_over_its_own_fields():
 )
 def test_bad_rows_name_the_row_and_field(rows, names, message):
     with pytest.raises(ValueError, match=message):
-        recipe.chosen_rows(names, rows)
+        recipe_rows.chosen_rows(names, rows)
 
 
 def test_a_training_field_the_asset_lacks_is_refused_before_anything_runs(capsys):
-    row = recipe.resolve_row("typo", {"instruct_checkpoint": {"max_epoch": 8}})
+    row = recipe_rows.resolve_row("typo", {"instruct_checkpoint": {"max_epoch": 8}})
     with pytest.raises(ValueError, match=r"row 'typo': instruct_checkpoint\.max_epoch is not a config field"):
         recipe.stage_settings(row, "sft", 0, {})
     assert recipe.main(["--rows", "missing"]) == 2
@@ -83,7 +87,7 @@ def _line(row: str, seed: int, q4: float, hf: float, families: int, minutes: flo
     return {
         "row": row,
         "seed": seed,
-        "overrides": recipe.ROWS[row],
+        "overrides": recipe_rows.ROWS[row],
         "minutes": minutes,
         "tasks": tasks,
         "hf_tasks": tasks,
@@ -139,7 +143,7 @@ def test_the_warmup_row_enables_an_asset_that_its_data_build_selects():
 
     from assets.client.runner import _ordered_keys
 
-    row = recipe.resolve_row("python warm-up", recipe.ROWS["python warm-up"])
+    row = recipe_rows.resolve_row("python warm-up", recipe_rows.ROWS["python warm-up"])
     assert row.data_ops == {"python_warmup_files": {"enabled": True}} and row.data_key
     assert recipe.stage_settings(row, "pretrain", 0, {}).warmup_share == 0.3
     assert recipe.stage_settings(row, "sft", 0, {}).warmup_share == 0.0
@@ -164,3 +168,29 @@ def test_answer_signals_count_the_job_the_pin_and_the_number_an_answer_carries_o
         "pin carried": (1, 2),
         "number carried": (1, 2),
     }
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="the machine's CPU time is read from Linux's /proc/stat")
+def test_a_speed_probe_taken_beside_a_busy_process_is_taken_again_and_its_wait_not_budgeted(tmp_path):
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # another process on a core
+    outputs = []
+
+    def train(output_dir: str) -> dict:
+        assert not Path(output_dir).exists()  # each probe starts clean: a checkpoint left would be resumed
+        Path(output_dir).mkdir()
+        outputs.append(output_dir)
+        if len(outputs) == 1:
+            time.sleep(1.5)  # the first probe shares the machine with the burner
+        else:
+            burner.kill()  # reaped only after the probe: a reaped child's CPU time counts as this process's
+            time.sleep(0.5)  # a quiet machine for the rest of this probe
+        return {"tokens_per_second": float(len(outputs))}
+
+    try:
+        probe = quality.probe_alone(tmp_path / "probe", train, wait_s=0.2)
+    finally:
+        burner.kill()
+        burner.wait()
+    assert len(outputs) == 2 and probe["tokens_per_second"] == 2.0  # the second probe's speed is the one kept
+    assert probe["probe_waited_s"] >= 1.5  # the rejected probe and the wait are not the budget's
+    assert not (tmp_path / "probe").exists()
