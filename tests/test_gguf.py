@@ -98,62 +98,43 @@ def test_llama_file_layout_and_qk_permutation(models, masters):
     assert not np.array_equal(k_gguf, k_hf)
 
 
-@pytest.fixture(scope="module")
-def digits_model(tmp_path_factory) -> Path:
-    """A tiny llama whose tokenizer is the tokenizer stage's with split_digits on."""
-    tokenizer = train_tokenizer(iter([list(DIGIT_TEXTS) * 4]), TokenizerSettings(split_digits=True))
-    model_dir = build_tiny_llama(tmp_path_factory.mktemp("digits"), vocab_size=tokenizer.get_vocab_size())
+def _tiny_llama_with(out: Path, settings: TokenizerSettings) -> Path:
+    """A tiny llama whose tokenizer is the tokenizer stage's, trained on DIGIT_TEXTS with ``settings``."""
+    tokenizer = train_tokenizer(iter([list(DIGIT_TEXTS) * 4]), settings)
+    model_dir = build_tiny_llama(out, vocab_size=tokenizer.get_vocab_size())
     save_tokenizer(tokenizer, model_dir)
     return model_dir
-
-
-def test_digit_tokens_export_as_llama_cpps_starcoder_pre_tokenizer(digits_model, tmp_path, monkeypatch):
-    path = Path(write_gguf(digits_model, tmp_path / "digits.gguf")["path"])
-    assert read_field(path, "tokenizer.ggml.pre") == "starcoder"
-    hf = AutoTokenizer.from_pretrained(digits_model)
-    hf_ids = hf.encode("sleep_ms(1500)")
-    assert [hf.decode([i]) for i in hf_ids][-5:] == ["1", "5", "0", "0", ")"]
-    llm = load_llama(path)
-    try:
-        assert tokenize(llm, "sleep_ms(1500)") == hf_ids
-    finally:
-        llm.close()
-    row = verify_variant(path, digits_model, DIGIT_TEXTS, None, **VERIFY)
-    assert row["tokenizer_parity"] == 1.0 and row["failures"] == []
-    # The name matters: as plain gpt-2, llama.cpp keeps " 1500" whole after an indent's first spaces.
-    original = gguf_writer.read_vocab
-    monkeypatch.setattr(gguf_writer, "read_vocab", lambda p, n: dataclasses.replace(original(p, n), pre="gpt-2"))
-    wrong = Path(write_gguf(digits_model, tmp_path / "as-gpt2.gguf")["path"])
-    assert verify_variant(wrong, digits_model, DIGIT_TEXTS, None, **VERIFY)["tokenizer_parity"] < 1.0
 
 
 @pytest.fixture(scope="module")
-def numbers_apart_model(tmp_path_factory) -> Path:
-    """A tiny llama whose tokenizer is the tokenizer stage's with numbers_apart on (Llama 3's split)."""
-    tokenizer = train_tokenizer(iter([list(DIGIT_TEXTS) * 4]), TokenizerSettings(numbers_apart=True))
-    model_dir = build_tiny_llama(tmp_path_factory.mktemp("apart"), vocab_size=tokenizer.get_vocab_size())
-    save_tokenizer(tokenizer, model_dir)
-    return model_dir
+def digits_model(tmp_path_factory) -> Path:
+    return _tiny_llama_with(tmp_path_factory.mktemp("digits"), TokenizerSettings(split_digits=True))
 
 
-def test_numbers_apart_exports_as_llama_cpps_llama_bpe_pre_tokenizer(numbers_apart_model, tmp_path, monkeypatch):
-    path = Path(write_gguf(numbers_apart_model, tmp_path / "apart.gguf")["path"])
-    assert read_field(path, "tokenizer.ggml.pre") == "llama-bpe"
-    hf = AutoTokenizer.from_pretrained(numbers_apart_model)
+@pytest.mark.parametrize("option, pre", [("split_digits", "starcoder"), ("numbers_apart", "llama-bpe")])
+def test_number_tokenizers_export_as_llama_cpps_own_pre_tokenizer(option, pre, tmp_path, monkeypatch):
+    model_dir = _tiny_llama_with(tmp_path / "model", TokenizerSettings(**{option: True}))
+    path = Path(write_gguf(model_dir, tmp_path / "model.gguf")["path"])
+    assert read_field(path, "tokenizer.ggml.pre") == pre
+    hf = AutoTokenizer.from_pretrained(model_dir)
+    # Either way a request's number and its code's are the same tokens, the space before it apart.
+    request, code = (
+        [p for p in map(hf.decode, hf.encode(t)) if p.strip().isdigit()] for t in ("in 1500 ms", "f(1500)")
+    )
+    assert request == code and "".join(code) == "1500" and " " not in "".join(request)
     texts = ["every 1500 ms", "time.sleep_ms(1500)", "  GP12 it's 115200 baud\r\n\tx²=½", *VAL_TEXTS, *DIGIT_TEXTS]
     llm = load_llama(path)
     try:
-        for text in texts:
-            assert tokenize(llm, text) == hf.encode(text), text
+        assert [tokenize(llm, text) for text in texts] == [hf.encode(text) for text in texts]
     finally:
         llm.close()
-    row = verify_variant(path, numbers_apart_model, DIGIT_TEXTS, None, **VERIFY)
+    row = verify_variant(path, model_dir, DIGIT_TEXTS, None, **VERIFY)
     assert row["tokenizer_parity"] == 1.0 and row["failures"] == []
-    # The name matters: read as gpt-2, llama.cpp splits the same text otherwise ("(Pin", " 1500").
+    # The name matters: read as plain gpt-2, llama.cpp splits the same text otherwise (" 1500" whole).
     original = gguf_writer.read_vocab
     monkeypatch.setattr(gguf_writer, "read_vocab", lambda p, n: dataclasses.replace(original(p, n), pre="gpt-2"))
-    wrong = Path(write_gguf(numbers_apart_model, tmp_path / "as-gpt2.gguf")["path"])
-    assert verify_variant(wrong, numbers_apart_model, DIGIT_TEXTS, None, **VERIFY)["tokenizer_parity"] < 1.0
+    wrong = Path(write_gguf(model_dir, tmp_path / "as-gpt2.gguf")["path"])
+    assert verify_variant(wrong, model_dir, DIGIT_TEXTS, None, **VERIFY)["tokenizer_parity"] < 1.0
 
 
 def test_writer_refuses_a_pre_tokenizer_llama_cpp_cannot_name(digits_model, tmp_path):
